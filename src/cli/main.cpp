@@ -1,0 +1,56 @@
+// mlptrain's entry point: dispatches to a subcommand and turns errors into one message on
+// stderr and an exit status (2 bad input, 3 numeric failure).
+#include <cstdio>
+#include <exception>
+#include <iostream>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "commands.hpp"
+#include "mlptrain/error.hpp"
+
+static const char* usage =
+    "usage: mlptrain <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  train   train a network on a CSV or IDX dataset   (mlptrain train --help)\n"
+    "  bench   measure training throughput against the GEMM ceiling (mlptrain bench --help)\n"
+    "\n"
+    "  --version   print the version\n"
+    "  --help      print this help\n";
+
+int main(int argc, char** argv) {
+    std::vector<std::string> args(argv + 1, argv + argc);
+    try {
+        if (args.empty()) {
+            std::cerr << usage;
+            return 2;
+        }
+        const std::string command = args[0];
+        args.erase(args.begin());
+        if (command == "--version" || command == "version") {
+            std::cout << "mlptrain " << MLPTRAIN_VERSION << "\n";
+            return 0;
+        }
+        if (command == "--help" || command == "-h" || command == "help") {
+            std::cout << usage;
+            return 0;
+        }
+        if (command == "train") return mlptrain::cli::run_train(args);
+        if (command == "bench") return mlptrain::cli::run_bench(args);
+        throw mlptrain::Error("unknown command '" + command +
+                              "': expected train or bench (hint: mlptrain --help)");
+    } catch (const mlptrain::Error& e) {
+        std::cout.flush();
+        std::cerr << "mlptrain: error: " << e.what() << "\n";
+        return e.exit_status();
+    } catch (const std::bad_alloc&) {
+        std::cerr << "mlptrain: error: out of memory (hint: a smaller --batch-size, network or "
+                     "dataset)\n";
+        return 2;
+    } catch (const std::exception& e) {
+        std::cerr << "mlptrain: internal error: " << e.what() << "\n";
+        return 1;
+    }
+}

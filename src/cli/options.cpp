@@ -1,0 +1,181 @@
+// The `train` options: declared once, parsed from the command line and a --config file
+// (flags override the file), converted with strict number parsing, then validated.
+#include "options.hpp"
+
+#include <boost/program_options.hpp>
+#include <charconv>
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include "mlptrain/error.hpp"
+#include "mlptrain/model.hpp"
+#include "mlptrain/optimizer.hpp"
+#include "mlptrain/schedule.hpp"
+
+namespace po = boost::program_options;
+
+namespace mlptrain::cli {
+
+std::int64_t parse_int(const std::string& text, const std::string& flag) {
+    std::int64_t value = 0;
+    const char* first = text.data();
+    const char* last = first + text.size();
+    if (!text.empty() && text[0] == '+') ++first;
+    const auto [end, ec] = std::from_chars(first, last, value);
+    if (text.empty() || ec != std::errc() || end != last)
+        throw Error(describe(flag, "an integer", "'" + text + "'"));
+    return value;
+}
+
+double parse_real(const std::string& text, const std::string& flag) {
+    char* end = nullptr;
+    const double value = std::strtod(text.c_str(), &end);
+    if (text.empty() || end != text.c_str() + text.size() || !std::isfinite(value))
+        throw Error(describe(flag, "a finite number", "'" + text + "'"));
+    return value;
+}
+
+// Every option is read as text and converted by us, so that a bad value gets our message.
+static po::options_description train_options() {
+    po::options_description all("mlptrain train options");
+    po::options_description data("Data");
+    data.add_options()
+        ("data", po::value<std::string>(), "CSV file to train on; split into train/validation/test")
+        ("train-data", po::value<std::string>(), "training file (CSV or IDX images); use with --test-data")
+        ("test-data", po::value<std::string>(), "separate test file, same format as --train-data")
+        ("label", po::value<std::string>(), "CSV label column: header name or 0-based index (default: last)")
+        ("validation-fraction", po::value<std::string>(), "share of rows held out for validation (default 0.1)")
+        ("test-fraction", po::value<std::string>(), "share of rows held out for the final test (default 0.2)")
+        ("no-standardize", po::bool_switch(), "do not standardize features (default: fit mean/std on train rows)");
+    po::options_description model("Model");
+    model.add_options()
+        ("layers", po::value<std::string>(), "hidden layer widths, comma-separated (default 64,32)")
+        ("activation", po::value<std::string>(), "hidden activation: relu, leaky_relu, tanh, sigmoid, identity (default relu)")
+        ("loss", po::value<std::string>(), "cross_entropy (softmax), bce (sigmoid, 2 classes), mse (numeric targets) (default cross_entropy)")
+        ("dropout", po::value<std::string>(), "drop probability after each hidden layer (default 0)")
+        ("init", po::value<std::string>(), "weight init: he_normal or glorot_uniform (default: he_normal for relu, else glorot)");
+    po::options_description opt("Optimization");
+    opt.add_options()
+        ("epochs", po::value<std::string>(), "passes over the training rows (default 100)")
+        ("batch-size", po::value<std::string>(), "rows per optimizer step (default 16)")
+        ("lr", po::value<std::string>(), "learning rate (default 0.05)")
+        ("lr-reference-batch", po::value<std::string>(), "linear scaling rule: --lr is for this batch size; lr·batch/ref is used")
+        ("optimizer", po::value<std::string>(), "sgd, adam or adamw (default sgd)")
+        ("momentum", po::value<std::string>(), "SGD momentum (default 0.9)")
+        ("nesterov", po::bool_switch(), "Nesterov momentum")
+        ("weight-decay", po::value<std::string>(), "decoupled weight decay λ: θ −= lr·λ·θ (default 0; adamw 0.01)")
+        ("l2", po::value<std::string>(), "L2 penalty added to the gradient: g += λ·θ (default 0)")
+        ("beta1", po::value<std::string>(), "Adam β1 (default 0.9)")
+        ("beta2", po::value<std::string>(), "Adam β2 (default 0.999)")
+        ("schedule", po::value<std::string>(), "learning-rate schedule: constant, step, cosine (default constant)")
+        ("warmup-steps", po::value<std::string>(), "linear warm-up steps (default 0)")
+        ("lr-step-epochs", po::value<std::string>(), "step schedule: multiply lr by --lr-gamma every N epochs")
+        ("lr-gamma", po::value<std::string>(), "step schedule factor (default 0.1)")
+        ("min-lr", po::value<std::string>(), "cosine schedule floor (default 0)")
+        ("clip-norm", po::value<std::string>(), "clip the global gradient norm to this (default 0: off)")
+        ("patience", po::value<std::string>(), "early stopping: epochs without a better validation loss (default 0: off)");
+    po::options_description exec("Execution");
+    exec.add_options()
+        ("threads", po::value<std::string>(), "worker threads (default: CPUs in the affinity mask)")
+        ("shards", po::value<std::string>(), "shards per batch; part of the result's definition (default: from batch size)")
+        ("seed", po::value<std::string>(), "seed of initialization, split, shuffling and dropout (default 1)");
+    po::options_description out("Output");
+    out.add_options()
+        ("quiet", po::bool_switch(), "print only the final results")
+        ("verbose", po::bool_switch(), "also print the configuration and per-class details")
+        ("metrics-out", po::value<std::string>(), "write one JSON object per epoch to this file")
+        ("config", po::value<std::string>(), "read options from this file (key = value lines, same names as the flags; flags override)")
+        ("help,h", "show this help");
+    all.add(data).add(model).add(opt).add(exec).add(out);
+    return all;
+}
+
+static std::string unknown_option_hint() { return "run 'mlptrain train --help' for the options"; }
+
+TrainArgs parse_train_args(const std::vector<std::string>& args) {
+    const po::options_description desc = train_options();
+    po::variables_map vm;
+    try {
+        po::store(po::command_line_parser(args).options(desc).run(), vm);
+        if (vm.count("config")) {
+            const std::string path = vm["config"].as<std::string>();
+            std::ifstream file(path);
+            if (!file) throw Error(describe("--config " + path, "a readable options file", "a file that cannot be opened"));
+            po::store(po::parse_config_file(file, desc), vm);
+        }
+        po::notify(vm);
+    } catch (const po::unknown_option& e) {
+        throw Error("unknown option '" + e.get_option_name() + "' (hint: " + unknown_option_hint() + ")");
+    } catch (const po::error& e) {
+        throw Error(std::string(e.what()) + " (hint: " + unknown_option_hint() + ")");
+    }
+
+    TrainArgs result;
+    if (vm.count("help")) {
+        std::ostringstream text;
+        text << "usage: mlptrain train --data FILE [options]\n\n" << desc;
+        result.help_text = text.str();
+        return result;
+    }
+    RunConfig& c = result.config;
+    TrainConfig& t = c.train;
+    auto text = [&](const char* name) { return vm[name].as<std::string>(); };
+    auto has = [&](const char* name) { return vm.count(name) > 0; };
+    auto flag = [](const char* name) { return std::string("--") + name; };
+    auto integer = [&](const char* name) { return parse_int(text(name), flag(name)); };
+    auto real = [&](const char* name) { return parse_real(text(name), flag(name)); };
+
+    if (has("data")) c.data = text("data");
+    if (has("train-data")) c.train_data = text("train-data");
+    if (has("test-data")) c.test_data = text("test-data");
+    if (has("label")) c.label = text("label");
+    if (has("validation-fraction")) c.validation_fraction = real("validation-fraction");
+    if (has("test-fraction")) c.test_fraction = real("test-fraction");
+    c.standardize = !vm["no-standardize"].as<bool>();
+
+    if (has("layers")) c.hidden = parse_layer_sizes(text("layers"), "--layers");
+    if (has("activation")) c.activation = parse_activation(text("activation"));
+    if (has("loss")) c.loss = parse_loss(text("loss"));
+    if (has("dropout")) c.dropout = static_cast<float>(real("dropout"));
+    if (has("init")) t.init = parse_init(text("init"));
+
+    if (has("epochs")) t.epochs = integer("epochs");
+    if (has("batch-size")) t.batch_size = integer("batch-size");
+    if (has("lr")) t.schedule.lr = static_cast<float>(real("lr"));
+    if (has("lr-reference-batch")) c.lr_reference_batch = integer("lr-reference-batch");
+    if (has("optimizer")) t.optimizer.kind = parse_optimizer(text("optimizer"));
+    if (t.optimizer.kind == OptimizerKind::adamw) t.optimizer.weight_decay = 0.01f;
+    if (has("momentum")) t.optimizer.momentum = static_cast<float>(real("momentum"));
+    t.optimizer.nesterov = vm["nesterov"].as<bool>();
+    if (has("weight-decay")) t.optimizer.weight_decay = static_cast<float>(real("weight-decay"));
+    if (has("l2")) t.optimizer.l2 = static_cast<float>(real("l2"));
+    if (has("beta1")) t.optimizer.beta1 = static_cast<float>(real("beta1"));
+    if (has("beta2")) t.optimizer.beta2 = static_cast<float>(real("beta2"));
+    if (has("schedule")) t.schedule.kind = parse_schedule(text("schedule"));
+    if (has("warmup-steps")) t.schedule.warmup_steps = integer("warmup-steps");
+    if (has("lr-step-epochs")) c.lr_step_epochs = integer("lr-step-epochs");
+    if (has("lr-gamma")) t.schedule.gamma = static_cast<float>(real("lr-gamma"));
+    if (has("min-lr")) t.schedule.min_lr = static_cast<float>(real("min-lr"));
+    if (has("clip-norm")) t.clip_norm = static_cast<float>(real("clip-norm"));
+    if (has("patience")) t.patience = integer("patience");
+
+    if (has("threads")) t.threads = static_cast<int>(std::min<std::int64_t>(integer("threads"), 1 << 20));
+    if (has("shards")) t.shards = integer("shards");
+    if (has("seed")) {
+        const std::int64_t seed = integer("seed");
+        if (seed < 0) throw Error(describe("--seed", "a non-negative integer", text("seed")));
+        t.seed = static_cast<std::uint64_t>(seed);
+    }
+    c.quiet = vm["quiet"].as<bool>();
+    c.verbose = vm["verbose"].as<bool>();
+    if (has("metrics-out")) c.metrics_out = text("metrics-out");
+    if (has("threads") && t.threads == 0)
+        throw Error(describe("--threads", "an integer from 1 to 1024", "0", "omit --threads to use every CPU"));
+    if (has("shards") && t.shards == 0)
+        throw Error(describe("--shards", "a positive integer", "0", "omit --shards for the default"));
+    validate(c);
+    return result;
+}
+
+}  // namespace mlptrain::cli

@@ -1,0 +1,146 @@
+// `mlptrain train`: load and split the data, build the model and the trainer, print one
+// line per epoch, then the test result and the weights fingerprint.
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <map>
+
+#include "commands.hpp"
+#include "mlptrain/blas.hpp"
+#include "mlptrain/csv.hpp"
+#include "mlptrain/error.hpp"
+#include "options.hpp"
+
+namespace mlptrain::cli {
+
+// Maps the class indices of `test` onto the class names of `train`.
+static void align_classes(Dataset& test, const Dataset& train) {
+    std::map<std::string, std::int32_t> index;
+    for (std::size_t i = 0; i < train.class_names.size(); ++i)
+        index[train.class_names[i]] = static_cast<std::int32_t>(i);
+    std::vector<std::int32_t> remap;
+    for (const std::string& name : test.class_names) {
+        const auto it = index.find(name);
+        if (it == index.end())
+            throw Error(describe(test.source, "only classes seen in the training data",
+                                 "class '" + name + "'", "the test file has a label the training file lacks"));
+        remap.push_back(it->second);
+    }
+    for (std::int32_t& label : test.labels) label = remap[static_cast<std::size_t>(label)];
+    test.class_names = train.class_names;
+}
+
+// Appends the rows of `extra` to `data` (same columns), returning the new rows' indices.
+static std::vector<std::int64_t> append_rows(Dataset& data, const Dataset& extra) {
+    if (extra.features != data.features)
+        throw Error(describe(extra.source, std::to_string(data.features) + " feature columns like " + data.source,
+                             std::to_string(extra.features)));
+    std::vector<std::int64_t> rows;
+    for (std::int64_t r = 0; r < extra.rows; ++r) rows.push_back(data.rows + r);
+    data.x.insert(data.x.end(), extra.x.begin(), extra.x.end());
+    data.x_u8.insert(data.x_u8.end(), extra.x_u8.begin(), extra.x_u8.end());
+    data.labels.insert(data.labels.end(), extra.labels.begin(), extra.labels.end());
+    data.y.insert(data.y.end(), extra.y.begin(), extra.y.end());
+    data.rows += extra.rows;
+    data.source += " + " + extra.source;
+    return rows;
+}
+
+static std::string fixed(double v, int digits) {
+    char text[64];
+    std::snprintf(text, sizeof text, "%.*f", digits, v);
+    return text;
+}
+
+int run_train(const std::vector<std::string>& args) {
+    TrainArgs parsed = parse_train_args(args);
+    if (!parsed.help_text.empty()) {
+        std::cout << parsed.help_text;
+        return 0;
+    }
+    RunConfig& c = parsed.config;
+    const bool regression = c.loss == Loss::mse;
+    const CsvOptions csv{c.label, regression};
+
+    // Data: one file split three ways, or a training file (split into train/validation)
+    // plus a separate test file appended after it.
+    Dataset data = load_csv(c.data.empty() ? c.train_data : c.data, csv);
+    Split split;
+    if (!c.test_data.empty()) {
+        Dataset test = load_csv(c.test_data, csv);
+        if (data.is_classification()) align_classes(test, data);
+        split = split_dataset(data, c.validation_fraction, 0.0, c.train.seed);
+        split.test = append_rows(data, test);
+    } else {
+        split = split_dataset(data, c.validation_fraction, c.test_fraction, c.train.seed);
+    }
+    if (c.loss == Loss::binary_cross_entropy && data.num_classes() != 2)
+        throw Error(describe("--loss bce", "a dataset with exactly 2 classes",
+                             std::to_string(data.num_classes()) + " classes",
+                             "use --loss cross_entropy for more classes"));
+    if (c.standardize && !data.x.empty()) apply_standardization(data, fit_standardization(data, split.train));
+
+    ModelSpec spec;
+    spec.sizes.push_back(data.features);
+    spec.sizes.insert(spec.sizes.end(), c.hidden.begin(), c.hidden.end());
+    spec.sizes.push_back(loss_output_size(c.loss, data.num_classes(), data.outputs));
+    spec.hidden_activation = c.activation;
+    spec.loss = c.loss;
+    spec.dropout = c.dropout;
+    const Model model(spec);
+
+    TrainConfig& t = c.train;
+    const auto train_rows = static_cast<std::int64_t>(split.train.size());
+    const std::int64_t steps_per_epoch = (train_rows + t.batch_size - 1) / t.batch_size;
+    if (c.lr_reference_batch > 0)
+        t.schedule.lr *= static_cast<float>(t.batch_size) / static_cast<float>(c.lr_reference_batch);
+    t.schedule.step_every = c.lr_step_epochs * steps_per_epoch;
+    t.schedule.total_steps = t.epochs * steps_per_epoch;
+
+    Trainer trainer(model, t, regression ? data.outputs : 0);
+    if (!c.quiet) {
+        std::cout << "data: " << data.source << ": " << data.rows << " rows, " << data.features
+                  << " features";
+        if (data.is_classification()) {
+            std::cout << ", " << data.num_classes() << " classes (";
+            for (std::size_t i = 0; i < data.class_names.size(); ++i)
+                std::cout << (i ? ", " : "") << i << "=" << data.class_names[i];
+            std::cout << ")";
+        }
+        std::cout << "\nsplit: " << split.train.size() << " train, " << split.validation.size()
+                  << " validation, " << split.test.size() << " test (seed " << t.seed << ")\n";
+        std::cout << "model: " << spec.describe() << ", " << model.layout().parameter_count()
+                  << " parameters\n";
+        std::cout << "optimizer: " << optimizer_name(t.optimizer.kind) << " lr " << t.schedule.lr
+                  << " (" << schedule_name(t.schedule.kind) << ")";
+        if (t.optimizer.kind == OptimizerKind::sgd)
+            std::cout << " momentum " << t.optimizer.momentum << (t.optimizer.nesterov ? " nesterov" : "");
+        std::cout << ", batch " << t.batch_size << ", " << t.epochs << " epochs\n";
+        std::cout << "parallel: " << trainer.threads() << " thread(s), " << trainer.shards()
+                  << " shard(s) per batch; BLAS " << blas_description() << "\n";
+        for (const std::string& notice : trainer.notices()) std::cout << notice << "\n";
+        std::cout.flush();
+    }
+
+    trainer.fit(data, split, [&](const EpochReport& r) {
+        if (c.quiet) return;
+        std::cout << "epoch " << r.epoch << "/" << t.epochs << "  train_loss " << fixed(r.train_loss, 4);
+        if (r.validation)
+            std::cout << "  val_loss " << fixed(r.validation->loss, 4) << (data.is_classification()
+                      ? "  val_acc " + fixed(r.validation->accuracy, 4) : "");
+        std::cout << "  lr " << r.learning_rate << "  " << fixed(r.samples_per_second, 0)
+                  << " samples/s  " << fixed(r.seconds, 2) << " s\n";
+        std::cout.flush();
+    });
+
+    if (!split.test.empty()) {
+        const EvalResult test = trainer.evaluate(data, split.test);
+        std::cout << "test: loss " << fixed(test.loss, 4);
+        if (data.is_classification()) std::cout << "  accuracy " << fixed(test.accuracy, 4);
+        std::cout << "  (" << test.rows << " rows)\n";
+    }
+    std::cout << "weights fingerprint: " << trainer.weights_fingerprint() << "\n";
+    return 0;
+}
+
+}  // namespace mlptrain::cli

@@ -1,0 +1,283 @@
+// The synchronized data-parallel step and the epoch loop (see trainer.hpp).
+//
+// Determinism: shard s of a batch of n rows always holds rows [s·n/S, (s+1)·n/S); its
+// gradient sum is computed by single-threaded BLAS into its own buffer; buffers are summed
+// in the fixed tree (s, s+1), (s, s+2), (s, s+4)…, element by element, so the parallel split
+// over parameter chunks changes nothing. No thread count enters the arithmetic.
+#include "mlptrain/trainer.hpp"
+
+#include <sched.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+
+#include <oneapi/tbb/parallel_for.h>
+
+#include "mlptrain/backprop.hpp"
+#include "mlptrain/blas.hpp"
+#include "mlptrain/metrics.hpp"
+#include "mlptrain/rng.hpp"
+
+namespace mlptrain {
+
+// Floats per reduction/update chunk: 64 KiB, so a chunk of every shard buffer stays in L2
+// while the tree and the update run over it.
+constexpr std::int64_t chunk_floats = 16384;
+
+std::int64_t default_shards(std::int64_t batch_size) {
+    if (batch_size < 64) return 1;
+    std::int64_t shards = 2;
+    while (shards * 2 * 128 <= batch_size) shards *= 2;
+    return shards;
+}
+
+int default_threads() {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
+    return 1;
+}
+
+Trainer::Trainer(const Model& model, const TrainConfig& config, std::int64_t targets_cols)
+    : model_(model),
+      config_(config),
+      params_(model.layout().total()),
+      optimizer_(config.optimizer, model.layout().total()) {
+    MLPTRAIN_ASSERT(config.batch_size >= 1, "batch size");
+    set_blas_single_threaded();
+    threads_ = config.threads > 0 ? config.threads : default_threads();
+    shards_ = config.shards > 0 ? config.shards : default_shards(config.batch_size);
+    shard_rows_ = (config.batch_size + shards_ - 1) / shards_;
+    if (threads_ > shards_)
+        notices_.push_back("note: " + std::to_string(threads_) + " threads but only " +
+                           std::to_string(shards_) + " shard(s) per batch: " +
+                           std::to_string(threads_ - shards_) +
+                           " thread(s) will idle; raise --shards (or --batch-size) to use them, "
+                           "or lower --threads");
+    if (!blas_is_serial())
+        notices_.push_back("note: the linked BLAS is threaded; it was limited to one thread per call");
+    for (std::int64_t s = 0; s < shards_; ++s)
+        workspaces_.push_back(std::make_unique<Workspace>(model, shard_rows_, targets_cols));
+    shard_loss_.assign(static_cast<std::size_t>(shards_), 0.0);
+    const std::int64_t chunks = (model.layout().total() + chunk_floats - 1) / chunk_floats;
+    chunk_sumsq_.assign(static_cast<std::size_t>(chunks), 0.0);
+    chunk_bad_.assign(static_cast<std::size_t>(chunks), 0);
+    thread_limit_ = std::make_unique<tbb::global_control>(
+        tbb::global_control::max_allowed_parallelism, static_cast<std::size_t>(threads_));
+    arena_ = std::make_unique<tbb::task_arena>(threads_);
+    model.init_parameters(params_.data(), config.init.value_or(default_init(model.spec().hidden_activation)),
+                          config.seed);
+}
+
+Trainer::~Trainer() = default;
+
+std::string Trainer::weights_fingerprint() const {
+    return fingerprint(params_.data(), params_.size());
+}
+
+// Runs body(i) for i in [0, count): inline when one thread or one item (no scheduling
+// cost for tiny networks), else on the arena. Which thread runs i never matters.
+template <typename Body>
+void Trainer::parallel(std::int64_t count, const Body& body) {
+    if (threads_ == 1 || count == 1) {
+        for (std::int64_t i = 0; i < count; ++i) body(i);
+        return;
+    }
+    arena_->execute([&] {
+        tbb::parallel_for(std::int64_t{0}, count, [&](std::int64_t i) { body(i); });
+    });
+}
+
+void Trainer::run_shards(const Dataset& data, const std::int64_t* rows, std::int64_t n) {
+    parallel(shards_, [&](std::int64_t s) {
+        const std::int64_t lo = s * n / shards_, hi = (s + 1) * n / shards_;
+        Workspace& ws = *workspaces_[static_cast<std::size_t>(s)];
+        gather_batch(ws, data, rows + lo, hi - lo);
+        const DropoutContext dropout{config_.seed, static_cast<std::uint64_t>(step_), rows + lo};
+        shard_loss_[static_cast<std::size_t>(s)] =
+            forward_backward(ws, model_, params_.data(), ws.grads.data(), hi - lo, &dropout);
+    });
+}
+
+// Sums chunk `chunk` of every shard's gradient into shard 0's buffer along the fixed tree
+// and records the chunk's Σ(scale·g)² and whether it holds NaN/Inf.
+void Trainer::reduce_chunk(std::int64_t chunk, float grad_scale) {
+    const std::int64_t begin = chunk * chunk_floats;
+    const std::int64_t end = std::min(begin + chunk_floats, params_.size());
+    for (std::int64_t stride = 1; stride < shards_; stride *= 2) {
+        for (std::int64_t s = 0; s + stride < shards_; s += 2 * stride) {
+            float* into = workspaces_[static_cast<std::size_t>(s)]->grads.data();
+            const float* from = workspaces_[static_cast<std::size_t>(s + stride)]->grads.data();
+            for (std::int64_t i = begin; i < end; ++i) into[i] += from[i];
+        }
+    }
+    const float* g = workspaces_[0]->grads.data();
+    double sumsq = 0.0;
+    for (std::int64_t i = begin; i < end; ++i) {
+        const double v = static_cast<double>(grad_scale) * g[i];
+        sumsq += v * v;
+    }
+    chunk_sumsq_[static_cast<std::size_t>(chunk)] = sumsq;
+    chunk_bad_[static_cast<std::size_t>(chunk)] = std::isfinite(sumsq) ? 0 : 1;
+}
+
+void Trainer::throw_non_finite_gradient() const {
+    const float* g = workspaces_[0]->grads.data();
+    for (const Slot& slot : model_.layout().slots())
+        for (std::int64_t i = 0; i < slot.size(); ++i)
+            if (!std::isfinite(g[slot.offset + i]))
+                throw NumericError("step " + std::to_string(step_ + 1) +
+                                   ": the gradient is not finite (NaN or Inf), first in " +
+                                   slot.name + " (hint: lower --lr, use --clip-norm, or check the "
+                                   "data for extreme values)");
+    throw NumericError("step " + std::to_string(step_ + 1) + ": the gradient norm overflowed");
+}
+
+void Trainer::reduce_and_update(std::int64_t n) {
+    const std::int64_t chunks = static_cast<std::int64_t>(chunk_sumsq_.size());
+    const float inv_batch = 1.0f / static_cast<float>(n);
+    const float lr = learning_rate(config_.schedule, step_);
+    float* params = params_.data();
+    const float* grad = workspaces_[0]->grads.data();
+
+    if (config_.clip_norm <= 0.0f) {
+        // One pass: each chunk is reduced, checked, and stepped while it is in cache.
+        const StepScalars scalars = optimizer_.scalars(step_ + 1, lr, inv_batch);
+        bool any_bad = false;
+        parallel(chunks, [&](std::int64_t c) {
+            reduce_chunk(c, inv_batch);
+            if (chunk_bad_[static_cast<std::size_t>(c)]) return;
+            const std::int64_t begin = c * chunk_floats;
+            optimizer_.update(params, grad, begin, std::min(begin + chunk_floats, params_.size()),
+                              scalars);
+        });
+        for (unsigned char bad : chunk_bad_) any_bad = any_bad || bad;
+        if (any_bad) throw_non_finite_gradient();
+        return;
+    }
+    // Clipping needs the global norm first: reduce, then a fixed-order sum, then the step.
+    parallel(chunks, [&](std::int64_t c) { reduce_chunk(c, inv_batch); });
+    double sumsq = 0.0;
+    for (std::int64_t c = 0; c < chunks; ++c) sumsq += chunk_sumsq_[static_cast<std::size_t>(c)];
+    if (!std::isfinite(sumsq)) throw_non_finite_gradient();
+    const double norm = std::sqrt(sumsq);
+    const double clip = norm > config_.clip_norm ? config_.clip_norm / norm : 1.0;
+    const StepScalars scalars =
+        optimizer_.scalars(step_ + 1, lr, static_cast<float>(inv_batch * clip));
+    parallel(chunks, [&](std::int64_t c) {
+        const std::int64_t begin = c * chunk_floats;
+        optimizer_.update(params, grad, begin, std::min(begin + chunk_floats, params_.size()),
+                          scalars);
+    });
+}
+
+double Trainer::train_step(const Dataset& data, const std::int64_t* rows, std::int64_t n) {
+    MLPTRAIN_ASSERT(n >= 1 && n <= config_.batch_size, "train_step batch size");
+    run_shards(data, rows, n);
+    double loss = 0.0;
+    for (double l : shard_loss_) loss += l;  // fixed order
+    loss /= static_cast<double>(n);
+    if (!std::isfinite(loss))
+        throw NumericError("step " + std::to_string(step_ + 1) + ": the loss is " +
+                           (std::isnan(loss) ? "NaN" : "infinite") +
+                           " (hint: lower --lr, use --clip-norm, or check the data for extreme "
+                           "values)");
+    reduce_and_update(n);
+    ++step_;
+    return loss;
+}
+
+EvalResult Trainer::evaluate(const Dataset& data, const std::vector<std::int64_t>& rows,
+                             std::vector<std::int32_t>* predictions, std::vector<float>* outputs) {
+    EvalResult result;
+    result.rows = static_cast<std::int64_t>(rows.size());
+    if (rows.empty()) return result;
+    const std::int64_t chunk = shard_rows_;
+    const std::int64_t chunks = (result.rows + chunk - 1) / chunk;
+    std::vector<double> loss(static_cast<std::size_t>(chunks), 0.0);
+    std::vector<std::int64_t> correct(static_cast<std::size_t>(chunks), 0);
+    const std::int64_t out = model_.dim_output();
+    if (predictions) predictions->assign(rows.size(), 0);
+    if (outputs) outputs->assign(rows.size() * static_cast<std::size_t>(out), 0.0f);
+    // Lane s evaluates chunks s, s+S, … with workspace s; per-chunk sums are combined in
+    // chunk order afterwards, so the result does not depend on the threads.
+    parallel(shards_, [&](std::int64_t s) {
+        Workspace& ws = *workspaces_[static_cast<std::size_t>(s)];
+        for (std::int64_t c = s; c < chunks; c += shards_) {
+            const std::int64_t lo = c * chunk, n = std::min(chunk, result.rows - lo);
+            gather_batch(ws, data, rows.data() + lo, n);
+            loss[static_cast<std::size_t>(c)] = forward_loss(ws, model_, params_.data(), n);
+            const ConstMatrix P = ws.post.back().as_matrix(n, out);
+            for (std::int64_t r = 0; r < n; ++r) {
+                if (data.is_classification()) {
+                    const std::int32_t p = predicted_class(P, r, model_.spec().loss);
+                    correct[static_cast<std::size_t>(c)] += p == ws.labels[static_cast<std::size_t>(r)];
+                    if (predictions) (*predictions)[static_cast<std::size_t>(lo + r)] = p;
+                }
+                if (outputs)
+                    std::memcpy(outputs->data() + (lo + r) * out, P.row(r), sizeof(float) * out);
+            }
+        }
+    });
+    double loss_sum = 0.0;
+    std::int64_t correct_sum = 0;
+    for (std::int64_t c = 0; c < chunks; ++c) {
+        loss_sum += loss[static_cast<std::size_t>(c)];
+        correct_sum += correct[static_cast<std::size_t>(c)];
+    }
+    result.loss = loss_sum / static_cast<double>(result.rows);
+    result.accuracy = static_cast<double>(correct_sum) / static_cast<double>(result.rows);
+    return result;
+}
+
+void Trainer::fit(const Dataset& data, const Split& split,
+                  const std::function<void(const EpochReport&)>& on_epoch) {
+    using clock = std::chrono::steady_clock;
+    const auto start = clock::now();
+    const std::int64_t train_rows = static_cast<std::int64_t>(split.train.size());
+    MLPTRAIN_ASSERT(train_rows >= 1, "no training rows");
+    const bool early_stopping = config_.patience > 0 && !split.validation.empty();
+    AlignedBuffer best_params(early_stopping ? params_.size() : 0);
+    double best_loss = INFINITY;
+    std::int64_t epochs_since_best = 0;
+    std::vector<std::int64_t> order;
+
+    for (std::int64_t epoch = 1; epoch <= config_.epochs; ++epoch) {
+        order = split.train;
+        shuffle_indices(order, config_.seed, RngPurpose::shuffle, static_cast<std::uint32_t>(epoch));
+        const auto epoch_start = clock::now();
+        double loss_sum = 0.0;
+        for (std::int64_t pos = 0; pos < train_rows; pos += config_.batch_size) {
+            const std::int64_t n = std::min(config_.batch_size, train_rows - pos);
+            loss_sum += train_step(data, order.data() + pos, n) * static_cast<double>(n);
+        }
+        const double epoch_seconds = std::chrono::duration<double>(clock::now() - epoch_start).count();
+        EpochReport report;
+        report.epoch = epoch;
+        report.step = step_;
+        report.train_loss = loss_sum / static_cast<double>(train_rows);
+        report.learning_rate = learning_rate(config_.schedule, std::max<std::int64_t>(step_ - 1, 0));
+        report.samples_per_second = static_cast<double>(train_rows) / std::max(epoch_seconds, 1e-9);
+        if (!split.validation.empty()) report.validation = evaluate(data, split.validation);
+        report.seconds = std::chrono::duration<double>(clock::now() - start).count();
+        bool stop = false;
+        if (early_stopping) {
+            if (report.validation->loss < best_loss) {
+                best_loss = report.validation->loss;
+                std::memcpy(best_params.data(), params_.data(), sizeof(float) * params_.size());
+                epochs_since_best = 0;
+                report.best = true;
+            } else if (++epochs_since_best >= config_.patience) {
+                stop = true;
+            }
+        }
+        on_epoch(report);
+        if (stop) break;
+    }
+    if (early_stopping && std::isfinite(best_loss))
+        std::memcpy(params_.data(), best_params.data(), sizeof(float) * params_.size());
+}
+
+}  // namespace mlptrain

@@ -1,0 +1,62 @@
+// Implementation of the shared test helpers (see test_support.hpp).
+#include "test_support.hpp"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace test_support {
+
+std::string binary_path() { return MLPTRAIN_BINARY; }
+
+std::string data_path(const std::string& file) {
+    return std::string(MLPTRAIN_SOURCE_DIR) + "/data/" + file;
+}
+
+static std::string read_all(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    return buffer.str();
+}
+
+CommandResult run_cli(const std::string& args) {
+    TempDir dir;
+    const std::string out_path = dir.path() + "/stdout";
+    const std::string err_path = dir.path() + "/stderr";
+    const std::string command =
+        "'" + binary_path() + "' " + args + " >'" + out_path + "' 2>'" + err_path + "' </dev/null";
+    const int status = std::system(command.c_str());
+    CommandResult result;
+    if (status != -1 && WIFEXITED(status)) result.exit_status = WEXITSTATUS(status);
+    else if (status != -1 && WIFSIGNALED(status)) result.exit_status = 128 + WTERMSIG(status);
+    result.out = read_all(out_path);
+    result.err = read_all(err_path);
+    return result;
+}
+
+TempDir::TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "mlptrain-test-XXXXXX").string();
+    if (!mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+}
+
+TempDir::~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+}
+
+std::string TempDir::write_file(const std::string& name, const std::string& contents) const {
+    const std::string path = path_ + "/" + name;
+    std::ofstream out(path, std::ios::binary);
+    out << contents;
+    return path;
+}
+
+}  // namespace test_support
