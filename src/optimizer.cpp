@@ -72,15 +72,20 @@ void Optimizer::update(float* params, const float* grad, std::int64_t begin, std
         }
         return;
     }
+    // Adam (as in Kingma & Ba, and PyTorch) folds weight decay into the gradient; AdamW
+    // (Loshchilov & Hutter) decouples it. Only the latter decays at the same rate for all.
+    const bool adam_l2 = config_.kind == OptimizerKind::adam;
+    const float adam_decay = adam_l2 ? config_.weight_decay : 0.0f;
+    const bool adamw_decay = !adam_l2 && decoupled;
     const float b1 = config_.beta1, b2 = config_.beta2, eps = config_.epsilon;
     const float inv_c1 = 1.0f / s.bias_correction1, inv_c2 = 1.0f / s.bias_correction2;
     float* m = first_.data();
     float* v = second_.data();
     for (std::int64_t i = begin; i < end; ++i) {
-        const float g = scale * grad[i] + l2 * params[i];
+        const float g = scale * grad[i] + (l2 + adam_decay) * params[i];
         m[i] = b1 * m[i] + (1.0f - b1) * g;
         v[i] = b2 * v[i] + (1.0f - b2) * (g * g);
-        if (decoupled) params[i] *= decay;
+        if (adamw_decay) params[i] *= decay;
         params[i] -= lr * (m[i] * inv_c1) / (std::sqrt(v[i] * inv_c2) + eps);
     }
 }

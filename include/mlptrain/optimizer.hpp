@@ -17,7 +17,7 @@ struct OptimizerConfig {
     OptimizerKind kind = OptimizerKind::sgd;
     float momentum = 0.9f;      // sgd
     bool nesterov = false;      // sgd
-    float weight_decay = 0.0f;  // decoupled: θ −= lr·λ·θ (AdamW-style, for every kind)
+    float weight_decay = 0.0f;  // sgd, adamw: decoupled θ −= lr·λ·θ; adam: coupled g += λ·θ
     float l2 = 0.0f;            // coupled: g += λ·θ before momentum or moments
     float beta1 = 0.9f, beta2 = 0.999f, epsilon = 1e-8f;  // adam, adamw
 };
@@ -44,7 +44,8 @@ public:
     // this optimizer's moments. Chunks may run concurrently when disjoint.
     //   sgd:   v = μv + g;  θ −= lr·(nesterov ? g + μv : v)
     //   adam:  m = β1m + (1−β1)g;  v = β2v + (1−β2)g²;  θ −= lr·(m/c1)/(√(v/c2) + ε)
-    //   all:   θ −= lr·λ·θ  (decoupled decay, applied before the gradient update)
+    //   sgd, adamw: θ −= lr·λ·θ (decoupled decay, before the gradient update);
+    //   adam: g += λ·θ (weight decay as an L2 term, as Adam defines it)
     void update(float* params, const float* grad, std::int64_t begin, std::int64_t end,
                 const StepScalars& s);
 

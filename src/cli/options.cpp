@@ -59,12 +59,12 @@ static po::options_description train_options() {
     opt.add_options()
         ("epochs", po::value<std::string>(), "passes over the training rows (default 100)")
         ("batch-size", po::value<std::string>(), "rows per optimizer step (default 16)")
-        ("lr", po::value<std::string>(), "learning rate (default 0.05)")
+        ("lr", po::value<std::string>(), "learning rate (default 0.01)")
         ("lr-reference-batch", po::value<std::string>(), "linear scaling rule: --lr is for this batch size; lr·batch/ref is used")
         ("optimizer", po::value<std::string>(), "sgd, adam or adamw (default sgd)")
         ("momentum", po::value<std::string>(), "SGD momentum (default 0.9)")
         ("nesterov", po::bool_switch(), "Nesterov momentum")
-        ("weight-decay", po::value<std::string>(), "decoupled weight decay λ: θ −= lr·λ·θ (default 0; adamw 0.01)")
+        ("weight-decay", po::value<std::string>(), "decoupled weight decay λ: θ −= lr·λ·θ (default 0.01)")
         ("l2", po::value<std::string>(), "L2 penalty added to the gradient: g += λ·θ (default 0)")
         ("beta1", po::value<std::string>(), "Adam β1 (default 0.9)")
         ("beta2", po::value<std::string>(), "Adam β2 (default 0.999)")
@@ -145,7 +145,6 @@ TrainArgs parse_train_args(const std::vector<std::string>& args) {
     if (has("lr")) t.schedule.lr = static_cast<float>(real("lr"));
     if (has("lr-reference-batch")) c.lr_reference_batch = integer("lr-reference-batch");
     if (has("optimizer")) t.optimizer.kind = parse_optimizer(text("optimizer"));
-    if (t.optimizer.kind == OptimizerKind::adamw) t.optimizer.weight_decay = 0.01f;
     if (has("momentum")) t.optimizer.momentum = static_cast<float>(real("momentum"));
     t.optimizer.nesterov = vm["nesterov"].as<bool>();
     if (has("weight-decay")) t.optimizer.weight_decay = static_cast<float>(real("weight-decay"));
