@@ -1,0 +1,144 @@
+// The performance contract's "no allocation in a step": this binary replaces the global
+// allocation functions (operator new/delete and malloc's family, so TBB's and OpenBLAS's
+// allocations count too) and counts every call made while a step runs.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
+
+#include "mlptrain/rng.hpp"
+#include "mlptrain/trainer.hpp"
+
+extern "C" {
+void* __libc_malloc(std::size_t);
+void* __libc_calloc(std::size_t, std::size_t);
+void* __libc_realloc(void*, std::size_t);
+void* __libc_memalign(std::size_t, std::size_t);
+void __libc_free(void*);
+}
+
+namespace {
+std::atomic<bool> counting{false};
+std::atomic<long> allocations{0};
+void note() {
+    if (counting.load(std::memory_order_relaxed)) allocations.fetch_add(1, std::memory_order_relaxed);
+}
+}  // namespace
+
+extern "C" {
+void* malloc(std::size_t n) { note(); return __libc_malloc(n); }
+void* calloc(std::size_t n, std::size_t size) { note(); return __libc_calloc(n, size); }
+void* realloc(void* p, std::size_t n) { note(); return __libc_realloc(p, n); }
+void* aligned_alloc(std::size_t alignment, std::size_t n) { note(); return __libc_memalign(alignment, n); }
+void* memalign(std::size_t alignment, std::size_t n) { note(); return __libc_memalign(alignment, n); }
+int posix_memalign(void** out, std::size_t alignment, std::size_t n) {
+    note();
+    *out = __libc_memalign(alignment, n);
+    return *out ? 0 : ENOMEM;
+}
+void free(void* p) { __libc_free(p); }
+}
+
+void* operator new(std::size_t n) {
+    note();
+    if (void* p = __libc_malloc(n ? n : 1)) return p;
+    throw std::bad_alloc();
+}
+void* operator new[](std::size_t n) { return operator new(n); }
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept { note(); return __libc_malloc(n ? n : 1); }
+void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { note(); return __libc_malloc(n ? n : 1); }
+void* operator new(std::size_t n, std::align_val_t a) {
+    note();
+    if (void* p = __libc_memalign(static_cast<std::size_t>(a), n ? n : 1)) return p;
+    throw std::bad_alloc();
+}
+void* operator new[](std::size_t n, std::align_val_t a) { return operator new(n, a); }
+void operator delete(void* p) noexcept { __libc_free(p); }
+void operator delete[](void* p) noexcept { __libc_free(p); }
+void operator delete(void* p, std::size_t) noexcept { __libc_free(p); }
+void operator delete[](void* p, std::size_t) noexcept { __libc_free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { __libc_free(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { __libc_free(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { __libc_free(p); }
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { __libc_free(p); }
+
+using namespace mlptrain;
+
+static Dataset random_dataset(std::int64_t rows, std::int64_t features, std::int32_t classes) {
+    Dataset d;
+    d.rows = rows;
+    d.features = features;
+    for (std::int64_t i = 0; i < rows * features; ++i)
+        d.x.push_back(uniform01(random_bits(3, RngPurpose::synthetic, 0, static_cast<std::uint64_t>(i))[0]));
+    for (std::int32_t c = 0; c < classes; ++c) d.class_names.push_back(std::to_string(c));
+    for (std::int64_t r = 0; r < rows; ++r) d.labels.push_back(static_cast<std::int32_t>(r % classes));
+    return d;
+}
+
+// Counts the allocations of `steps` steps after one warm-up step (full and partial batches).
+static long allocations_in_steps(const ModelSpec& spec, TrainConfig config, int steps) {
+    const Model model(spec);
+    const Dataset data = random_dataset(500, spec.sizes.front(), static_cast<std::int32_t>(spec.sizes.back()));
+    std::vector<std::int64_t> rows(500);
+    for (std::int64_t i = 0; i < 500; ++i) rows[static_cast<std::size_t>(i)] = (i * 7) % 500;
+    Trainer trainer(model, config, 0);
+    trainer.train_step(data, rows.data(), config.batch_size);
+    trainer.train_step(data, rows.data() + 1, config.batch_size - 1);  // partial batch
+    allocations = 0;
+    counting = true;
+    for (int s = 0; s < steps; ++s) {
+        const std::int64_t n = s % 3 == 2 ? config.batch_size / 2 + 1 : config.batch_size;
+        trainer.train_step(data, rows.data() + s * 10, n);
+    }
+    counting = false;
+    return allocations.load();
+}
+
+// The counting itself works: an allocation while counting is seen.
+TEST_CASE("the replaced allocator counts allocations") {
+    allocations = 0;
+    counting = true;
+    auto* p = new std::vector<int>(100);
+    counting = false;
+    delete p;
+    CHECK(allocations.load() >= 2);
+}
+
+// A steady-state step of the sharded parallel trainer allocates nothing.
+TEST_CASE("steps after the first allocate nothing (2 threads, 4 shards, momentum)") {
+    ModelSpec spec;
+    spec.sizes = {20, 32, 16, 5};
+    TrainConfig config;
+    config.batch_size = 64;
+    config.shards = 4;
+    config.threads = 2;
+    config.optimizer.nesterov = true;
+    CHECK(allocations_in_steps(spec, config, 30) == 0);
+}
+
+// The other paths of a step (dropout masks, gradient clipping, Adam) allocate nothing.
+TEST_CASE("steps with dropout, clipping and adam allocate nothing") {
+    ModelSpec spec;
+    spec.sizes = {20, 32, 16, 5};
+    spec.dropout = 0.3f;
+    spec.hidden_activation = Activation::tanh;
+    TrainConfig config;
+    config.batch_size = 48;
+    config.shards = 3;
+    config.threads = 3;
+    config.clip_norm = 0.5f;
+    config.optimizer.kind = OptimizerKind::adamw;
+    config.optimizer.weight_decay = 0.01f;
+    CHECK(allocations_in_steps(spec, config, 30) == 0);
+}
+
+// A single-shard, single-thread step (the inline path) allocates nothing.
+TEST_CASE("single-shard steps allocate nothing") {
+    ModelSpec spec;
+    spec.sizes = {4, 16, 3};
+    TrainConfig config;
+    config.batch_size = 16;
+    config.threads = 1;
+    CHECK(allocations_in_steps(spec, config, 30) == 0);
+}
