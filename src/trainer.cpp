@@ -232,52 +232,57 @@ EvalResult Trainer::evaluate(const Dataset& data, const std::vector<std::int64_t
     return result;
 }
 
-void Trainer::fit(const Dataset& data, const Split& split,
-                  const std::function<void(const EpochReport&)>& on_epoch) {
+bool Trainer::fit(const Dataset& data, const Split& split, const FitCallbacks& callbacks) {
     using clock = std::chrono::steady_clock;
     const auto start = clock::now();
     const std::int64_t train_rows = static_cast<std::int64_t>(split.train.size());
     MLPTRAIN_ASSERT(train_rows >= 1, "no training rows");
     const bool early_stopping = config_.patience > 0 && !split.validation.empty();
-    AlignedBuffer best_params(early_stopping ? params_.size() : 0);
-    double best_loss = INFINITY;
-    std::int64_t epochs_since_best = 0;
+    if (early_stopping && best_params_.size() != params_.size()) best_params_ = AlignedBuffer(params_.size());
     std::vector<std::int64_t> order;
+    TrainState& st = state_;
 
-    for (std::int64_t epoch = 1; epoch <= config_.epochs; ++epoch) {
+    while (!st.finished && st.epoch <= config_.epochs) {
         order = split.train;
-        shuffle_indices(order, config_.seed, RngPurpose::shuffle, static_cast<std::uint32_t>(epoch));
+        shuffle_indices(order, config_.seed, RngPurpose::shuffle, static_cast<std::uint32_t>(st.epoch));
         const auto epoch_start = clock::now();
-        double loss_sum = 0.0;
-        for (std::int64_t pos = 0; pos < train_rows; pos += config_.batch_size) {
-            const std::int64_t n = std::min(config_.batch_size, train_rows - pos);
-            loss_sum += train_step(data, order.data() + pos, n) * static_cast<double>(n);
+        const std::int64_t first_position = st.position;
+        while (st.position < train_rows) {
+            const std::int64_t n = std::min(config_.batch_size, train_rows - st.position);
+            st.epoch_loss_sum += train_step(data, order.data() + st.position, n) * static_cast<double>(n);
+            st.position += n;
+            if (st.position < train_rows && callbacks.after_step && !callbacks.after_step(st)) return false;
         }
         const double epoch_seconds = std::chrono::duration<double>(clock::now() - epoch_start).count();
         EpochReport report;
-        report.epoch = epoch;
+        report.epoch = st.epoch;
         report.step = step_;
-        report.train_loss = loss_sum / static_cast<double>(train_rows);
+        report.train_loss = st.epoch_loss_sum / static_cast<double>(train_rows);
         report.learning_rate = learning_rate(config_.schedule, std::max<std::int64_t>(step_ - 1, 0));
-        report.samples_per_second = static_cast<double>(train_rows) / std::max(epoch_seconds, 1e-9);
+        report.samples_per_second =
+            static_cast<double>(train_rows - first_position) / std::max(epoch_seconds, 1e-9);
         if (!split.validation.empty()) report.validation = evaluate(data, split.validation);
         report.seconds = std::chrono::duration<double>(clock::now() - start).count();
-        bool stop = false;
         if (early_stopping) {
-            if (report.validation->loss < best_loss) {
-                best_loss = report.validation->loss;
-                std::memcpy(best_params.data(), params_.data(), sizeof(float) * params_.size());
-                epochs_since_best = 0;
+            if (report.validation->loss < st.best_loss) {
+                st.best_loss = report.validation->loss;
+                std::memcpy(best_params_.data(), params_.data(), sizeof(float) * params_.size());
+                st.epochs_since_best = 0;
                 report.best = true;
-            } else if (++epochs_since_best >= config_.patience) {
-                stop = true;
+            } else if (++st.epochs_since_best >= config_.patience) {
+                st.finished = true;
             }
         }
-        on_epoch(report);
-        if (stop) break;
+        if (callbacks.on_epoch) callbacks.on_epoch(report);
+        ++st.epoch;
+        st.position = 0;
+        st.epoch_loss_sum = 0.0;
+        if (st.epoch > config_.epochs) st.finished = true;
+        if (st.finished && early_stopping && std::isfinite(st.best_loss))
+            std::memcpy(params_.data(), best_params_.data(), sizeof(float) * params_.size());
+        if (callbacks.after_step && !callbacks.after_step(st)) return st.finished;
     }
-    if (early_stopping && std::isfinite(best_loss))
-        std::memcpy(params_.data(), best_params.data(), sizeof(float) * params_.size());
+    return true;
 }
 
 }  // namespace mlptrain

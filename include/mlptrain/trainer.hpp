@@ -4,6 +4,7 @@
 // optimizer step. Results depend on (data, configuration, seed) only — never on threads.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -48,6 +49,15 @@ struct EvalResult {
     std::int64_t rows = 0;
 };
 
+struct TrainState {
+    std::int64_t epoch = 1;           // the epoch in progress, 1-based
+    std::int64_t position = 0;        // rows of this epoch's shuffled order already trained
+    double epoch_loss_sum = 0.0;      // Σ per-sample loss over those rows
+    double best_loss = INFINITY;      // early stopping: best validation loss so far
+    std::int64_t epochs_since_best = 0;
+    bool finished = false;            // every epoch ran, or early stopping ended the run
+};
+
 struct EpochReport {
     std::int64_t epoch = 0;  // 1-based
     std::int64_t step = 0;   // optimizer steps so far
@@ -57,6 +67,14 @@ struct EpochReport {
     double samples_per_second = 0.0;
     double seconds = 0.0;       // since training started
     bool best = false;          // the best validation loss so far (early stopping)
+};
+
+struct FitCallbacks {
+    std::function<void(const EpochReport&)> on_epoch;
+    // After every step, with the state consistent (a checkpoint may be taken here); at an
+    // epoch's end it runs after on_epoch, with state at the next epoch's start. Returning
+    // false stops training at once.
+    std::function<bool(const TrainState&)> after_step;
 };
 
 class Trainer {
@@ -88,11 +106,23 @@ public:
                         std::vector<std::int32_t>* predictions = nullptr,
                         std::vector<float>* outputs = nullptr);
 
-    // The epoch loop: reshuffles split.train each epoch (seeded by epoch), steps through it
-    // in batches (the last one may be partial), evaluates split.validation, reports each
-    // epoch, and stops early if configured (restoring the best weights).
-    void fit(const Dataset& data, const Split& split,
-             const std::function<void(const EpochReport&)>& on_epoch);
+    // Where the epoch loop stands; with the step count and the weights and moments it is
+    // everything a resumed run needs to continue bit for bit.
+    TrainState& state() { return state_; }
+    const TrainState& state() const { return state_; }
+    void set_step(std::int64_t step) { step_ = step; }
+    Optimizer& optimizer() { return optimizer_; }
+
+    // The epoch loop from state(): each epoch reshuffles split.train (seeded by the epoch
+    // number alone), steps through it in batches (the last may be partial), evaluates
+    // split.validation and reports; early stopping, if configured, restores the best
+    // weights at the end. Returns true when all epochs ran (or early stopping ended them),
+    // false when after_step asked to stop.
+    bool fit(const Dataset& data, const Split& split, const FitCallbacks& callbacks);
+    bool fit(const Dataset& data, const Split& split,
+             const std::function<void(const EpochReport&)>& on_epoch) {
+        return fit(data, split, FitCallbacks{on_epoch, nullptr});
+    }
 
 private:
     void run_shards(const Dataset& data, const std::int64_t* rows, std::int64_t n);
@@ -107,6 +137,8 @@ private:
     std::int64_t shards_ = 1;
     std::int64_t shard_rows_ = 1;
     std::int64_t step_ = 0;
+    TrainState state_;
+    AlignedBuffer best_params_;  // early stopping
     AlignedBuffer params_;
     Optimizer optimizer_;
     std::vector<std::unique_ptr<Workspace>> workspaces_;  // one per shard

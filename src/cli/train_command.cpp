@@ -122,7 +122,8 @@ int run_train(const std::vector<std::string>& args) {
         std::cout.flush();
     }
 
-    trainer.fit(data, split, [&](const EpochReport& r) {
+    FitCallbacks callbacks;
+    callbacks.on_epoch = [&](const EpochReport& r) {
         if (c.quiet) return;
         std::cout << "epoch " << r.epoch << "/" << t.epochs << "  train_loss " << fixed(r.train_loss, 4);
         if (r.validation)
@@ -131,7 +132,8 @@ int run_train(const std::vector<std::string>& args) {
         std::cout << "  lr " << r.learning_rate << "  " << fixed(r.samples_per_second, 0)
                   << " samples/s  " << fixed(r.seconds, 2) << " s\n";
         std::cout.flush();
-    });
+    };
+    trainer.fit(data, split, callbacks);
 
     if (!split.test.empty()) {
         const EvalResult test = trainer.evaluate(data, split.test);

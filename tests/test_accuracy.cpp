@@ -1,0 +1,121 @@
+// Accuracy floors of the default settings on the bundled datasets, through the real binary
+// (`mlptrain train --data FILE --seed S`, nothing else), and a regression run that learns a
+// linear target. These hold the defaults in src/config.cpp to what they promise.
+#include <doctest/doctest.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <regex>
+#include <string>
+
+#include "test_support.hpp"
+
+using test_support::CommandResult;
+using test_support::data_path;
+using test_support::run_cli;
+
+namespace {
+
+struct TestResult {
+    double loss = -1.0;
+    double accuracy = -1.0;  // stays -1 for regression, which prints no accuracy
+    long rows = 0;
+};
+
+// Parses "test: loss L  accuracy A  (N rows)" (accuracy absent for regression) from a
+// successful run.
+TestResult parse_test_line(const CommandResult& r) {
+    INFO("stderr: ", r.err);
+    REQUIRE(r.exit_status == 0);
+    static const std::regex pattern(
+        R"((^|\n)test: loss ([0-9.]+)(  accuracy ([0-9.]+))?  \(([0-9]+) rows\)\n)");
+    std::smatch match;
+    REQUIRE(std::regex_search(r.out, match, pattern));
+    TestResult result;
+    result.loss = std::stod(match[2].str());
+    if (match[4].matched) result.accuracy = std::stod(match[4].str());
+    result.rows = std::stol(match[5].str());
+    return result;
+}
+
+// Test accuracy of `mlptrain train` with default settings on a bundled dataset.
+double default_accuracy(const std::string& file, int seed) {
+    const CommandResult r =
+        run_cli("train --data '" + data_path(file) + "' --seed " + std::to_string(seed));
+    const TestResult t = parse_test_line(r);
+    REQUIRE(t.rows > 0);
+    REQUIRE(t.accuracy >= 0.0);
+    REQUIRE(t.accuracy <= 1.0);
+    return t.accuracy;
+}
+
+// The mean over seeds 1, 2, 3 of the default test accuracy, each seed's printed.
+double mean_accuracy(const std::string& file) {
+    double sum = 0.0;
+    for (int seed = 1; seed <= 3; ++seed) {
+        const double accuracy = default_accuracy(file, seed);
+        MESSAGE(file << " seed " << seed << ": test accuracy " << accuracy);
+        sum += accuracy;
+    }
+    MESSAGE(file << " mean test accuracy " << sum / 3.0);
+    return sum / 3.0;
+}
+
+}  // namespace
+
+// With default settings, iris reaches ≥ 0.93 test accuracy for each of seeds 1, 2 and 3.
+TEST_CASE("accuracy: iris, every seed") {
+    for (int seed = 1; seed <= 3; ++seed) {
+        const double accuracy = default_accuracy("iris.csv", seed);
+        MESSAGE("iris.csv seed " << seed << ": test accuracy " << accuracy);
+        CHECK(accuracy >= 0.93);
+    }
+}
+
+// With default settings, wine's mean test accuracy over seeds 1–3 is ≥ 0.94.
+TEST_CASE("accuracy: wine, mean over seeds") { CHECK(mean_accuracy("wine.csv") >= 0.94); }
+
+// With default settings, breast_cancer's mean test accuracy over seeds 1–3 is ≥ 0.95.
+TEST_CASE("accuracy: breast_cancer, mean over seeds") {
+    CHECK(mean_accuracy("breast_cancer.csv") >= 0.95);
+}
+
+// With default settings, digits' mean test accuracy over seeds 1–3 is ≥ 0.95.
+TEST_CASE("accuracy: digits, mean over seeds") { CHECK(mean_accuracy("digits.csv") >= 0.95); }
+
+// --loss mse learns y = 2·x1 − x2: the test MSE ends far below var(y), the loss of predicting
+// the mean.
+TEST_CASE("accuracy: regression on a linear target") {
+    const test_support::TempDir dir;
+    // Raw mt19937 outputs are specified by the standard, so the file is the same everywhere.
+    std::mt19937 bits(20240607);
+    auto uniform = [&bits]() { return static_cast<double>(bits() >> 8) / 16777216.0 * 2.0 - 1.0; };
+    std::string csv = "x1,x2,y\n";
+    double sum = 0.0, sum_sq = 0.0;
+    const int rows = 200;
+    for (int i = 0; i < rows; ++i) {
+        const double x1 = uniform(), x2 = uniform();
+        char line[96];
+        std::snprintf(line, sizeof line, "%.6f,%.6f,%.6f\n", x1, x2, 2.0 * x1 - x2);
+        csv += line;
+        // Statistics of y as written, so the rounding of the file does not matter.
+        double y = 0.0;
+        std::sscanf(std::strrchr(line, ',') + 1, "%lf", &y);
+        sum += y;
+        sum_sq += y * y;
+    }
+    const double mean = sum / rows;
+    const double variance = sum_sq / rows - mean * mean;
+    const std::string path = dir.write_file("linear.csv", csv);
+
+    const CommandResult r = run_cli("train --data '" + path + "' --loss mse --seed 1 --quiet");
+    const TestResult t = parse_test_line(r);
+    MESSAGE("linear target: var(y) " << variance << ", test MSE " << t.loss << " over " << t.rows
+                                     << " rows");
+    CHECK(t.rows == 40);
+    CHECK(t.accuracy < 0.0);  // no accuracy for a numeric target
+    CHECK(t.loss >= 0.0);
+    CHECK(t.loss < 0.05 * variance);
+}

@@ -1,0 +1,284 @@
+// End-to-end tests of the mlptrain binary: every bad input is rejected with one clear message,
+// exit status 2 and no output; --help, --version and --config work; the weights fingerprint
+// is a function of the seed alone, not of --threads.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "test_support.hpp"
+
+using test_support::CommandResult;
+using test_support::data_path;
+using test_support::run_cli;
+using test_support::TempDir;
+
+namespace {
+
+// Single-quoted for /bin/sh (the test paths hold no quotes).
+std::string q(const std::string& path) { return "'" + path + "'"; }
+
+bool contains(const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
+}
+
+std::vector<std::string> epoch_lines(const std::string& out) {
+    std::vector<std::string> lines;
+    std::size_t start = 0;
+    while (start < out.size()) {
+        std::size_t end = out.find('\n', start);
+        if (end == std::string::npos) end = out.size();
+        const std::string line = out.substr(start, end - start);
+        if (line.rfind("epoch ", 0) == 0) lines.push_back(line);
+        start = end + 1;
+    }
+    return lines;
+}
+
+// Runs `mlptrain <args> --metrics-out FILE` and checks the rejection contract: exit status 2,
+// exactly one line on stderr starting "mlptrain: error:" that holds every one of `mentions`,
+// no training output on stdout, and no metrics file left behind.
+void expect_rejected(const std::string& args, const std::vector<std::string>& mentions) {
+    const TempDir dir;
+    const std::string metrics = dir.path() + "/metrics.jsonl";
+    const CommandResult r = run_cli(args + " --metrics-out " + q(metrics));
+    INFO("args: ", args);
+    INFO("stderr: ", r.err);
+    INFO("stdout: ", r.out);
+    CHECK(r.exit_status == 2);
+    CHECK(r.err.rfind("mlptrain: error: ", 0) == 0);
+    CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+    CHECK((!r.err.empty() && r.err.back() == '\n'));
+    for (const std::string& m : mentions) {
+        INFO("expected the message to mention: ", m);
+        CHECK(contains(r.err, m));
+    }
+    CHECK(epoch_lines(r.out).empty());
+    CHECK_FALSE(contains(r.out, "weights fingerprint"));
+    CHECK_FALSE(contains(r.out, "test: "));
+    CHECK_FALSE(std::filesystem::exists(metrics));
+}
+
+// A CSV `contents` written to a fresh directory, then `mlptrain train --data` on it rejected.
+void expect_csv_rejected(const std::string& contents, std::vector<std::string> mentions) {
+    const TempDir dir;
+    const std::string path = dir.write_file("bad.csv", contents);
+    mentions.push_back(path);
+    expect_rejected("train --data " + q(path), mentions);
+}
+
+// The 16 hex digits after "weights fingerprint: "; requires a successful run that printed them.
+std::string fingerprint_of(const CommandResult& r) {
+    INFO("stderr: ", r.err);
+    REQUIRE(r.exit_status == 0);
+    static const std::regex pattern("(^|\n)weights fingerprint: ([0-9a-f]{16})\n");
+    std::smatch match;
+    REQUIRE(std::regex_search(r.out, match, pattern));
+    return match[2].str();
+}
+
+const std::string iris = "train --data " + q(data_path("iris.csv"));
+
+}  // namespace
+
+// A data file that does not exist is rejected, naming the path and the reason.
+TEST_CASE("cli: missing data file") {
+    const TempDir dir;
+    const std::string path = dir.path() + "/does_not_exist.csv";
+    expect_rejected("train --data " + q(path), {path, "No such file"});
+}
+
+// A data file without read permission is rejected, naming the path (skipped when root can read it).
+TEST_CASE("cli: unreadable data file") {
+    const TempDir dir;
+    const std::string path = dir.write_file("locked.csv", "a,b,y\n1,2,0\n3,4,1\n");
+    std::filesystem::permissions(path, std::filesystem::perms::none);
+    if (std::ifstream(path).is_open()) {
+        MESSAGE("skipped: this user can read a mode-000 file (running as root)");
+        return;
+    }
+    expect_rejected("train --data " + q(path), {path, "Permission denied"});
+}
+
+// An empty CSV is rejected, naming the file and saying it is empty.
+TEST_CASE("cli: empty data file") {
+    expect_csv_rejected("", {"expected", "empty file"});
+}
+
+// A CSV with a header but no rows is rejected, saying data rows were expected.
+TEST_CASE("cli: header-only data file") {
+    expect_csv_rejected("a,b,y\n", {"expected", "data rows", "header only"});
+}
+
+// A row with too few fields is rejected with its line and both field counts.
+TEST_CASE("cli: ragged row") {
+    expect_csv_rejected("a,b,y\n1,2,0\n3,4,1\n5,6\n",
+                        {"line 4", "expected 3 fields", "found 2"});
+}
+
+// A non-numeric feature is rejected with its line, column and text.
+TEST_CASE("cli: non-numeric field") {
+    expect_csv_rejected("a,b,y\n1,2,0\n3,abc,1\n",
+                        {"line 3", "column 2", "expected a number", "'abc'"});
+}
+
+// A NaN feature is rejected with its line, column and text.
+TEST_CASE("cli: NaN field") {
+    expect_csv_rejected("a,b,y\n1,2,0\n3,4,1\nNaN,5,0\n",
+                        {"line 4", "column 1", "expected a finite number", "'NaN'"});
+}
+
+// An infinite feature is rejected with its line, column and text.
+TEST_CASE("cli: Inf field") {
+    expect_csv_rejected("a,b,y\n1,2,0\n3,-inf,1\n",
+                        {"line 3", "column 2", "expected a finite number", "'-inf'"});
+}
+
+// An unknown --label is rejected, naming the file, the label and the available columns.
+TEST_CASE("cli: unknown label column") {
+    expect_rejected(iris + " --label nope",
+                    {data_path("iris.csv"), "label", "'nope'", "expected", "species"});
+}
+
+// A classification dataset with a single class is rejected, naming the file, class and column.
+TEST_CASE("cli: single-class dataset") {
+    expect_csv_rejected("a,b,y\n1,2,yes\n3,4,yes\n5,6,yes\n",
+                        {"one class", "'yes'", "'y'", "at least 2"});
+}
+
+// --batch-size 0 is rejected, naming the flag and the value.
+TEST_CASE("cli: --batch-size 0") {
+    expect_rejected(iris + " --batch-size 0", {"--batch-size", "expected a positive integer", "found 0"});
+}
+
+// --layers 0 is rejected, naming the flag and the zero width.
+TEST_CASE("cli: --layers 0") {
+    expect_rejected(iris + " --layers 0", {"--layers", "expected", "found 0"});
+}
+
+// --layers 8,x is rejected, naming the flag and the bad entry.
+TEST_CASE("cli: --layers 8,x") {
+    expect_rejected(iris + " --layers 8,x", {"--layers", "expected", "'x'"});
+}
+
+// A negative --lr is rejected, naming the flag and the value.
+TEST_CASE("cli: --lr -1") {
+    expect_rejected(iris + " --lr -1", {"--lr", "expected a positive number", "-1"});
+}
+
+// An unknown --activation is rejected, listing the valid ones.
+TEST_CASE("cli: --activation foo") {
+    expect_rejected(iris + " --activation foo", {"--activation", "'foo'", "expected", "relu", "tanh"});
+}
+
+// An unknown --loss is rejected, listing the valid ones.
+TEST_CASE("cli: --loss foo") {
+    expect_rejected(iris + " --loss foo", {"--loss", "'foo'", "expected", "cross_entropy", "mse"});
+}
+
+// An unknown option is rejected, naming it and pointing at --help.
+TEST_CASE("cli: unknown option") {
+    expect_rejected(iris + " --foo", {"'--foo'", "--help"});
+}
+
+// A non-integer --epochs is rejected, naming the flag and the text.
+TEST_CASE("cli: --epochs abc") {
+    expect_rejected(iris + " --epochs abc", {"--epochs", "expected an integer", "'abc'"});
+}
+
+// --loss bce on a 3-class dataset is rejected, saying 2 classes were expected and 3 found.
+TEST_CASE("cli: --loss bce on 3 classes") {
+    expect_rejected(iris + " --loss bce", {"--loss bce", "2 classes", "3 classes"});
+}
+
+// An unknown command is rejected, naming it and the valid commands.
+TEST_CASE("cli: unknown command") {
+    expect_rejected("frobnicate", {"'frobnicate'", "train"});
+}
+
+// `train --help` exits 0 and lists every train flag.
+TEST_CASE("cli: train --help lists every flag") {
+    const CommandResult r = run_cli("train --help");
+    CHECK(r.exit_status == 0);
+    CHECK(r.err.empty());
+    for (const char* flag :
+         {"--data", "--train-data", "--test-data", "--label", "--validation-fraction",
+          "--test-fraction", "--no-standardize", "--layers", "--activation", "--loss", "--dropout",
+          "--init", "--epochs", "--batch-size", "--lr", "--lr-reference-batch", "--optimizer",
+          "--momentum", "--nesterov", "--weight-decay", "--l2", "--beta1", "--beta2",
+          "--schedule", "--warmup-steps", "--lr-step-epochs", "--lr-gamma", "--min-lr",
+          "--clip-norm", "--patience", "--threads", "--shards", "--seed", "--quiet",
+          "--verbose", "--metrics-out", "--config", "--help"}) {
+        INFO("flag: ", flag);
+        CHECK(contains(r.out, std::string(flag) + " "));
+    }
+}
+
+// `mlptrain --version` prints exactly "mlptrain 0.1.0".
+TEST_CASE("cli: --version") {
+    const CommandResult r = run_cli("--version");
+    CHECK(r.exit_status == 0);
+    CHECK(r.out == "mlptrain 0.1.0\n");
+    CHECK(r.err.empty());
+}
+
+// A --config file's key = value lines are honored, and a flag on the command line overrides
+// the file wherever it stands.
+TEST_CASE("cli: --config file, overridden by flags") {
+    const TempDir dir;
+    const std::string config = dir.write_file("run.cfg", "# a comment\nepochs = 3\nseed = 5\n");
+
+    const CommandResult from_file = run_cli(iris + " --config " + q(config));
+    const std::vector<std::string> lines = epoch_lines(from_file.out);
+    REQUIRE(lines.size() == 3);
+    CHECK(lines.back().rfind("epoch 3/3 ", 0) == 0);
+    // The file's seed was used too: same weights as the same settings given as flags.
+    CHECK(fingerprint_of(from_file) == fingerprint_of(run_cli(iris + " --epochs 3 --seed 5")));
+
+    for (const std::string& args : {iris + " --config " + q(config) + " --epochs 2",
+                                    iris + " --epochs 2 --config " + q(config)}) {
+        INFO("args: ", args);
+        const CommandResult r = run_cli(args);
+        const std::vector<std::string> overridden = epoch_lines(r.out);
+        REQUIRE(overridden.size() == 2);
+        CHECK(overridden.back().rfind("epoch 2/2 ", 0) == 0);
+        CHECK(fingerprint_of(r) == fingerprint_of(run_cli(iris + " --epochs 2 --seed 5")));
+    }
+}
+
+// Every successful run ends with "weights fingerprint: " and 16 hex digits, also with --quiet.
+TEST_CASE("cli: successful runs print the weights fingerprint") {
+    for (const std::string& args :
+         {iris + " --epochs 2", iris + " --epochs 2 --quiet",
+          "train --data " + q(data_path("breast_cancer.csv")) + " --epochs 1 --loss bce"}) {
+        INFO("args: ", args);
+        const CommandResult r = run_cli(args);
+        CHECK(fingerprint_of(r).size() == 16);
+        CHECK(r.err.empty());
+    }
+}
+
+// The same seed gives the same weights; a different seed gives different weights.
+TEST_CASE("cli: fingerprint depends on the seed and only on it") {
+    const std::string a = fingerprint_of(run_cli(iris + " --epochs 5 --seed 7"));
+    const std::string b = fingerprint_of(run_cli(iris + " --epochs 5 --seed 7"));
+    const std::string c = fingerprint_of(run_cli(iris + " --epochs 5 --seed 8"));
+    CHECK(a == b);
+    CHECK(a != c);
+}
+
+// The weights do not depend on --threads, for the default shard count and for --shards 4.
+TEST_CASE("cli: fingerprint does not depend on --threads") {
+    const std::string digits = "train --data " + q(data_path("digits.csv")) + " --epochs 3";
+    const std::string one = fingerprint_of(run_cli(digits + " --threads 1"));
+    CHECK(fingerprint_of(run_cli(digits + " --threads 2")) == one);
+
+    const std::string sharded = fingerprint_of(run_cli(digits + " --shards 4 --threads 1"));
+    CHECK(fingerprint_of(run_cli(digits + " --shards 4 --threads 2")) == sharded);
+    CHECK(fingerprint_of(run_cli(digits + " --shards 4 --threads 3")) == sharded);
+    CHECK(fingerprint_of(run_cli(digits + " --shards 4 --threads 4")) == sharded);
+}
