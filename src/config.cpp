@@ -72,7 +72,7 @@ void validate(const RunConfig& c) {
     require(t.shards >= 0, "--shards", "a positive integer (or 0 for the default)", std::to_string(t.shards));
     require(t.shards == 0 || t.shards <= t.batch_size, "--shards", "at most --batch-size shards",
             std::to_string(t.shards), "a shard holds at least one row of a full batch");
-    require(t.threads >= 0 && t.threads <= 1024, "--threads", "an integer from 1 to 1024 (or 0 for all CPUs)",
+    require(t.threads >= 0 && t.threads <= 1024, "--threads", "an integer from 1 to 1024",
             std::to_string(t.threads));
     require(std::isfinite(t.schedule.lr) && t.schedule.lr > 0, "--lr", "a positive number",
             num(t.schedule.lr));

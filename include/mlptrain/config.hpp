@@ -16,6 +16,7 @@ struct RunConfig {
     // Data: one file that is split, or separate train/test files.
     std::string data;
     std::string train_data, test_data;
+    std::string train_labels, test_labels;  // IDX label files (default: derived from the names)
     std::string label;  // CSV label column (name or 0-based index); empty: last column
     double validation_fraction = 0.1;
     double test_fraction = 0.2;

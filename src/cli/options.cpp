@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cmath>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "mlptrain/error.hpp"
@@ -44,6 +45,8 @@ static po::options_description train_options() {
         ("data", po::value<std::string>(), "CSV file to train on; split into train/validation/test")
         ("train-data", po::value<std::string>(), "training file (CSV or IDX images); use with --test-data")
         ("test-data", po::value<std::string>(), "separate test file, same format as --train-data")
+        ("train-labels", po::value<std::string>(), "IDX labels for --train-data (default: its name with images-idx3 → labels-idx1)")
+        ("test-labels", po::value<std::string>(), "IDX labels for --test-data (default: likewise)")
         ("label", po::value<std::string>(), "CSV label column: header name or 0-based index (default: last)")
         ("validation-fraction", po::value<std::string>(), "share of rows held out for validation (default 0.1)")
         ("test-fraction", po::value<std::string>(), "share of rows held out for the final test (default 0.2)")
@@ -93,23 +96,52 @@ static po::options_description train_options() {
 
 static std::string unknown_option_hint() { return "run 'mlptrain train --help' for the options"; }
 
+// Where each key of a config file stands: key → 1-based line, for messages.
+static std::map<std::string, int> config_key_lines(const std::string& path) {
+    std::map<std::string, int> lines;
+    std::ifstream file(path);
+    std::string line;
+    for (int number = 1; std::getline(file, line); ++number) {
+        const std::size_t eq = line.find('=');
+        if (eq == std::string::npos) continue;
+        std::string key = line.substr(0, eq);
+        key.erase(0, key.find_first_not_of(" \t"));
+        key.erase(key.find_last_not_of(" \t") + 1);
+        lines.emplace(key, number);
+    }
+    return lines;
+}
+
 TrainArgs parse_train_args(const std::vector<std::string>& args) {
     const po::options_description desc = train_options();
     po::variables_map vm;
+    po::variables_map from_command_line;
+    std::string config_path;
     try {
         po::store(po::command_line_parser(args).options(desc).run(), vm);
-        if (vm.count("config")) {
-            const std::string path = vm["config"].as<std::string>();
-            std::ifstream file(path);
-            if (!file) throw Error(describe("--config " + path, "a readable options file", "a file that cannot be opened"));
-            po::store(po::parse_config_file(file, desc), vm);
-        }
-        po::notify(vm);
+        from_command_line = vm;
     } catch (const po::unknown_option& e) {
         throw Error("unknown option '" + e.get_option_name() + "' (hint: " + unknown_option_hint() + ")");
     } catch (const po::error& e) {
         throw Error(std::string(e.what()) + " (hint: " + unknown_option_hint() + ")");
     }
+    std::map<std::string, int> key_lines;
+    if (vm.count("config")) {
+        config_path = vm["config"].as<std::string>();
+        std::ifstream file(config_path);
+        if (!file)
+            throw Error(describe("--config " + config_path, "a readable options file",
+                                 "a file that cannot be opened", "check the path"));
+        key_lines = config_key_lines(config_path);
+        try {
+            po::store(po::parse_config_file(file, desc), vm);
+        } catch (const po::error& e) {
+            throw Error("--config " + config_path + ": " + e.what() +
+                        " (hint: one 'key = value' per line, keys are the train flags without "
+                        "'--'; see 'mlptrain train --help')");
+        }
+    }
+    po::notify(vm);
 
     TrainArgs result;
     if (vm.count("help")) {
@@ -122,36 +154,45 @@ TrainArgs parse_train_args(const std::vector<std::string>& args) {
     TrainConfig& t = c.train;
     auto text = [&](const char* name) { return vm[name].as<std::string>(); };
     auto has = [&](const char* name) { return vm.count(name) > 0; };
-    auto flag = [](const char* name) { return std::string("--") + name; };
+    // A value from the command line is named by its flag; one from the config file by the
+    // file, line and key, so the message points where the user has to look.
+    auto flag = [&](const char* name) {
+        if (from_command_line.count(name) || config_path.empty()) return std::string("--") + name;
+        const auto line = key_lines.find(name);
+        return config_path + (line != key_lines.end() ? ", line " + std::to_string(line->second) : "") +
+               ", key '" + name + "'";
+    };
     auto integer = [&](const char* name) { return parse_int(text(name), flag(name)); };
     auto real = [&](const char* name) { return parse_real(text(name), flag(name)); };
 
     if (has("data")) c.data = text("data");
     if (has("train-data")) c.train_data = text("train-data");
     if (has("test-data")) c.test_data = text("test-data");
+    if (has("train-labels")) c.train_labels = text("train-labels");
+    if (has("test-labels")) c.test_labels = text("test-labels");
     if (has("label")) c.label = text("label");
     if (has("validation-fraction")) c.validation_fraction = real("validation-fraction");
     if (has("test-fraction")) c.test_fraction = real("test-fraction");
     c.standardize = !vm["no-standardize"].as<bool>();
 
-    if (has("layers")) c.hidden = parse_layer_sizes(text("layers"), "--layers");
-    if (has("activation")) c.activation = parse_activation(text("activation"));
-    if (has("loss")) c.loss = parse_loss(text("loss"));
+    if (has("layers")) c.hidden = parse_layer_sizes(text("layers"), flag("layers"));
+    if (has("activation")) c.activation = parse_activation(text("activation"), flag("activation"));
+    if (has("loss")) c.loss = parse_loss(text("loss"), flag("loss"));
     if (has("dropout")) c.dropout = static_cast<float>(real("dropout"));
-    if (has("init")) t.init = parse_init(text("init"));
+    if (has("init")) t.init = parse_init(text("init"), flag("init"));
 
     if (has("epochs")) t.epochs = integer("epochs");
     if (has("batch-size")) t.batch_size = integer("batch-size");
     if (has("lr")) t.schedule.lr = static_cast<float>(real("lr"));
     if (has("lr-reference-batch")) c.lr_reference_batch = integer("lr-reference-batch");
-    if (has("optimizer")) t.optimizer.kind = parse_optimizer(text("optimizer"));
+    if (has("optimizer")) t.optimizer.kind = parse_optimizer(text("optimizer"), flag("optimizer"));
     if (has("momentum")) t.optimizer.momentum = static_cast<float>(real("momentum"));
     t.optimizer.nesterov = vm["nesterov"].as<bool>();
     if (has("weight-decay")) t.optimizer.weight_decay = static_cast<float>(real("weight-decay"));
     if (has("l2")) t.optimizer.l2 = static_cast<float>(real("l2"));
     if (has("beta1")) t.optimizer.beta1 = static_cast<float>(real("beta1"));
     if (has("beta2")) t.optimizer.beta2 = static_cast<float>(real("beta2"));
-    if (has("schedule")) t.schedule.kind = parse_schedule(text("schedule"));
+    if (has("schedule")) t.schedule.kind = parse_schedule(text("schedule"), flag("schedule"));
     if (has("warmup-steps")) t.schedule.warmup_steps = integer("warmup-steps");
     if (has("lr-step-epochs")) c.lr_step_epochs = integer("lr-step-epochs");
     if (has("lr-gamma")) t.schedule.gamma = static_cast<float>(real("lr-gamma"));
@@ -159,20 +200,24 @@ TrainArgs parse_train_args(const std::vector<std::string>& args) {
     if (has("clip-norm")) t.clip_norm = static_cast<float>(real("clip-norm"));
     if (has("patience")) t.patience = integer("patience");
 
-    if (has("threads")) t.threads = static_cast<int>(std::min<std::int64_t>(integer("threads"), 1 << 20));
+    if (has("threads")) {
+        const std::int64_t threads = integer("threads");
+        if (threads < 1 || threads > 1024)
+            throw Error(describe(flag("threads"), "an integer from 1 to 1024", text("threads"),
+                                 "omit --threads to use every CPU of the affinity mask"));
+        t.threads = static_cast<int>(threads);
+    }
     if (has("shards")) t.shards = integer("shards");
     if (has("seed")) {
         const std::int64_t seed = integer("seed");
-        if (seed < 0) throw Error(describe("--seed", "a non-negative integer", text("seed")));
+        if (seed < 0) throw Error(describe(flag("seed"), "a non-negative integer", "'" + text("seed") + "'"));
         t.seed = static_cast<std::uint64_t>(seed);
     }
     c.quiet = vm["quiet"].as<bool>();
     c.verbose = vm["verbose"].as<bool>();
     if (has("metrics-out")) c.metrics_out = text("metrics-out");
-    if (has("threads") && t.threads == 0)
-        throw Error(describe("--threads", "an integer from 1 to 1024", "0", "omit --threads to use every CPU"));
-    if (has("shards") && t.shards == 0)
-        throw Error(describe("--shards", "a positive integer", "0", "omit --shards for the default"));
+    if (has("shards") && t.shards <= 0)
+        throw Error(describe(flag("shards"), "a positive integer", text("shards"), "omit --shards for the default"));
     validate(c);
     return result;
 }

@@ -6,10 +6,14 @@
 #include <map>
 
 #include "commands.hpp"
+#include "metrics_log.hpp"
 #include "mlptrain/blas.hpp"
 #include "mlptrain/csv.hpp"
 #include "mlptrain/error.hpp"
+#include "mlptrain/idx.hpp"
+#include "mlptrain/metrics.hpp"
 #include "options.hpp"
+#include "progress.hpp"
 
 namespace mlptrain::cli {
 
@@ -46,6 +50,17 @@ static std::vector<std::int64_t> append_rows(Dataset& data, const Dataset& extra
     return rows;
 }
 
+// A CSV file, or IDX images with their labels file (given, or found by the usual naming).
+static Dataset load_dataset(const std::string& path, const std::string& labels_path,
+                            const std::string& labels_flag, const CsvOptions& csv) {
+    if (!is_idx_file(path)) return load_csv(path, csv);
+    const std::string labels = labels_path.empty() ? idx_labels_path_for(path) : labels_path;
+    if (labels.empty())
+        throw Error(describe(path, "an IDX labels file beside these IDX images", "none",
+                             "name it with " + labels_flag + " FILE"));
+    return load_idx(path, labels);
+}
+
 static std::string fixed(double v, int digits) {
     char text[64];
     std::snprintf(text, sizeof text, "%.*f", digits, v);
@@ -64,10 +79,11 @@ int run_train(const std::vector<std::string>& args) {
 
     // Data: one file split three ways, or a training file (split into train/validation)
     // plus a separate test file appended after it.
-    Dataset data = load_csv(c.data.empty() ? c.train_data : c.data, csv);
+    Dataset data = load_dataset(c.data.empty() ? c.train_data : c.data, c.train_labels,
+                                "--train-labels", csv);
     Split split;
     if (!c.test_data.empty()) {
-        Dataset test = load_csv(c.test_data, csv);
+        Dataset test = load_dataset(c.test_data, c.test_labels, "--test-labels", csv);
         if (data.is_classification()) align_classes(test, data);
         split = split_dataset(data, c.validation_fraction, 0.0, c.train.seed);
         split.test = append_rows(data, test);
@@ -98,6 +114,7 @@ int run_train(const std::vector<std::string>& args) {
     t.schedule.total_steps = t.epochs * steps_per_epoch;
 
     Trainer trainer(model, t, regression ? data.outputs : 0);
+    MetricsLog metrics(c.metrics_out);  // created only now that every input has been checked
     if (!c.quiet) {
         std::cout << "data: " << data.source << ": " << data.rows << " rows, " << data.features
                   << " features";
@@ -122,24 +139,47 @@ int run_train(const std::vector<std::string>& args) {
         std::cout.flush();
     }
 
+    ProgressBar progress(!c.quiet && stdout_is_terminal());
     FitCallbacks callbacks;
+    callbacks.after_step = [&](const TrainState& state) {
+        progress.update(state.epoch, t.epochs, state.position, train_rows,
+                        state.position > 0 ? state.epoch_loss_sum / static_cast<double>(state.position) : 0.0);
+        return true;
+    };
     callbacks.on_epoch = [&](const EpochReport& r) {
+        metrics.write(r);
+        progress.clear();
         if (c.quiet) return;
         std::cout << "epoch " << r.epoch << "/" << t.epochs << "  train_loss " << fixed(r.train_loss, 4);
         if (r.validation)
             std::cout << "  val_loss " << fixed(r.validation->loss, 4) << (data.is_classification()
                       ? "  val_acc " + fixed(r.validation->accuracy, 4) : "");
         std::cout << "  lr " << r.learning_rate << "  " << fixed(r.samples_per_second, 0)
-                  << " samples/s  " << fixed(r.seconds, 2) << " s\n";
+                  << " samples/s  " << fixed(r.seconds, 2) << " s" << (r.best ? "  *best" : "") << "\n";
         std::cout.flush();
     };
     trainer.fit(data, split, callbacks);
 
+    if (trainer.state().epochs_since_best >= t.patience && t.patience > 0 && !c.quiet)
+        std::cout << "early stopping: no better validation loss for " << t.patience
+                  << " epochs; restored the best weights\n";
     if (!split.test.empty()) {
-        const EvalResult test = trainer.evaluate(data, split.test);
+        std::vector<std::int32_t> predicted;
+        const EvalResult test = trainer.evaluate(data, split.test, &predicted);
         std::cout << "test: loss " << fixed(test.loss, 4);
         if (data.is_classification()) std::cout << "  accuracy " << fixed(test.accuracy, 4);
         std::cout << "  (" << test.rows << " rows)\n";
+        if (c.verbose && data.is_classification()) {
+            std::vector<std::int32_t> truth;
+            for (std::int64_t row : split.test) truth.push_back(data.labels[static_cast<std::size_t>(row)]);
+            const auto counts = confusion_matrix(truth, predicted, data.num_classes());
+            std::cout << "confusion matrix (rows: true class, columns: predicted):\n";
+            for (std::size_t i = 0; i < counts.size(); ++i) {
+                std::cout << "  " << data.class_names[i] << ":";
+                for (std::int64_t n : counts[i]) std::cout << " " << n;
+                std::cout << "\n";
+            }
+        }
     }
     std::cout << "weights fingerprint: " << trainer.weights_fingerprint() << "\n";
     return 0;
