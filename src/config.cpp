@@ -93,6 +93,12 @@ void validate(const RunConfig& c) {
     require(t.schedule.gamma > 0 && t.schedule.gamma <= 1, "--lr-gamma", "a number in (0, 1]", num(t.schedule.gamma));
     require(t.schedule.min_lr >= 0 && t.schedule.min_lr <= t.schedule.lr, "--min-lr",
             "a number from 0 to --lr", num(t.schedule.min_lr));
+    require(c.checkpoint_every >= 0, "--checkpoint-every", "a non-negative number of steps",
+            std::to_string(c.checkpoint_every));
+    require(c.keep_checkpoints >= 1, "--keep-checkpoints", "a positive integer",
+            std::to_string(c.keep_checkpoints));
+    require(c.checkpoint_every == 0 || !c.checkpoint_dir.empty(), "--checkpoint-every",
+            "--checkpoint-dir DIR beside it", "no directory");
     require(c.lr_step_epochs >= 0, "--lr-step-epochs", "a positive integer",
             std::to_string(c.lr_step_epochs));
     require(t.schedule.kind != ScheduleKind::step || c.lr_step_epochs > 0, "--schedule step",

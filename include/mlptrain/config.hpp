@@ -33,6 +33,12 @@ struct RunConfig {
     std::int64_t lr_reference_batch = 0;  // linear scaling rule: lr·batch/ref (0: off)
     std::int64_t lr_step_epochs = 0;      // step schedule period in epochs (→ step_every)
 
+    // Checkpoints.
+    std::string checkpoint_dir;
+    std::int64_t checkpoint_every = 0;  // steps; 0: at epoch ends only
+    std::int64_t keep_checkpoints = 3;
+    std::string resume;                 // checkpoint file or directory
+
     // Output.
     bool quiet = false;
     bool verbose = false;

@@ -112,6 +112,9 @@ public:
     const TrainState& state() const { return state_; }
     void set_step(std::int64_t step) { step_ = step; }
     Optimizer& optimizer() { return optimizer_; }
+    // The early-stopping copy of the best weights (empty until fit allocates it).
+    AlignedBuffer& best_params() { return best_params_; }
+    bool early_stopping() const { return config_.patience > 0; }
 
     // The epoch loop from state(): each epoch reshuffles split.train (seeded by the epoch
     // number alone), steps through it in batches (the last may be partial), evaluates

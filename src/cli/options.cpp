@@ -83,6 +83,12 @@ static po::options_description train_options() {
         ("threads", po::value<std::string>(), "worker threads (default: CPUs in the affinity mask)")
         ("shards", po::value<std::string>(), "shards per batch; part of the result's definition (default: from batch size)")
         ("seed", po::value<std::string>(), "seed of initialization, split, shuffling and dropout (default 1)");
+    po::options_description ckpt("Checkpoints");
+    ckpt.add_options()
+        ("checkpoint-dir", po::value<std::string>(), "write checkpoints here (every epoch, every --checkpoint-every steps, and on SIGTERM/SIGINT/SIGUSR1)")
+        ("checkpoint-every", po::value<std::string>(), "also checkpoint every N optimizer steps (default 0: epoch ends only)")
+        ("keep-checkpoints", po::value<std::string>(), "keep the newest K checkpoints (default 3)")
+        ("resume", po::value<std::string>(), "continue from a checkpoint file, or from the latest in a directory, with its saved configuration");
     po::options_description out("Output");
     out.add_options()
         ("quiet", po::bool_switch(), "print only the final results")
@@ -90,7 +96,7 @@ static po::options_description train_options() {
         ("metrics-out", po::value<std::string>(), "write one JSON object per epoch to this file")
         ("config", po::value<std::string>(), "read options from this file (key = value lines, same names as the flags; flags override)")
         ("help,h", "show this help");
-    all.add(data).add(model).add(opt).add(exec).add(out);
+    all.add(data).add(model).add(opt).add(exec).add(ckpt).add(out);
     return all;
 }
 
@@ -112,7 +118,7 @@ static std::map<std::string, int> config_key_lines(const std::string& path) {
     return lines;
 }
 
-TrainArgs parse_train_args(const std::vector<std::string>& args) {
+TrainArgs parse_train_args(const std::vector<std::string>& args, const std::string& base_config) {
     const po::options_description desc = train_options();
     po::variables_map vm;
     po::variables_map from_command_line;
@@ -140,6 +146,10 @@ TrainArgs parse_train_args(const std::vector<std::string>& args) {
                         " (hint: one 'key = value' per line, keys are the train flags without "
                         "'--'; see 'mlptrain train --help')");
         }
+    }
+    if (!base_config.empty()) {  // a resumed run's saved configuration: lowest priority
+        std::istringstream saved(base_config);
+        po::store(po::parse_config_file(saved, desc), vm);
     }
     po::notify(vm);
 
@@ -215,11 +225,67 @@ TrainArgs parse_train_args(const std::vector<std::string>& args) {
     }
     c.quiet = vm["quiet"].as<bool>();
     c.verbose = vm["verbose"].as<bool>();
+    if (has("checkpoint-dir")) c.checkpoint_dir = text("checkpoint-dir");
+    if (has("checkpoint-every")) c.checkpoint_every = integer("checkpoint-every");
+    if (has("keep-checkpoints")) c.keep_checkpoints = integer("keep-checkpoints");
+    if (has("resume")) c.resume = text("resume");
     if (has("metrics-out")) c.metrics_out = text("metrics-out");
     if (has("shards") && t.shards <= 0)
         throw Error(describe(flag("shards"), "a positive integer", text("shards"), "omit --shards for the default"));
     validate(c);
     return result;
+}
+
+static std::string real_text(double v, int digits) {
+    char text[64];
+    std::snprintf(text, sizeof text, "%.*g", digits, v);
+    return text;
+}
+
+std::string config_lines(const RunConfig& c) {
+    const TrainConfig& t = c.train;
+    std::ostringstream out;
+    auto line = [&](const char* key, const std::string& value) {
+        if (!value.empty()) out << key << " = " << value << "\n";
+    };
+    auto f = [](float v) { return real_text(v, 9); };  // 9 digits: a float round-trips
+    std::string layers;
+    for (std::size_t i = 0; i < c.hidden.size(); ++i) layers += (i ? "," : "") + std::to_string(c.hidden[i]);
+    line("data", c.data);
+    line("train-data", c.train_data);
+    line("test-data", c.test_data);
+    line("train-labels", c.train_labels);
+    line("test-labels", c.test_labels);
+    line("label", c.label);
+    line("validation-fraction", real_text(c.validation_fraction, 17));
+    line("test-fraction", real_text(c.test_fraction, 17));
+    line("no-standardize", c.standardize ? "false" : "true");
+    line("layers", layers);
+    line("activation", activation_name(c.activation));
+    line("loss", loss_name(c.loss));
+    line("dropout", f(c.dropout));
+    if (t.init) line("init", init_name(*t.init));
+    line("epochs", std::to_string(t.epochs));
+    line("batch-size", std::to_string(t.batch_size));
+    line("lr", f(t.schedule.lr));
+    line("lr-reference-batch", std::to_string(c.lr_reference_batch));
+    line("optimizer", optimizer_name(t.optimizer.kind));
+    line("momentum", f(t.optimizer.momentum));
+    line("nesterov", t.optimizer.nesterov ? "true" : "false");
+    line("weight-decay", f(t.optimizer.weight_decay));
+    line("l2", f(t.optimizer.l2));
+    line("beta1", f(t.optimizer.beta1));
+    line("beta2", f(t.optimizer.beta2));
+    line("schedule", schedule_name(t.schedule.kind));
+    line("warmup-steps", std::to_string(t.schedule.warmup_steps));
+    if (c.lr_step_epochs > 0) line("lr-step-epochs", std::to_string(c.lr_step_epochs));
+    line("lr-gamma", f(t.schedule.gamma));
+    line("min-lr", f(t.schedule.min_lr));
+    line("clip-norm", f(t.clip_norm));
+    line("patience", std::to_string(t.patience));
+    if (t.shards > 0) line("shards", std::to_string(t.shards));
+    line("seed", std::to_string(t.seed));
+    return out.str();
 }
 
 }  // namespace mlptrain::cli

@@ -15,7 +15,13 @@ struct TrainArgs {
     std::string help_text;
 };
 
-TrainArgs parse_train_args(const std::vector<std::string>& args);
+// `base_config` (key = value lines, e.g. a checkpoint's saved configuration) supplies
+// values that neither the command line nor --config gives.
+TrainArgs parse_train_args(const std::vector<std::string>& args, const std::string& base_config = "");
+
+// The options that define a run's result (everything but threads, output and
+// checkpointing), as `key = value` lines that parse_train_args reads back exactly.
+std::string config_lines(const RunConfig& config);
 
 // Strict number parsing for flag values: the whole text must be a number in range.
 std::int64_t parse_int(const std::string& text, const std::string& flag);

@@ -1,13 +1,17 @@
 // `mlptrain train`: load and split the data, build the model and the trainer, print one
 // line per epoch, then the test result and the weights fingerprint.
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <map>
+#include <optional>
+#include <sstream>
 
 #include "commands.hpp"
 #include "metrics_log.hpp"
 #include "mlptrain/blas.hpp"
+#include "mlptrain/checkpoint.hpp"
 #include "mlptrain/csv.hpp"
 #include "mlptrain/error.hpp"
 #include "mlptrain/idx.hpp"
@@ -67,13 +71,58 @@ static std::string fixed(double v, int digits) {
     return text;
 }
 
+// Preemption: SIGTERM, SIGINT and SIGUSR1 only set this flag; the step loop notices it at
+// the next step boundary, checkpoints, and exits with the signal's documented status.
+static volatile std::sig_atomic_t stop_signal = 0;
+extern "C" void on_stop_signal(int signal) { stop_signal = signal; }
+
+// Exit statuses after a signal (README): SIGUSR1 "checkpointed, requeue me" 75
+// (EX_TEMPFAIL), SIGTERM 143 and SIGINT 130 (the shell's 128 + signal).
+static int exit_status_for(int signal) {
+    if (signal == SIGUSR1) return 75;
+    return 128 + signal;
+}
+
+// The value of --resume in args (either "--resume X" or "--resume=X"), or "".
+static std::string resume_argument(const std::vector<std::string>& args) {
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        if (args[i] == "--resume" && i + 1 < args.size()) return args[i + 1];
+        if (args[i].rfind("--resume=", 0) == 0) return args[i].substr(9);
+    }
+    return "";
+}
+
+// A resumed run continues the saved configuration: a result-defining flag given again must
+// say the same, or the run would silently become a different one.
+static void check_same_configuration(const std::string& saved, const RunConfig& now, const std::string& path) {
+    const std::string current = config_lines(now);
+    std::istringstream a(saved), b(current);
+    std::string line_a, line_b;
+    while (true) {
+        const bool more_a = static_cast<bool>(std::getline(a, line_a));
+        const bool more_b = static_cast<bool>(std::getline(b, line_b));
+        if (!more_a && !more_b) return;
+        if (line_a != line_b) {
+            const std::string key = (more_b ? line_b : line_a).substr(0, (more_b ? line_b : line_a).find(" ="));
+            throw Error(describe("--" + key, "'" + line_a + "' as saved in " + path,
+                                 "'" + line_b + "'",
+                                 "a resumed run keeps its configuration; drop the flag, or start a new run"));
+        }
+    }
+}
+
 int run_train(const std::vector<std::string>& args) {
-    TrainArgs parsed = parse_train_args(args);
+    std::optional<LoadedCheckpoint> resumed;
+    const std::string resume = resume_argument(args);
+    if (!resume.empty()) resumed = load_checkpoint(resolve_checkpoint(resume));
+    TrainArgs parsed = parse_train_args(args, resumed ? resumed->info.config : "");
     if (!parsed.help_text.empty()) {
         std::cout << parsed.help_text;
         return 0;
     }
     RunConfig& c = parsed.config;
+    if (resumed) check_same_configuration(resumed->info.config, c, resumed->path);
+    const std::string saved_config = config_lines(c);
     const bool regression = c.loss == Loss::mse;
     const CsvOptions csv{c.label, regression};
 
@@ -94,7 +143,11 @@ int run_train(const std::vector<std::string>& args) {
         throw Error(describe("--loss bce", "a dataset with exactly 2 classes",
                              std::to_string(data.num_classes()) + " classes",
                              "use --loss cross_entropy for more classes"));
-    if (c.standardize && !data.x.empty()) apply_standardization(data, fit_standardization(data, split.train));
+    Standardization standardization;
+    if (c.standardize && !data.x.empty()) {
+        standardization = resumed ? resumed->info.standardization : fit_standardization(data, split.train);
+        apply_standardization(data, standardization);
+    }
 
     ModelSpec spec;
     spec.sizes.push_back(data.features);
@@ -114,7 +167,12 @@ int run_train(const std::vector<std::string>& args) {
     t.schedule.total_steps = t.epochs * steps_per_epoch;
 
     Trainer trainer(model, t, regression ? data.outputs : 0);
-    MetricsLog metrics(c.metrics_out);  // created only now that every input has been checked
+    if (resumed) restore_trainer(trainer, *resumed);
+    const CheckpointInfo checkpoint_info{spec, data.class_names, standardization, saved_config};
+    std::optional<CheckpointDir> checkpoints;
+    if (!c.checkpoint_dir.empty()) checkpoints.emplace(c.checkpoint_dir, static_cast<int>(c.keep_checkpoints));
+    // Created only now that every input has been checked; a resumed run appends.
+    MetricsLog metrics(c.metrics_out, resumed.has_value());
     if (!c.quiet) {
         std::cout << "data: " << data.source << ": " << data.rows << " rows, " << data.features
                   << " features";
@@ -139,9 +197,28 @@ int run_train(const std::vector<std::string>& args) {
         std::cout.flush();
     }
 
+    if (resumed && !c.quiet)
+        std::cout << "resumed from " << resumed->path << " at step " << trainer.step() << " (epoch "
+                  << trainer.state().epoch << ", row " << trainer.state().position << ")\n";
     ProgressBar progress(!c.quiet && stdout_is_terminal());
+    std::signal(SIGTERM, on_stop_signal);
+    std::signal(SIGINT, on_stop_signal);
+    std::signal(SIGUSR1, on_stop_signal);
     FitCallbacks callbacks;
     callbacks.after_step = [&](const TrainState& state) {
+        const bool epoch_end = state.position == 0;
+        const bool periodic = c.checkpoint_every > 0 && trainer.step() % c.checkpoint_every == 0;
+        if (checkpoints && (epoch_end || periodic || stop_signal)) checkpoints->save(trainer, checkpoint_info);
+        if (stop_signal) {
+            progress.clear();
+            std::cout << "stopped by signal " << stop_signal << " at step " << trainer.step() << " (epoch "
+                      << state.epoch << ", row " << state.position << ")";
+            if (checkpoints) std::cout << "; checkpoint in " << c.checkpoint_dir << ", continue with --resume " << c.checkpoint_dir;
+            else std::cout << "; no --checkpoint-dir, nothing saved";
+            std::cout << "\n";
+            std::cout.flush();
+            return false;
+        }
         progress.update(state.epoch, t.epochs, state.position, train_rows,
                         state.position > 0 ? state.epoch_loss_sum / static_cast<double>(state.position) : 0.0);
         return true;
@@ -158,7 +235,7 @@ int run_train(const std::vector<std::string>& args) {
                   << " samples/s  " << fixed(r.seconds, 2) << " s" << (r.best ? "  *best" : "") << "\n";
         std::cout.flush();
     };
-    trainer.fit(data, split, callbacks);
+    if (!trainer.fit(data, split, callbacks)) return exit_status_for(stop_signal);
 
     if (trainer.state().epochs_since_best >= t.patience && t.patience > 0 && !c.quiet)
         std::cout << "early stopping: no better validation loss for " << t.patience

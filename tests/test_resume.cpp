@@ -1,0 +1,172 @@
+// Checkpoints that never lose work, through the real binary: resuming from a mid-epoch or
+// an epoch-end checkpoint (at other thread counts) finishes with the same weights and the
+// same per-epoch loss lines as an uninterrupted run; a signal checkpoints and stops; a
+// resumed run refuses a changed configuration; a numeric blow-up writes nothing non-finite.
+#include <doctest/doctest.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "mlptrain/checkpoint.hpp"
+#include "test_support.hpp"
+
+using test_support::run_cli;
+using test_support::TempDir;
+
+namespace {
+
+const std::string base_args = "train --data '" + test_support::data_path("digits.csv") +
+                              "' --layers 32 --epochs 3 --batch-size 64 --shards 4 --nesterov "
+                              "--dropout 0.1 --seed 3";
+
+std::string fingerprint_of(const std::string& out) {
+    std::smatch m;
+    REQUIRE(std::regex_search(out, m, std::regex("weights fingerprint: ([0-9a-f]{16})")));
+    return m[1];
+}
+
+// The loss part of each epoch line ("epoch N/M  train_loss …  val_acc …"), keyed by epoch.
+std::map<int, std::string> loss_lines(const std::string& out) {
+    std::map<int, std::string> lines;
+    std::istringstream in(out);
+    std::string line;
+    const std::regex epoch("^epoch (\\d+)/\\d+  (train_loss .* val_acc [0-9.]+)");
+    std::smatch m;
+    while (std::getline(in, line))
+        if (std::regex_search(line, m, epoch)) lines[std::stoi(m[1])] = m[2];
+    return lines;
+}
+
+std::string step_file(const std::string& dir, int step) {
+    char name[64];
+    std::snprintf(name, sizeof name, "/step-%012d.safetensors", step);
+    return dir + name;
+}
+
+}  // namespace
+
+// Resuming mid-epoch and at an epoch end, at other thread counts, reproduces the
+// uninterrupted run bit for bit, loss lines included.
+TEST_CASE("resume from mid-epoch and epoch-end checkpoints gives identical weights") {
+    TempDir dir;
+    const std::string ckpt = dir.path() + "/ckpt";
+    // digits: 1258 training rows → 20 steps per epoch; checkpoints every 5 steps.
+    const auto straight = run_cli(base_args + " --threads 2 --checkpoint-dir '" + ckpt +
+                                  "' --checkpoint-every 5 --keep-checkpoints 100");
+    REQUIRE(straight.exit_status == 0);
+    const std::string expected = fingerprint_of(straight.out);
+    const auto expected_lines = loss_lines(straight.out);
+    REQUIRE(expected_lines.size() == 3);
+    REQUIRE(std::filesystem::exists(step_file(ckpt, 15)));
+    REQUIRE(std::filesystem::exists(step_file(ckpt, 20)));
+
+    for (const auto& [step, threads] : std::vector<std::pair<int, int>>{{15, 1}, {20, 3}, {35, 4}}) {
+        INFO("resume from step " << step << " with " << threads << " threads");
+        const auto resumed = run_cli("train --resume '" + step_file(ckpt, step) + "' --threads " +
+                                     std::to_string(threads));
+        REQUIRE(resumed.exit_status == 0);
+        CHECK(resumed.out.find("resumed from") != std::string::npos);
+        CHECK(fingerprint_of(resumed.out) == expected);
+        for (const auto& [epoch, text] : loss_lines(resumed.out)) CHECK(text == expected_lines.at(epoch));
+    }
+}
+
+// --resume DIR follows `latest`; the final checkpoint of a finished run resumes to the
+// same weights without training further.
+TEST_CASE("resume from a directory uses the latest checkpoint") {
+    TempDir dir;
+    const std::string ckpt = dir.path() + "/ckpt";
+    const auto straight = run_cli(base_args + " --checkpoint-dir '" + ckpt + "'");
+    REQUIRE(straight.exit_status == 0);
+    std::ifstream latest(ckpt + "/latest");
+    std::string name;
+    std::getline(latest, name);
+    CHECK(name == "step-000000000060.safetensors");
+    const auto resumed = run_cli("train --resume '" + ckpt + "'");
+    REQUIRE(resumed.exit_status == 0);
+    CHECK(fingerprint_of(resumed.out) == fingerprint_of(straight.out));
+    // keep-checkpoints defaults to 3: epoch ends 20, 40, 60.
+    int files = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(ckpt))
+        files += entry.path().extension() == ".safetensors";
+    CHECK(files == 3);
+}
+
+// A result-defining flag that differs from the saved configuration is refused by name.
+TEST_CASE("resume refuses a changed configuration") {
+    TempDir dir;
+    const std::string ckpt = dir.path() + "/ckpt";
+    REQUIRE(run_cli(base_args + " --checkpoint-dir '" + ckpt + "'").exit_status == 0);
+    const auto changed = run_cli("train --resume '" + ckpt + "' --lr 0.5");
+    CHECK(changed.exit_status == 2);
+    CHECK(changed.err.find("--lr") != std::string::npos);
+    CHECK(changed.err.find("resumed run keeps its configuration") != std::string::npos);
+    const auto same = run_cli("train --resume '" + ckpt + "' --seed 3 --threads 1");
+    CHECK(same.exit_status == 0);
+}
+
+// SIGTERM makes a running job checkpoint at the next step and exit 143; resuming then
+// finishes with the weights of an uninterrupted run.
+TEST_CASE("SIGTERM checkpoints, and the resumed run matches the uninterrupted one") {
+    TempDir dir;
+    const std::string ckpt = dir.path() + "/ckpt";
+    const std::string args = "train --data '" + test_support::data_path("digits.csv") +
+                             "' --layers 256,256 --epochs 40 --batch-size 32 --seed 4 --threads 2";
+    const auto straight = run_cli(args + " --quiet");
+    REQUIRE(straight.exit_status == 0);
+
+    const std::string out_path = dir.path() + "/out";
+    const std::string command = "exec '" + test_support::binary_path() + "' " + args +
+                                " --checkpoint-dir '" + ckpt + "' >'" + out_path + "' 2>&1";
+    const pid_t child = fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+        _exit(127);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(700));
+    kill(child, SIGTERM);
+    int status = 0;
+    waitpid(child, &status, 0);
+    std::ifstream out_file(out_path);
+    const std::string out((std::istreambuf_iterator<char>(out_file)), std::istreambuf_iterator<char>());
+    INFO(out);
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 143);
+    CHECK(out.find("stopped by signal 15") != std::string::npos);
+    const auto resumed = run_cli("train --resume '" + ckpt + "' --quiet --threads 1");
+    REQUIRE(resumed.exit_status == 0);
+    CHECK(fingerprint_of(resumed.out) == fingerprint_of(straight.out));
+}
+
+// A NaN blow-up stops with exit status 3 naming the step and a layer, and every
+// checkpoint left behind holds finite numbers only.
+TEST_CASE("numeric failure exits 3 and never checkpoints non-finite weights") {
+    TempDir dir;
+    const std::string ckpt = dir.path() + "/ckpt";
+    const auto run = run_cli("train --data '" + test_support::data_path("digits.csv") +
+                             "' --lr 1e8 --momentum 0 --weight-decay 0 --epochs 5 --checkpoint-dir '" + ckpt +
+                             "' --checkpoint-every 1 --keep-checkpoints 1000");
+    CHECK(run.exit_status == 3);
+    CHECK(run.err.find("step ") != std::string::npos);
+    CHECK((run.err.find("layers.") != std::string::npos || run.err.find("loss") != std::string::npos));
+    int checked = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(ckpt)) {
+        if (entry.path().extension() != ".safetensors") continue;
+        const auto c = mlptrain::load_checkpoint(entry.path().string());
+        for (const auto& [name, tensor] : c.file.tensors)
+            for (float v : tensor.data) REQUIRE(std::isfinite(v));
+        ++checked;
+    }
+    MESSAGE("checkpoints checked finite: " << checked);
+}
