@@ -26,14 +26,14 @@ void gemm(Transpose trans_a, Transpose trans_b, float alpha, ConstMatrix A, Cons
 
 void set_blas_single_threaded() { openblas_set_num_threads(1); }
 
-bool blas_is_serial() { return openblas_get_parallel() == 0; }
+int blas_threads_per_call() { return openblas_get_parallel() == 0 ? 1 : openblas_get_num_threads(); }
 
 std::string blas_description() {
     std::string mode;
     switch (openblas_get_parallel()) {
         case 0: mode = "serial (no BLAS threads)"; break;
-        case 1: mode = "pthreads, " + std::to_string(openblas_get_num_threads()) + " thread(s)"; break;
-        default: mode = "OpenMP, " + std::to_string(openblas_get_num_threads()) + " thread(s)"; break;
+        case 1: mode = "pthreads build, " + std::to_string(openblas_get_num_threads()) + " thread(s) per call"; break;
+        default: mode = "OpenMP build, " + std::to_string(openblas_get_num_threads()) + " thread(s) per call"; break;
     }
     return std::string(openblas_get_config()) + ", core " + openblas_get_corename() + ", " + mode;
 }

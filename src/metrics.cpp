@@ -8,13 +8,18 @@
 
 namespace mlptrain {
 
-std::string fingerprint(const float* data, std::int64_t count) {
+std::uint64_t fingerprint64(const unsigned char* bytes, std::int64_t size) {
     std::uint64_t hash = 0xcbf29ce484222325ull;  // FNV-1a offset basis
-    const auto* bytes = reinterpret_cast<const unsigned char*>(data);
-    for (std::int64_t i = 0; i < count * static_cast<std::int64_t>(sizeof(float)); ++i) {
+    for (std::int64_t i = 0; i < size; ++i) {
         hash ^= bytes[i];
         hash *= 0x100000001b3ull;  // FNV prime
     }
+    return hash;
+}
+
+std::string fingerprint(const float* data, std::int64_t count) {
+    const std::uint64_t hash = fingerprint64(reinterpret_cast<const unsigned char*>(data),
+                                             count * static_cast<std::int64_t>(sizeof(float)));
     char text[17];
     std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(hash));
     return text;

@@ -13,10 +13,12 @@
 #include <cmath>
 #include <cstring>
 
+#include <oneapi/tbb/info.h>
 #include <oneapi/tbb/parallel_for.h>
 
 #include "mlptrain/backprop.hpp"
 #include "mlptrain/blas.hpp"
+#include "mlptrain/error.hpp"
 #include "mlptrain/metrics.hpp"
 #include "mlptrain/rng.hpp"
 
@@ -40,35 +42,60 @@ int default_threads() {
     return 1;
 }
 
-Trainer::Trainer(const Model& model, const TrainConfig& config, std::int64_t targets_cols)
+static bool is_power_of_two(std::int64_t n) { return n > 0 && (n & (n - 1)) == 0; }
+
+Trainer::Trainer(const Model& model, const TrainConfig& config, std::int64_t targets_cols,
+                 Communicator* communicator)
     : model_(model),
       config_(config),
       params_(model.layout().total()),
       optimizer_(config.optimizer, model.layout().total()) {
     MLPTRAIN_ASSERT(config.batch_size >= 1, "batch size");
+    if (!communicator) {
+        own_communicator_ = make_local_communicator();
+        communicator = own_communicator_.get();
+    }
+    comm_ = communicator;
     set_blas_single_threaded();
     threads_ = config.threads > 0 ? config.threads : default_threads();
     shards_ = config.shards > 0 ? config.shards : default_shards(config.batch_size);
     shard_rows_ = (config.batch_size + shards_ - 1) / shards_;
-    if (threads_ > shards_)
+    // Each rank takes a contiguous block of shards. The block's local tree and the
+    // allreduce across ranks then add up to the one global tree only when the rank count
+    // and the block size are powers of two.
+    const int ranks = comm_->size();
+    if (ranks > 1 && (!is_power_of_two(ranks) || shards_ % ranks != 0 || !is_power_of_two(shards_ / ranks)))
+        throw Error(describe("--shards " + std::to_string(shards_) + " over " + std::to_string(ranks) + " ranks",
+                             "a power-of-two number of ranks that divides the shards into power-of-two blocks",
+                             std::to_string(ranks) + " ranks",
+                             "launch 1, 2, 4, … ranks and use --shards 2^k ≥ ranks, e.g. --shards " +
+                                 std::to_string(std::max<std::int64_t>(ranks, 4))));
+    local_shards_ = shards_ / ranks;
+    first_shard_ = comm_->rank() * local_shards_;
+    if (threads_ > local_shards_)
         notices_.push_back("note: " + std::to_string(threads_) + " threads but only " +
-                           std::to_string(shards_) + " shard(s) per batch: " +
-                           std::to_string(threads_ - shards_) +
+                           std::to_string(local_shards_) + " shard(s) per batch" +
+                           (ranks > 1 ? " on each rank" : "") + ": " +
+                           std::to_string(threads_ - local_shards_) +
                            " thread(s) will idle; raise --shards (or --batch-size) to use them, "
                            "or lower --threads");
-    if (!blas_is_serial())
-        notices_.push_back("note: the linked BLAS is threaded; it was limited to one thread per call");
-    for (std::int64_t s = 0; s < shards_; ++s)
+    MLPTRAIN_ASSERT(blas_threads_per_call() == 1, "BLAS must run one thread per call inside workers");
+    for (std::int64_t s = 0; s < local_shards_; ++s)
         workspaces_.push_back(std::make_unique<Workspace>(model, shard_rows_, targets_cols));
-    shard_loss_.assign(static_cast<std::size_t>(shards_), 0.0);
+    shard_loss_.assign(static_cast<std::size_t>(local_shards_), 0.0);
     const std::int64_t chunks = (model.layout().total() + chunk_floats - 1) / chunk_floats;
     chunk_sumsq_.assign(static_cast<std::size_t>(chunks), 0.0);
     chunk_bad_.assign(static_cast<std::size_t>(chunks), 0);
-    thread_limit_ = std::make_unique<tbb::global_control>(
-        tbb::global_control::max_allowed_parallelism, static_cast<std::size_t>(threads_));
+    // The arena bounds this trainer's threads. Only an explicit request for more threads
+    // than TBB would start by default (oversubscription on purpose) needs the process-wide
+    // limit raised; a global_control below the default would throttle other TBB users.
+    if (threads_ > tbb::info::default_concurrency())
+        thread_limit_ = std::make_unique<tbb::global_control>(
+            tbb::global_control::max_allowed_parallelism, static_cast<std::size_t>(threads_));
     arena_ = std::make_unique<tbb::task_arena>(threads_);
     model.init_parameters(params_.data(), config.init.value_or(default_init(model.spec().hidden_activation)),
                           config.seed);
+    comm_->broadcast(params_.data(), params_.size(), 0);  // every replica starts from rank 0's
 }
 
 Trainer::~Trainer() = default;
@@ -91,8 +118,9 @@ void Trainer::parallel(std::int64_t count, const Body& body) {
 }
 
 void Trainer::run_shards(const Dataset& data, const std::int64_t* rows, std::int64_t n) {
-    parallel(shards_, [&](std::int64_t s) {
-        const std::int64_t lo = s * n / shards_, hi = (s + 1) * n / shards_;
+    parallel(local_shards_, [&](std::int64_t s) {
+        const std::int64_t g = first_shard_ + s;  // global shard index
+        const std::int64_t lo = g * n / shards_, hi = (g + 1) * n / shards_;
         Workspace& ws = *workspaces_[static_cast<std::size_t>(s)];
         gather_batch(ws, data, rows + lo, hi - lo);
         const DropoutContext dropout{config_.seed, static_cast<std::uint64_t>(step_), rows + lo};
@@ -101,18 +129,24 @@ void Trainer::run_shards(const Dataset& data, const std::int64_t* rows, std::int
     });
 }
 
-// Sums chunk `chunk` of every shard's gradient into shard 0's buffer along the fixed tree
-// and records the chunk's Σ(scale·g)² and whether it holds NaN/Inf.
-void Trainer::reduce_chunk(std::int64_t chunk, float grad_scale) {
+// Sums chunk `chunk` of this rank's shard gradients into its first shard's buffer along
+// the fixed tree.
+void Trainer::reduce_chunk(std::int64_t chunk) {
     const std::int64_t begin = chunk * chunk_floats;
     const std::int64_t end = std::min(begin + chunk_floats, params_.size());
-    for (std::int64_t stride = 1; stride < shards_; stride *= 2) {
-        for (std::int64_t s = 0; s + stride < shards_; s += 2 * stride) {
+    for (std::int64_t stride = 1; stride < local_shards_; stride *= 2) {
+        for (std::int64_t s = 0; s + stride < local_shards_; s += 2 * stride) {
             float* into = workspaces_[static_cast<std::size_t>(s)]->grads.data();
             const float* from = workspaces_[static_cast<std::size_t>(s + stride)]->grads.data();
             for (std::int64_t i = begin; i < end; ++i) into[i] += from[i];
         }
     }
+}
+
+// Records Σ(scale·g)² of the reduced gradient's chunk and whether it holds NaN/Inf.
+void Trainer::check_chunk(std::int64_t chunk, float grad_scale) {
+    const std::int64_t begin = chunk * chunk_floats;
+    const std::int64_t end = std::min(begin + chunk_floats, params_.size());
     const float* g = workspaces_[0]->grads.data();
     double sumsq = 0.0;
     for (std::int64_t i = begin; i < end; ++i) {
@@ -140,44 +174,53 @@ void Trainer::reduce_and_update(std::int64_t n) {
     const float inv_batch = 1.0f / static_cast<float>(n);
     const float lr = learning_rate(config_.schedule, step_);
     float* params = params_.data();
-    const float* grad = workspaces_[0]->grads.data();
+    float* grad = workspaces_[0]->grads.data();
+    auto update_chunk = [&](std::int64_t c, const StepScalars& scalars) {
+        const std::int64_t begin = c * chunk_floats;
+        optimizer_.update(params, grad, begin, std::min(begin + chunk_floats, params_.size()), scalars);
+    };
+    auto any_bad = [&] {
+        for (unsigned char bad : chunk_bad_)
+            if (bad) return true;
+        return false;
+    };
 
-    if (config_.clip_norm <= 0.0f) {
-        // One pass: each chunk is reduced, checked, and stepped while it is in cache.
-        const StepScalars scalars = optimizer_.scalars(step_ + 1, lr, inv_batch);
-        bool any_bad = false;
+    // Reduce this rank's shards, combine the ranks (continuing the same tree), check every
+    // chunk, and only then step: a step that finds NaN/Inf changes nothing. Clipping uses
+    // the global norm, a fixed-order sum of the chunks' norms.
+    if (comm_->size() == 1) {
         parallel(chunks, [&](std::int64_t c) {
-            reduce_chunk(c, inv_batch);
-            if (chunk_bad_[static_cast<std::size_t>(c)]) return;
-            const std::int64_t begin = c * chunk_floats;
-            optimizer_.update(params, grad, begin, std::min(begin + chunk_floats, params_.size()),
-                              scalars);
+            reduce_chunk(c);
+            check_chunk(c, inv_batch);  // while the chunk is still in cache
         });
-        for (unsigned char bad : chunk_bad_) any_bad = any_bad || bad;
-        if (any_bad) throw_non_finite_gradient();
-        return;
+    } else {
+        parallel(chunks, [&](std::int64_t c) { reduce_chunk(c); });
+        comm_->allreduce_sum(grad, params_.size(), config_.allreduce);
+        parallel(chunks, [&](std::int64_t c) { check_chunk(c, inv_batch); });
     }
-    // Clipping needs the global norm first: reduce, then a fixed-order sum, then the step.
-    parallel(chunks, [&](std::int64_t c) { reduce_chunk(c, inv_batch); });
+    if (any_bad()) throw_non_finite_gradient();
     double sumsq = 0.0;
     for (std::int64_t c = 0; c < chunks; ++c) sumsq += chunk_sumsq_[static_cast<std::size_t>(c)];
     if (!std::isfinite(sumsq)) throw_non_finite_gradient();
     const double norm = std::sqrt(sumsq);
-    const double clip = norm > config_.clip_norm ? config_.clip_norm / norm : 1.0;
-    const StepScalars scalars =
-        optimizer_.scalars(step_ + 1, lr, static_cast<float>(inv_batch * clip));
-    parallel(chunks, [&](std::int64_t c) {
-        const std::int64_t begin = c * chunk_floats;
-        optimizer_.update(params, grad, begin, std::min(begin + chunk_floats, params_.size()),
-                          scalars);
-    });
+    const double clip = config_.clip_norm > 0.0f && norm > config_.clip_norm ? config_.clip_norm / norm : 1.0;
+    const StepScalars scalars = optimizer_.scalars(step_ + 1, lr, static_cast<float>(inv_batch * clip));
+    parallel(chunks, [&](std::int64_t c) { update_chunk(c, scalars); });
+}
+
+// Σ values[0..n) in the fixed pairwise tree (values is overwritten).
+static double tree_sum(double* values, std::int64_t n) {
+    for (std::int64_t stride = 1; stride < n; stride *= 2)
+        for (std::int64_t s = 0; s + stride < n; s += 2 * stride) values[s] += values[s + stride];
+    return n > 0 ? values[0] : 0.0;
 }
 
 double Trainer::train_step(const Dataset& data, const std::int64_t* rows, std::int64_t n) {
     MLPTRAIN_ASSERT(n >= 1 && n <= config_.batch_size, "train_step batch size");
     run_shards(data, rows, n);
-    double loss = 0.0;
-    for (double l : shard_loss_) loss += l;  // fixed order
+    // The batch's loss: the shard losses summed in the same tree as the gradients.
+    double loss = tree_sum(shard_loss_.data(), local_shards_);
+    comm_->allreduce_sum(&loss, 1);
     loss /= static_cast<double>(n);
     if (!std::isfinite(loss))
         throw NumericError("step " + std::to_string(step_ + 1) + ": the loss is " +
@@ -196,16 +239,23 @@ EvalResult Trainer::evaluate(const Dataset& data, const std::vector<std::int64_t
     if (rows.empty()) return result;
     const std::int64_t chunk = shard_rows_;
     const std::int64_t chunks = (result.rows + chunk - 1) / chunk;
+    // Per-chunk sums in doubles (correct counts too: exact below 2^53), so that ranks can
+    // add their chunks into zeros exactly.
     std::vector<double> loss(static_cast<std::size_t>(chunks), 0.0);
-    std::vector<std::int64_t> correct(static_cast<std::size_t>(chunks), 0);
+    std::vector<double> correct(static_cast<std::size_t>(chunks), 0.0);
     const std::int64_t out = model_.dim_output();
     if (predictions) predictions->assign(rows.size(), 0);
     if (outputs) outputs->assign(rows.size() * static_cast<std::size_t>(out), 0.0f);
-    // Lane s evaluates chunks s, s+S, … with workspace s; per-chunk sums are combined in
-    // chunk order afterwards, so the result does not depend on the threads.
-    parallel(shards_, [&](std::int64_t s) {
+    // Ranks split the chunks (c mod ranks) unless every row's output is wanted here. Lane s
+    // of a rank evaluates its chunks s, s+lanes, … with workspace s; per-chunk sums are
+    // combined in chunk order afterwards, so the result depends on neither threads nor ranks.
+    const bool split_ranks = comm_->size() > 1 && !predictions && !outputs;
+    const std::int64_t stride = split_ranks ? comm_->size() : 1;
+    const std::int64_t first = split_ranks ? comm_->rank() : 0;
+    const std::int64_t lanes = local_shards_;
+    parallel(lanes, [&](std::int64_t s) {
         Workspace& ws = *workspaces_[static_cast<std::size_t>(s)];
-        for (std::int64_t c = s; c < chunks; c += shards_) {
+        for (std::int64_t c = first + s * stride; c < chunks; c += lanes * stride) {
             const std::int64_t lo = c * chunk, n = std::min(chunk, result.rows - lo);
             gather_batch(ws, data, rows.data() + lo, n);
             loss[static_cast<std::size_t>(c)] = forward_loss(ws, model_, params_.data(), n);
@@ -221,14 +271,18 @@ EvalResult Trainer::evaluate(const Dataset& data, const std::vector<std::int64_t
             }
         }
     });
+    if (split_ranks) {
+        comm_->allreduce_sum(loss.data(), chunks);
+        comm_->allreduce_sum(correct.data(), chunks);
+    }
     double loss_sum = 0.0;
-    std::int64_t correct_sum = 0;
+    double correct_sum = 0;
     for (std::int64_t c = 0; c < chunks; ++c) {
         loss_sum += loss[static_cast<std::size_t>(c)];
         correct_sum += correct[static_cast<std::size_t>(c)];
     }
     result.loss = loss_sum / static_cast<double>(result.rows);
-    result.accuracy = static_cast<double>(correct_sum) / static_cast<double>(result.rows);
+    result.accuracy = correct_sum / static_cast<double>(result.rows);
     return result;
 }
 

@@ -1,8 +1,14 @@
-// No oversubscription: during training the process runs the main thread plus the TBB
-// workers of --threads and nothing else (OpenBLAS is serial inside the workers).
+// No oversubscription: while training with --threads T, only the main thread and T−1 TBB
+// workers run; OpenBLAS computes on the calling worker (one thread per call), and its
+// parked pool threads, started when the library loads, take no CPU time.
 #include <doctest/doctest.h>
 
 #include <dirent.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <map>
+#include <sstream>
 
 #include "mlptrain/blas.hpp"
 #include "mlptrain/rng.hpp"
@@ -10,54 +16,94 @@
 
 using namespace mlptrain;
 
-static int process_threads() {
-    int count = 0;
+// CPU ticks (utime + stime) of every thread of this process, by thread id.
+static std::map<int, long> thread_cpu_ticks() {
+    std::map<int, long> ticks;
     if (DIR* dir = opendir("/proc/self/task")) {
-        while (dirent* entry = readdir(dir))
-            if (entry->d_name[0] != '.') ++count;
+        while (dirent* entry = readdir(dir)) {
+            if (entry->d_name[0] == '.') continue;
+            std::ifstream stat(std::string("/proc/self/task/") + entry->d_name + "/stat");
+            std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+            std::istringstream fields(text.substr(text.rfind(')') + 2));  // after "(comm) "
+            std::string field;
+            long utime = 0, stime = 0;
+            for (int i = 3; fields >> field; ++i) {  // field 3 is the state
+                if (i == 14) utime = std::stol(field);
+                if (i == 15) { stime = std::stol(field); break; }
+            }
+            ticks[std::stoi(entry->d_name)] = utime + stime;
+        }
         closedir(dir);
     }
-    return count;
+    return ticks;
 }
 
-// Peak thread count seen between steps while training a 4-shard network.
-static int peak_threads_while_training(int threads) {
+struct Observed {
+    int peak_threads = 0;
+    long baseline_ticks = 0;  // CPU used during training by threads that existed before
+    long total_ticks = 0;     // CPU used during training by all threads
+};
+
+static Observed train_and_watch(int threads, const std::map<int, long>& baseline) {
     ModelSpec spec;
-    spec.sizes = {32, 64, 64, 4};
+    spec.sizes = {64, 256, 256, 4};
     const Model model(spec);
     Dataset data;
-    data.rows = 256;
-    data.features = 32;
-    for (std::int64_t i = 0; i < 256 * 32; ++i)
+    data.rows = 1024;
+    data.features = 64;
+    for (std::int64_t i = 0; i < 1024 * 64; ++i)
         data.x.push_back(uniform01(random_bits(5, RngPurpose::synthetic, 0, static_cast<std::uint64_t>(i))[0]));
     data.class_names = {"a", "b", "c", "d"};
-    for (std::int32_t r = 0; r < 256; ++r) data.labels.push_back(r % 4);
+    for (std::int32_t r = 0; r < 1024; ++r) data.labels.push_back(r % 4);
     Split split;
-    for (std::int64_t r = 0; r < 256; ++r) split.train.push_back(r);
+    for (std::int64_t r = 0; r < 1024; ++r) split.train.push_back(r);
     TrainConfig config;
-    config.batch_size = 64;
+    config.batch_size = 128;
     config.shards = 8;
     config.threads = threads;
-    config.epochs = 5;
+    config.epochs = 40;
     Trainer trainer(model, config, 0);
-    int peak = 0;
-    trainer.fit(data, split, [&](const EpochReport&) { peak = std::max(peak, process_threads()); });
-    return peak;
+    const auto before = thread_cpu_ticks();
+    Observed seen;
+    trainer.fit(data, split, [&](const EpochReport&) {
+        seen.peak_threads = std::max(seen.peak_threads, static_cast<int>(thread_cpu_ticks().size()));
+    });
+    const auto after = thread_cpu_ticks();
+    const int main_tid = static_cast<int>(getpid());
+    for (const auto& [tid, ticks] : after) {
+        const auto was = before.find(tid);
+        const long used = ticks - (was == before.end() ? 0 : was->second);
+        seen.total_ticks += used;
+        if (baseline.count(tid) && tid != main_tid) seen.baseline_ticks += used;
+    }
+    return seen;
 }
 
-// The linked BLAS creates no threads of its own.
-TEST_CASE("the linked OpenBLAS is the serial build") {
-    CHECK(blas_is_serial());
-    CHECK(blas_description().find("serial") != std::string::npos);
+// Each BLAS call runs on the calling thread once a trainer exists.
+TEST_CASE("OpenBLAS runs one thread per call") {
+    ModelSpec spec;
+    spec.sizes = {4, 8, 2};
+    const Model model(spec);
+    Trainer trainer(model, TrainConfig{}, 0);
+    CHECK(blas_threads_per_call() == 1);
+    const std::string text = blas_description();
+    CHECK((text.find("1 thread(s) per call") != std::string::npos || text.find("serial") != std::string::npos));
 }
 
-// With --threads T the process has at most T threads (main + T−1 workers) while training,
-// and it does use more than one when T > 1.
-TEST_CASE("thread count during training matches --threads") {
+// With --threads T the process adds at most T−1 threads (TBB workers) to those it started
+// with, uses more than one when T > 1, and the threads it started with (OpenBLAS's pool)
+// stay idle: under 5% of the CPU time spent training.
+TEST_CASE("thread count and CPU use during training match --threads") {
+    const auto baseline = thread_cpu_ticks();
+    const int start_threads = static_cast<int>(baseline.size());
     for (int threads : {1, 2, 4}) {
-        const int peak = peak_threads_while_training(threads);
-        INFO("threads=" << threads << " peak=" << peak);
-        CHECK(peak <= threads);
-        if (threads > 1) CHECK(peak >= 2);
+        const Observed seen = train_and_watch(threads, baseline);
+        INFO("threads=" << threads << " start=" << start_threads << " peak=" << seen.peak_threads
+                        << " baseline_ticks=" << seen.baseline_ticks << " total_ticks=" << seen.total_ticks);
+        CHECK(seen.peak_threads <= start_threads + threads - 1);
+        if (threads > 1) CHECK(seen.peak_threads >= start_threads + 1);
+        CHECK(seen.baseline_ticks * 20 <= seen.total_ticks + 1);
+        MESSAGE("threads=" << threads << " peak threads " << seen.peak_threads << ", pool CPU ticks "
+                           << seen.baseline_ticks << " of " << seen.total_ticks);
     }
 }

@@ -15,14 +15,14 @@ enum class Transpose { no, yes };
 void gemm(Transpose trans_a, Transpose trans_b, float alpha, ConstMatrix A, ConstMatrix B,
           float beta, Matrix C);
 
-// Asks OpenBLAS for one thread per call (a no-op for the serial build): the trainer's
-// workers are the parallelism, and a BLAS pool under them would oversubscribe the cores.
+// Asks OpenBLAS for one thread per call: the trainer's workers are the parallelism, and
+// a BLAS pool working under them would oversubscribe the cores.
 void set_blas_single_threaded();
 
-// e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY SkylakeX MAX_THREADS=64, core SkylakeX,
-// serial (no BLAS threads)".
+// e.g. "OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH NO_AFFINITY Cooperlake MAX_THREADS=64,
+// core Cooperlake, pthreads build, 1 thread(s) per call".
 std::string blas_description();
-// true when the linked BLAS runs every call on the calling thread.
-bool blas_is_serial();
+// Threads one BLAS call may use (1 once set_blas_single_threaded has run).
+int blas_threads_per_call();
 
 }  // namespace mlptrain

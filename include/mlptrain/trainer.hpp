@@ -15,6 +15,7 @@
 #include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/task_arena.h>
 
+#include "mlptrain/communicator.hpp"
 #include "mlptrain/dataset.hpp"
 #include "mlptrain/model.hpp"
 #include "mlptrain/optimizer.hpp"
@@ -34,6 +35,7 @@ struct TrainConfig {
     ScheduleConfig schedule;       // holds the learning rate
     float clip_norm = 0.0f;        // clip the global gradient norm to this (0: off)
     std::int64_t patience = 0;     // early stopping on validation loss (0: off)
+    AllreduceKind allreduce = AllreduceKind::tree;  // across MPI ranks
 };
 
 // Shards for a batch size: about 128 rows per shard (where single-threaded sgemm reaches
@@ -79,8 +81,11 @@ struct FitCallbacks {
 
 class Trainer {
 public:
-    // `targets_cols` > 0 for regression targets (mse), 0 for class labels.
-    Trainer(const Model& model, const TrainConfig& config, std::int64_t targets_cols);
+    // `targets_cols` > 0 for regression targets (mse), 0 for class labels. With a
+    // communicator of several ranks, this rank trains its contiguous block of the shards
+    // (nullptr: one process). Throws Error if the shards cannot be split bit-exactly.
+    Trainer(const Model& model, const TrainConfig& config, std::int64_t targets_cols,
+            Communicator* communicator = nullptr);
     ~Trainer();
     Trainer(const Trainer&) = delete;
     Trainer& operator=(const Trainer&) = delete;
@@ -88,7 +93,9 @@ public:
     const Model& model() const { return model_; }
     const TrainConfig& config() const { return config_; }
     int threads() const { return threads_; }
-    std::int64_t shards() const { return shards_; }
+    std::int64_t shards() const { return shards_; }              // global, all ranks
+    std::int64_t local_shards() const { return local_shards_; }  // this rank's
+    Communicator& communicator() { return *comm_; }
     std::int64_t step() const { return step_; }
     float* params() { return params_.data(); }
     const float* params() const { return params_.data(); }
@@ -130,7 +137,8 @@ public:
 private:
     void run_shards(const Dataset& data, const std::int64_t* rows, std::int64_t n);
     void reduce_and_update(std::int64_t n);
-    void reduce_chunk(std::int64_t chunk, float grad_scale);
+    void reduce_chunk(std::int64_t chunk);
+    void check_chunk(std::int64_t chunk, float grad_scale);
     template <typename Body> void parallel(std::int64_t count, const Body& body);
     void throw_non_finite_gradient() const;
 
@@ -138,6 +146,10 @@ private:
     TrainConfig config_;
     int threads_ = 1;
     std::int64_t shards_ = 1;
+    std::int64_t local_shards_ = 1;
+    std::int64_t first_shard_ = 0;
+    Communicator* comm_ = nullptr;
+    std::unique_ptr<Communicator> own_communicator_;
     std::int64_t shard_rows_ = 1;
     std::int64_t step_ = 0;
     TrainState state_;

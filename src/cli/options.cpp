@@ -82,7 +82,8 @@ static po::options_description train_options() {
     exec.add_options()
         ("threads", po::value<std::string>(), "worker threads (default: CPUs in the affinity mask)")
         ("shards", po::value<std::string>(), "shards per batch; part of the result's definition (default: from batch size)")
-        ("seed", po::value<std::string>(), "seed of initialization, split, shuffling and dropout (default 1)");
+        ("seed", po::value<std::string>(), "seed of initialization, split, shuffling and dropout (default 1)")
+        ("allreduce", po::value<std::string>(), "across MPI ranks: tree (bitwise equal to one process, default) or mpi (MPI_Allreduce, equal within rounding)");
     po::options_description ckpt("Checkpoints");
     ckpt.add_options()
         ("checkpoint-dir", po::value<std::string>(), "write checkpoints here (every epoch, every --checkpoint-every steps, and on SIGTERM/SIGINT/SIGUSR1)")
@@ -218,6 +219,11 @@ TrainArgs parse_train_args(const std::vector<std::string>& args, const std::stri
         t.threads = static_cast<int>(threads);
     }
     if (has("shards")) t.shards = integer("shards");
+    if (has("allreduce")) {
+        if (text("allreduce") == "tree") t.allreduce = AllreduceKind::tree;
+        else if (text("allreduce") == "mpi") t.allreduce = AllreduceKind::mpi;
+        else throw Error(describe(flag("allreduce"), "tree or mpi", "'" + text("allreduce") + "'"));
+    }
     if (has("seed")) {
         const std::int64_t seed = integer("seed");
         if (seed < 0) throw Error(describe(flag("seed"), "a non-negative integer", "'" + text("seed") + "'"));

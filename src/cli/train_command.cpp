@@ -12,6 +12,7 @@
 #include "metrics_log.hpp"
 #include "mlptrain/blas.hpp"
 #include "mlptrain/checkpoint.hpp"
+#include "mlptrain/communicator.hpp"
 #include "mlptrain/csv.hpp"
 #include "mlptrain/error.hpp"
 #include "mlptrain/idx.hpp"
@@ -111,7 +112,59 @@ static void check_same_configuration(const std::string& saved, const RunConfig& 
     }
 }
 
+// FNV-1a 64 of a string, for the ranks' agreement on configuration and model.
+static std::uint64_t hash_text(const std::string& text) {
+    return fingerprint64(reinterpret_cast<const unsigned char*>(text.data()), static_cast<std::int64_t>(text.size()));
+}
+
+// FNV-1a 64 of the dataset's size and contents, for the ranks' agreement on the data.
+static std::uint64_t hash_dataset(const Dataset& d) {
+    auto bytes = [](const auto& v) {
+        return fingerprint64(reinterpret_cast<const unsigned char*>(v.data()),
+                             static_cast<std::int64_t>(v.size() * sizeof(v[0])));
+    };
+    return hash_text(std::to_string(d.rows) + "x" + std::to_string(d.features) + ":" +
+                     std::to_string(bytes(d.x)) + std::to_string(bytes(d.x_u8)) +
+                     std::to_string(bytes(d.labels)) + std::to_string(bytes(d.y)));
+}
+
+// Before step 0 every rank must train the same thing; a mismatch names the rank and what
+// differs instead of hanging or silently averaging different models.
+static void check_ranks_agree(Communicator& comm, const std::string& config, const ModelSpec& spec,
+                              const Dataset& data) {
+    const std::pair<const char*, std::uint64_t> checks[] = {
+        {"configuration", hash_text(config)},
+        {"model", hash_text(spec.describe())},
+        {"dataset (size and contents)", hash_dataset(data)}};
+    for (const auto& [what, value] : checks) {
+        const int rank = comm.first_disagreeing_rank(value);
+        if (rank >= 0)
+            throw Error(describe(std::string(what) + " of rank " + std::to_string(rank), std::string("the same as rank 0's"),
+                                 "a different one", "every rank must get the same flags and the same data files"));
+    }
+}
+
+static int train_on(const std::vector<std::string>& args, Communicator& comm);
+
 int run_train(const std::vector<std::string>& args) {
+    // MPI starts here when launched by mpirun/srun; the communicator ends it.
+    const std::unique_ptr<Communicator> comm = make_communicator(nullptr, nullptr);
+    try {
+        return train_on(args, *comm);
+    } catch (const Error& e) {
+        if (comm->size() == 1) throw;  // main prints it
+        // Other ranks may be waiting in a collective: print, then end the whole job.
+        std::cout.flush();
+        std::cerr << "mlptrain: error: rank " << comm->rank() << ": " << e.what() << "\n";
+        std::cerr.flush();
+        comm->abort(e.exit_status());
+    }
+    return 1;  // not reached: abort ends the process
+}
+
+static int train_on(const std::vector<std::string>& args, Communicator& comm) {
+    const bool leader = comm.rank() == 0;  // only rank 0 prints and writes files
+    if (!leader) std::cout.setstate(std::ios::badbit);
     std::optional<LoadedCheckpoint> resumed;
     const std::string resume = resume_argument(args);
     if (!resume.empty()) resumed = load_checkpoint(resolve_checkpoint(resume));
@@ -166,13 +219,14 @@ int run_train(const std::vector<std::string>& args) {
     t.schedule.step_every = c.lr_step_epochs * steps_per_epoch;
     t.schedule.total_steps = t.epochs * steps_per_epoch;
 
-    Trainer trainer(model, t, regression ? data.outputs : 0);
+    check_ranks_agree(comm, saved_config, spec, data);
+    Trainer trainer(model, t, regression ? data.outputs : 0, &comm);
     if (resumed) restore_trainer(trainer, *resumed);
     const CheckpointInfo checkpoint_info{spec, data.class_names, standardization, saved_config};
     std::optional<CheckpointDir> checkpoints;
-    if (!c.checkpoint_dir.empty()) checkpoints.emplace(c.checkpoint_dir, static_cast<int>(c.keep_checkpoints));
+    if (leader && !c.checkpoint_dir.empty()) checkpoints.emplace(c.checkpoint_dir, static_cast<int>(c.keep_checkpoints));
     // Created only now that every input has been checked; a resumed run appends.
-    MetricsLog metrics(c.metrics_out, resumed.has_value());
+    MetricsLog metrics(leader ? c.metrics_out : "", resumed.has_value());
     if (!c.quiet) {
         std::cout << "data: " << data.source << ": " << data.rows << " rows, " << data.features
                   << " features";
@@ -200,16 +254,20 @@ int run_train(const std::vector<std::string>& args) {
     if (resumed && !c.quiet)
         std::cout << "resumed from " << resumed->path << " at step " << trainer.step() << " (epoch "
                   << trainer.state().epoch << ", row " << trainer.state().position << ")\n";
-    ProgressBar progress(!c.quiet && stdout_is_terminal());
+    ProgressBar progress(leader && !c.quiet && stdout_is_terminal());
     std::signal(SIGTERM, on_stop_signal);
     std::signal(SIGINT, on_stop_signal);
     std::signal(SIGUSR1, on_stop_signal);
     FitCallbacks callbacks;
     callbacks.after_step = [&](const TrainState& state) {
+        // Ranks agree on stopping at the same step boundary (a signal may reach one first).
+        const int signal_here = stop_signal;
+        const bool stop = comm.size() > 1 ? comm.any(signal_here != 0) : signal_here != 0;
+        if (stop && !stop_signal) stop_signal = SIGTERM;
         const bool epoch_end = state.position == 0;
         const bool periodic = c.checkpoint_every > 0 && trainer.step() % c.checkpoint_every == 0;
-        if (checkpoints && (epoch_end || periodic || stop_signal)) checkpoints->save(trainer, checkpoint_info);
-        if (stop_signal) {
+        if (checkpoints && (epoch_end || periodic || stop)) checkpoints->save(trainer, checkpoint_info);
+        if (stop) {
             progress.clear();
             std::cout << "stopped by signal " << stop_signal << " at step " << trainer.step() << " (epoch "
                       << state.epoch << ", row " << state.position << ")";
@@ -224,6 +282,15 @@ int run_train(const std::vector<std::string>& args) {
         return true;
     };
     callbacks.on_epoch = [&](const EpochReport& r) {
+        if (comm.size() > 1) {  // replicas must hold the same weights after every epoch
+            const int rank = comm.first_disagreeing_rank(fingerprint64(
+                reinterpret_cast<const unsigned char*>(trainer.params()),
+                static_cast<std::int64_t>(sizeof(float)) * model.layout().total()));
+            if (rank >= 0)
+                throw Error(describe("rank " + std::to_string(rank) + " after epoch " + std::to_string(r.epoch),
+                                     "the weights of rank 0", "different weights",
+                                     "the replicas diverged; check that every node runs the same binary on the same CPU type"));
+        }
         metrics.write(r);
         progress.clear();
         if (c.quiet) return;
