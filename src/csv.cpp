@@ -275,24 +275,25 @@ Dataset load_csv(const std::string& path, const CsvOptions& options) {
     if (rest.empty())
         throw Error(describe(path, "data rows after the header", "a header only",
                              "add at least one row of data"));
-    if (columns < 2)
+    if (columns < 2 && !options.no_label)
         throw Error(describe(parser.where(1), "at least 2 columns (features and a label)",
                              "1 column '" + std::string(parser.header[0]) + "'",
                              "separate fields with commas"));
-    const std::size_t label_col = parser.resolve_label(options.label);
+    // Without a label column, label_col is one past the last column and matches none.
+    const std::size_t label_col = options.no_label ? columns : parser.resolve_label(options.label);
 
     Dataset data;
     data.source = path;
-    data.features = static_cast<std::int64_t>(columns - 1);
+    data.features = static_cast<std::int64_t>(options.no_label ? columns : columns - 1);
     for (std::size_t c = 0; c < columns; ++c)
         if (c != label_col) data.feature_names.emplace_back(parser.header[c]);
 
     const auto expected_rows =
         static_cast<std::size_t>(std::count(rest.begin(), rest.end(), '\n') + 1);
-    data.x.reserve(expected_rows * (columns - 1));
-    if (options.regression)
+    data.x.reserve(expected_rows * static_cast<std::size_t>(data.features));
+    if (options.regression && !options.no_label)
         data.y.reserve(expected_rows);
-    else
+    else if (!options.no_label)
         data.labels.reserve(expected_rows);
 
     // Classification: each distinct label text gets an id in order of first appearance;
@@ -323,6 +324,10 @@ Dataset load_csv(const std::string& path, const CsvOptions& options) {
                 parser.fail_number(status, line_number, c, fields[c], false);
             data.x.push_back(value);
         }
+        if (options.no_label) {
+            ++data.rows;
+            continue;
+        }
         const std::string_view label = fields[label_col];
         if (options.regression) {
             float value = 0.0f;
@@ -342,6 +347,7 @@ Dataset load_csv(const std::string& path, const CsvOptions& options) {
         ++data.rows;
     }
 
+    if (options.no_label) return data;  // features only: no targets, no classes
     if (options.regression) {
         data.outputs = 1;
     } else {

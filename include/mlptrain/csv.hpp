@@ -1,4 +1,5 @@
-// CSV loading: a header row, numeric feature columns, one label column.
+// CSV loading: a header row, numeric feature columns, one label column (or none, for
+// data to predict on).
 // Parses and validates only; the result is a Dataset (dataset.hpp).
 #pragma once
 
@@ -15,6 +16,9 @@ struct CsvOptions {
     // false: it holds class labels, strings or numbers, mapped to indices in sorted order
     // (numerically when every label is a number, else lexicographically).
     bool regression = false;
+    // true: there is no label column (data to predict on): every column is a feature,
+    // labels and class names stay empty, and `label` and `regression` are ignored.
+    bool no_label = false;
 };
 
 // Loads `path`. Throws Error naming the file, line and column for: a missing or unreadable

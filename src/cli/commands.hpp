@@ -9,5 +9,7 @@ namespace mlptrain::cli {
 
 int run_train(const std::vector<std::string>& args);
 int run_bench(const std::vector<std::string>& args);
+int run_evaluate(const std::vector<std::string>& args);
+int run_predict(const std::vector<std::string>& args);
 
 }  // namespace mlptrain::cli

@@ -14,8 +14,10 @@ static const char* usage =
     "usage: mlptrain <command> [options]\n"
     "\n"
     "commands:\n"
-    "  train   train a network on a CSV or IDX dataset   (mlptrain train --help)\n"
-    "  bench   measure training throughput against the GEMM ceiling (mlptrain bench --help)\n"
+    "  train      train a network on a CSV or IDX dataset   (mlptrain train --help)\n"
+    "  evaluate   loss, accuracy and confusion matrix of a saved model on data (mlptrain evaluate --help)\n"
+    "  predict    write a saved model's predictions for data to a CSV file (mlptrain predict --help)\n"
+    "  bench      measure training throughput against the GEMM ceiling (mlptrain bench --help)\n"
     "\n"
     "  --version   print the version\n"
     "  --help      print this help\n";
@@ -39,8 +41,10 @@ int main(int argc, char** argv) {
         }
         if (command == "train") return mlptrain::cli::run_train(args);
         if (command == "bench") return mlptrain::cli::run_bench(args);
+        if (command == "evaluate") return mlptrain::cli::run_evaluate(args);
+        if (command == "predict") return mlptrain::cli::run_predict(args);
         throw mlptrain::Error("unknown command '" + command +
-                              "': expected train or bench (hint: mlptrain --help)");
+                              "': expected train, evaluate, predict or bench (hint: mlptrain --help)");
     } catch (const mlptrain::Error& e) {
         std::cout.flush();
         std::cerr << "mlptrain: error: " << e.what() << "\n";

@@ -1,0 +1,278 @@
+// `mlptrain evaluate` and `mlptrain predict` through the real binary, on models trained by
+// `mlptrain train --checkpoint-dir`: metrics and confusion matrix, a predictions CSV with
+// valid class names and probabilities, data without a label column, regression and bce
+// models, and the rejections (wrong feature count, unknown class, missing model or output
+// directory) with exit status 2 and no file left behind.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "test_support.hpp"
+
+using test_support::CommandResult;
+using test_support::data_path;
+using test_support::run_cli;
+using test_support::TempDir;
+
+namespace {
+
+// Single-quoted for /bin/sh (the test paths hold no quotes).
+std::string q(const std::string& path) { return "'" + path + "'"; }
+
+bool contains(const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
+}
+
+std::vector<std::string> split(const std::string& text, char sep) {
+    std::vector<std::string> parts;
+    std::string part;
+    std::istringstream in(text);
+    while (std::getline(in, part, sep)) parts.push_back(part);
+    return parts;
+}
+
+std::vector<std::vector<std::string>> read_csv(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    std::vector<std::vector<std::string>> rows;
+    for (const std::string& line : split(buffer.str(), '\n')) rows.push_back(split(line, ','));
+    return rows;
+}
+
+std::size_t line_count(const std::string& path) {
+    std::ifstream in(path);
+    std::size_t lines = 0;
+    std::string line;
+    while (std::getline(in, line)) ++lines;
+    return lines;
+}
+
+// Trains `args` with --checkpoint-dir into `dir`, requiring success.
+void train_into(const std::string& dir, const std::string& args) {
+    const CommandResult r = run_cli("train " + args + " --checkpoint-dir " + q(dir) + " --quiet");
+    INFO("stderr: ", r.err);
+    REQUIRE(r.exit_status == 0);
+}
+
+// One iris model shared by the tests (trained once, removed at exit).
+const std::string& iris_model() {
+    static const TempDir dir;
+    static const std::string model = dir.path() + "/iris";
+    static const bool trained = (train_into(model, "--data " + q(data_path("iris.csv")) + " --epochs 30"), true);
+    (void)trained;
+    return model;
+}
+
+// The rejection contract: exit status 2 and one "mlptrain: error:" line naming `mentions`.
+void expect_rejected(const CommandResult& r, const std::vector<std::string>& mentions) {
+    INFO("stderr: ", r.err);
+    INFO("stdout: ", r.out);
+    CHECK(r.exit_status == 2);
+    CHECK(r.err.rfind("mlptrain: error: ", 0) == 0);
+    for (const std::string& m : mentions) {
+        INFO("expected the message to mention: ", m);
+        CHECK(contains(r.err, m));
+    }
+}
+
+// Nothing in `dir` at all (no output, no temporary file).
+bool is_empty_dir(const std::string& dir) {
+    return std::filesystem::is_empty(dir);
+}
+
+}  // namespace
+
+// evaluate on the training file reports a high accuracy and a confusion matrix headed by the
+// class names, whose counts add up to the rows.
+TEST_CASE("evaluate prints loss, accuracy and a confusion matrix with class names") {
+    const CommandResult r = run_cli("evaluate --model " + q(iris_model()) + " --data " + q(data_path("iris.csv")));
+    INFO("stderr: ", r.err);
+    REQUIRE(r.exit_status == 0);
+    std::smatch m;
+    REQUIRE(std::regex_search(r.out, m, std::regex("accuracy ([0-9.]+)")));
+    CHECK(std::stod(m[1]) >= 0.9);
+    CHECK(std::regex_search(r.out, std::regex("loss \\(cross_entropy\\) [0-9.]+")));
+    REQUIRE(std::regex_search(r.out, m, std::regex("\\n +setosa +versicolor +virginica +recall\\n")));
+    std::int64_t total = 0;
+    for (const std::string name : {"setosa", "versicolor", "virginica"}) {
+        std::smatch row;
+        REQUIRE(std::regex_search(r.out, row, std::regex("\\n  " + name + " +(\\d+) +(\\d+) +(\\d+) +([0-9.]+)\\n")));
+        total += std::stoll(row[1]) + std::stoll(row[2]) + std::stoll(row[3]);
+    }
+    CHECK(total == 150);
+}
+
+// predict writes one row per data row: a known class name, then probabilities that sum to
+// 1 and whose largest belongs to that class.
+TEST_CASE("predict writes class names and probabilities for every row") {
+    const TempDir dir;
+    const std::string out = dir.path() + "/pred.csv";
+    const CommandResult r = run_cli("predict --model " + q(iris_model()) + " --data " + q(data_path("iris.csv")) +
+                                    " --output " + q(out));
+    INFO("stderr: ", r.err);
+    REQUIRE(r.exit_status == 0);
+    CHECK(line_count(out) == 151);
+    const auto rows = read_csv(out);
+    REQUIRE(rows.size() == 151);
+    CHECK(rows[0] == std::vector<std::string>{"prediction", "p_setosa", "p_versicolor", "p_virginica"});
+    const std::vector<std::string> names{"setosa", "versicolor", "virginica"};
+    for (std::size_t i = 1; i < rows.size(); ++i) {
+        REQUIRE(rows[i].size() == 4);
+        double sum = 0, best = -1;
+        std::size_t argmax = 0;
+        for (std::size_t j = 0; j < 3; ++j) {
+            const double p = std::stod(rows[i][j + 1]);
+            CHECK(p >= 0.0);
+            sum += p;
+            if (p > best) best = p, argmax = j;
+        }
+        CHECK(std::fabs(sum - 1.0) < 1e-4);
+        CHECK(rows[i][0] == names[argmax]);
+    }
+    // Only the finished file, no temporary file beside it.
+    std::size_t files = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(dir.path())) files += entry.is_regular_file();
+    CHECK(files == 1);
+}
+
+// A CSV with only the feature columns (no label column) gives the same predictions.
+TEST_CASE("predict accepts data without the label column") {
+    const TempDir dir;
+    std::ifstream in(data_path("iris.csv"));
+    std::string line, features;
+    while (std::getline(in, line)) features += line.substr(0, line.rfind(',')) + "\n";
+    const std::string data = dir.write_file("features.csv", features);
+    const std::string with = dir.path() + "/with.csv", without = dir.path() + "/without.csv";
+    const CommandResult a = run_cli("predict --model " + q(iris_model()) + " --data " + q(data_path("iris.csv")) +
+                                    " --output " + q(with));
+    const CommandResult b = run_cli("predict --model " + q(iris_model()) + " --data " + q(data) + " --output " + q(without));
+    INFO("stderr: ", b.err);
+    REQUIRE(a.exit_status == 0);
+    REQUIRE(b.exit_status == 0);
+    CHECK(line_count(without) == 151);
+    CHECK(read_csv(with) == read_csv(without));
+}
+
+// Data with another number of features is rejected, naming the file and both counts, and
+// predict leaves no output (nor temporary file) behind.
+TEST_CASE("wrong feature count is rejected with the file and the counts") {
+    const std::string wine = data_path("wine.csv");
+    expect_rejected(run_cli("evaluate --model " + q(iris_model()) + " --data " + q(wine)),
+                    {"wine.csv", "expected 4 feature columns", "found 13"});
+    const TempDir dir;
+    expect_rejected(run_cli("predict --model " + q(iris_model()) + " --data " + q(wine) + " --output " +
+                            q(dir.path() + "/pred.csv")),
+                    {"wine.csv", "expected 4 feature columns", "found 13"});
+    CHECK(is_empty_dir(dir.path()));
+}
+
+// evaluate rejects a label the model has never seen, naming the file and the label.
+TEST_CASE("evaluate rejects an unknown class label") {
+    const TempDir dir;
+    std::ifstream in(data_path("iris.csv"));
+    std::stringstream text;
+    text << in.rdbuf();
+    const std::string data = dir.write_file("odd.csv", std::regex_replace(text.str(), std::regex("virginica"), "virginia"));
+    expect_rejected(run_cli("evaluate --model " + q(iris_model()) + " --data " + q(data)),
+                    {"odd.csv", "virginia"});
+}
+
+// A --model that does not exist is rejected with the flag named.
+TEST_CASE("a missing model is rejected") {
+    const TempDir dir;
+    expect_rejected(run_cli("evaluate --model " + q(dir.path() + "/none.safetensors") + " --data " +
+                            q(data_path("iris.csv"))),
+                    {"--model", "none.safetensors"});
+    expect_rejected(run_cli("predict --model " + q(dir.path() + "/none") + " --data " + q(data_path("iris.csv")) +
+                            " --output " + q(dir.path() + "/pred.csv")),
+                    {"--model"});
+    CHECK(is_empty_dir(dir.path()));
+}
+
+// An --output in a directory that does not exist is rejected and nothing is written.
+TEST_CASE("predict rejects an output directory that does not exist") {
+    const TempDir dir;
+    expect_rejected(run_cli("predict --model " + q(iris_model()) + " --data " + q(data_path("iris.csv")) +
+                            " --output " + q(dir.path() + "/missing/pred.csv")),
+                    {"--output", "missing/pred.csv"});
+    CHECK(is_empty_dir(dir.path()));
+}
+
+// --help succeeds; an unknown flag or a missing required flag is a usage error.
+TEST_CASE("evaluate and predict flags") {
+    for (const std::string command : {"evaluate", "predict"}) {
+        const CommandResult help = run_cli(command + " --help");
+        CHECK(help.exit_status == 0);
+        CHECK(contains(help.out, "--model"));
+        expect_rejected(run_cli(command + " --model x --data y --bogus"), {"--bogus"});
+        expect_rejected(run_cli(command + " --data " + q(data_path("iris.csv"))), {"--model"});
+    }
+    expect_rejected(run_cli("predict --model " + q(iris_model()) + " --data " + q(data_path("iris.csv"))), {"--output"});
+    const CommandResult usage = run_cli("--help");
+    CHECK(contains(usage.out, "evaluate"));
+    CHECK(contains(usage.out, "predict"));
+}
+
+// A regression model (y = x1 + 2·x2, loss mse) predicts values close to the targets, and
+// evaluate reports its mse and rmse.
+TEST_CASE("regression model predicts numeric values") {
+    const TempDir dir;
+    std::string csv = "x1,x2,y\n";
+    for (int i = 0; i < 20; ++i)
+        for (int j = 0; j < 10; ++j) {
+            const double x1 = -1.0 + 0.1 * i, x2 = -1.0 + 0.2 * j;
+            csv += std::to_string(x1) + "," + std::to_string(x2) + "," + std::to_string(x1 + 2 * x2) + "\n";
+        }
+    const std::string data = dir.write_file("linear.csv", csv);
+    const std::string model = dir.path() + "/model";
+    train_into(model, "--data " + q(data) + " --loss mse --epochs 100");
+
+    const CommandResult e = run_cli("evaluate --model " + q(model) + " --data " + q(data));
+    INFO("stderr: ", e.err);
+    REQUIRE(e.exit_status == 0);
+    std::smatch m;
+    REQUIRE(std::regex_search(e.out, m, std::regex("rmse ([0-9.]+)")));
+    CHECK(std::stod(m[1]) < 0.1);
+
+    const std::string out = dir.path() + "/pred.csv";
+    const CommandResult p = run_cli("predict --model " + q(model) + " --data " + q(data) + " --output " + q(out));
+    REQUIRE(p.exit_status == 0);
+    const auto pred = read_csv(out), truth = read_csv(data);
+    REQUIRE(pred.size() == 201);
+    CHECK(pred[0] == std::vector<std::string>{"prediction"});
+    double abs_error = 0;
+    for (std::size_t i = 1; i < pred.size(); ++i) {
+        REQUIRE(pred[i].size() == 1);
+        abs_error += std::fabs(std::stod(pred[i][0]) - std::stod(truth[i][2]));
+    }
+    CHECK(abs_error / 200 < 0.1);
+}
+
+// A bce model's single sigmoid output becomes two probability columns, one per class.
+TEST_CASE("bce model gives two probability columns") {
+    const TempDir dir;
+    const std::string model = dir.path() + "/model";
+    const std::string data = data_path("breast_cancer.csv");
+    train_into(model, "--data " + q(data) + " --loss bce --epochs 10");
+    const std::string out = dir.path() + "/pred.csv";
+    const CommandResult r = run_cli("predict --model " + q(model) + " --data " + q(data) + " --output " + q(out));
+    INFO("stderr: ", r.err);
+    REQUIRE(r.exit_status == 0);
+    const auto rows = read_csv(out);
+    REQUIRE(rows.size() == 570);
+    CHECK(rows[0] == std::vector<std::string>{"prediction", "p_benign", "p_malignant"});
+    for (std::size_t i = 1; i < rows.size(); ++i) {
+        REQUIRE(rows[i].size() == 3);
+        const double p0 = std::stod(rows[i][1]), p1 = std::stod(rows[i][2]);
+        CHECK(std::fabs(p0 + p1 - 1.0) < 1e-4);
+        CHECK(rows[i][0] == (p1 > 0.5 ? "malignant" : "benign"));
+    }
+}
