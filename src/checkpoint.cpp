@@ -223,6 +223,13 @@ CheckpointDir::CheckpointDir(std::string dir, int keep) : dir_(std::move(dir)), 
     struct stat st;
     if (stat(dir_.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
         throw Error(describe("--checkpoint-dir " + dir_, "a directory", "something else"));
+    // A writer killed mid-write leaves its temporary file; the complete files never change.
+    if (DIR* d = opendir(dir_.c_str())) {
+        while (dirent* e = readdir(d))
+            if (std::strstr(e->d_name, ".safetensors.tmp-") || std::strcmp(e->d_name, "latest.tmp") == 0)
+                std::remove((dir_ + "/" + e->d_name).c_str());
+        closedir(d);
+    }
 }
 
 std::string CheckpointDir::save(Trainer& trainer, const CheckpointInfo& info) {

@@ -33,7 +33,8 @@ std::uint32_t crc32c(const void* data, std::size_t size, std::uint32_t crc = 0);
 // Writes `path` atomically: a temporary file in the same directory, the header and the
 // tensors (in the order given, contiguous), fsync, rename over `path`, fsync of the
 // directory. Adds metadata "checksums" (a JSON object: tensor name → CRC-32C as 8 hex
-// digits) and "format_version" ("1"). Throws Error naming the path on any I/O failure and
+// digits), "format_version" ("1") and "header_checksum" (CRC-32C of the header written
+// compactly with sorted keys, this key left out: catches edited metadata and shapes). Throws Error naming the path on any I/O failure and
 // leaves no temporary file behind. Names must be unique and non-empty.
 void write_safetensors(const std::string& path, const std::vector<TensorView>& tensors,
                        std::map<std::string, std::string> metadata);
