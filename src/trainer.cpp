@@ -195,7 +195,9 @@ void Trainer::reduce_and_update(std::int64_t n) {
         });
     } else {
         parallel(chunks, [&](std::int64_t c) { reduce_chunk(c); });
+        const auto start = std::chrono::steady_clock::now();
         comm_->allreduce_sum(grad, params_.size(), config_.allreduce);
+        allreduce_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         parallel(chunks, [&](std::int64_t c) { check_chunk(c, inv_batch); });
     }
     if (any_bad()) throw_non_finite_gradient();

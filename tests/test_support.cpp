@@ -26,12 +26,14 @@ static std::string read_all(const std::string& path) {
     return buffer.str();
 }
 
-CommandResult run_cli(const std::string& args) {
+CommandResult run_cli(const std::string& args) { return run_shell("'" + binary_path() + "' " + args); }
+
+CommandResult run_shell(const std::string& command_line) {
     TempDir dir;
     const std::string out_path = dir.path() + "/stdout";
     const std::string err_path = dir.path() + "/stderr";
     const std::string command =
-        "'" + binary_path() + "' " + args + " >'" + out_path + "' 2>'" + err_path + "' </dev/null";
+        "( " + command_line + " ) >'" + out_path + "' 2>'" + err_path + "' </dev/null";
     const int status = std::system(command.c_str());
     CommandResult result;
     if (status != -1 && WIFEXITED(status)) result.exit_status = WEXITSTATUS(status);

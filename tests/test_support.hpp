@@ -18,6 +18,8 @@ struct CommandResult {
 
 // Runs `mlptrain <args>` through /bin/sh (args are passed as written) and captures output.
 CommandResult run_cli(const std::string& args);
+// Runs a whole shell command line and captures its output.
+CommandResult run_shell(const std::string& command);
 
 // A fresh directory under the system temp dir, removed with its contents on destruction.
 class TempDir {

@@ -96,6 +96,8 @@ public:
     std::int64_t shards() const { return shards_; }              // global, all ranks
     std::int64_t local_shards() const { return local_shards_; }  // this rank's
     Communicator& communicator() { return *comm_; }
+    // Wall time spent in the gradient allreduce across ranks so far (0 for one process).
+    double allreduce_seconds() const { return allreduce_seconds_; }
     std::int64_t step() const { return step_; }
     float* params() { return params_.data(); }
     const float* params() const { return params_.data(); }
@@ -150,6 +152,7 @@ private:
     std::int64_t first_shard_ = 0;
     Communicator* comm_ = nullptr;
     std::unique_ptr<Communicator> own_communicator_;
+    double allreduce_seconds_ = 0.0;
     std::int64_t shard_rows_ = 1;
     std::int64_t step_ = 0;
     TrainState state_;

@@ -14,6 +14,7 @@
 
 #include "commands.hpp"
 #include "mlptrain/blas.hpp"
+#include "mlptrain/communicator.hpp"
 #include "mlptrain/config.hpp"
 #include "mlptrain/error.hpp"
 #include "mlptrain/rng.hpp"
@@ -129,7 +130,8 @@ int run_bench(const std::vector<std::string>& args) {
         ("seconds", po::value<std::string>()->default_value("3"), "time budget of the timed steps when --steps is not given")
         ("warmup", po::value<std::string>()->default_value("10"), "untimed steps first")
         ("activation", po::value<std::string>()->default_value("relu"), "hidden activation")
-        ("no-ceiling", po::bool_switch(), "skip the GEMM ceiling measurement")
+        ("no-ceiling", po::bool_switch(), "skip the GEMM ceiling measurement (always skipped under MPI)")
+        ("allreduce", po::value<std::string>()->default_value("tree"), "across MPI ranks: tree or mpi")
         ("json", po::bool_switch(), "print one JSON object instead of text")
         ("help,h", "show this help");
     po::variables_map vm;
@@ -169,6 +171,9 @@ int run_bench(const std::vector<std::string>& args) {
     if (vm.count("shards") && (config.shards < 1 || config.shards > batch))
         throw Error(describe("--shards", "an integer from 1 to --batch-size", text("shards")));
 
+    if (text("allreduce") == "mpi") config.allreduce = AllreduceKind::mpi;
+    else if (text("allreduce") != "tree") throw Error(describe("--allreduce", "tree or mpi", "'" + text("allreduce") + "'"));
+
     ModelSpec spec;
     spec.sizes = sizes;
     spec.hidden_activation = parse_activation(text("activation"));
@@ -179,8 +184,12 @@ int run_bench(const std::vector<std::string>& args) {
     std::vector<std::int64_t> order(static_cast<std::size_t>(rows));
     for (std::int64_t i = 0; i < rows; ++i) order[static_cast<std::size_t>(i)] = i;
 
-    Trainer trainer(model, config, 0);
+    // Under mpirun each rank trains its block of the shards; rank 0 reports.
+    const std::unique_ptr<Communicator> comm = make_communicator(nullptr, nullptr);
+    if (comm->rank() != 0) std::cout.setstate(std::ios::badbit);
+    Trainer trainer(model, config, 0, comm.get());
     const int threads = trainer.threads();
+    const int ranks = comm->size();
     std::int64_t position = 0;
     auto one_step = [&] {
         if (position + batch > rows) position = 0;
@@ -190,22 +199,28 @@ int run_bench(const std::vector<std::string>& args) {
 
     // Ceiling before and after training (the machine may be shared); the higher is used,
     // which makes the efficiency a conservative figure.
-    const bool ceiling_on = !vm["no-ceiling"].as<bool>();
+    const bool ceiling_on = !vm["no-ceiling"].as<bool>() && ranks == 1;
     const std::int64_t ceiling_rows = std::max<std::int64_t>(1, batch / threads);
     double ceiling = ceiling_on ? gemm_ceiling(sizes, ceiling_rows, threads, 1.0) : 0.0;
 
     for (std::int64_t i = 0; i < warmup; ++i) one_step();
+    const double allreduce_before = trainer.allreduce_seconds();
     std::int64_t timed = 0;
     const auto start = Clock::now();
     if (steps > 0) {
         for (; timed < steps; ++timed) one_step();
     } else {
-        while (timed < 3 || seconds_since(start) < budget) {
+        // Ranks must run the same number of steps: rank 0's clock decides, by broadcast.
+        float go_on = 1.0f;
+        while (go_on > 0.0f) {
             one_step();
             ++timed;
+            go_on = timed < 3 || seconds_since(start) < budget ? 1.0f : 0.0f;
+            comm->broadcast(&go_on, 1, 0);
         }
     }
     const double elapsed = seconds_since(start);
+    const double allreduce_share = (trainer.allreduce_seconds() - allreduce_before) / elapsed;
     if (ceiling_on) ceiling = std::max(ceiling, gemm_ceiling(sizes, ceiling_rows, threads, 1.0));
 
     const double samples_per_s = static_cast<double>(timed * batch) / elapsed;
@@ -221,18 +236,22 @@ int run_bench(const std::vector<std::string>& args) {
             {"steps_per_s", static_cast<double>(timed) / elapsed},
             {"us_per_step", elapsed / static_cast<double>(timed) * 1e6}, {"gflops", gflops},
             {"ceiling_gflops", ceiling}, {"ceiling_rows_per_caller", ceiling_rows},
-            {"efficiency", efficiency}, {"blas", blas_description()}};
+            {"efficiency", efficiency}, {"ranks", ranks}, {"allreduce_share", allreduce_share},
+            {"allreduce", config.allreduce == AllreduceKind::tree ? "tree" : "mpi"},
+            {"blas", blas_description()}};
         std::cout << j.dump() << "\n";
         return 0;
     }
-    std::printf("network %s, batch %lld, %d thread(s), %lld shard(s); BLAS %s\n", spec.describe().c_str(),
-                static_cast<long long>(batch), threads, static_cast<long long>(trainer.shards()),
-                blas_description().c_str());
+    if (comm->rank() != 0) return 0;
+    std::printf("network %s, batch %lld, %d rank(s) x %d thread(s), %lld shard(s); BLAS %s\n",
+                spec.describe().c_str(), static_cast<long long>(batch), ranks, threads,
+                static_cast<long long>(trainer.shards()), blas_description().c_str());
     for (const std::string& notice : trainer.notices()) std::printf("%s\n", notice.c_str());
     std::printf("%lld steps in %.3f s: %.0f samples/s, %.1f steps/s, %.1f us/step\n",
                 static_cast<long long>(timed), elapsed, samples_per_s,
                 static_cast<double>(timed) / elapsed, elapsed / static_cast<double>(timed) * 1e6);
     std::printf("achieved %.2f GFLOP/s (6 x %.0f parameters x samples/s)\n", gflops, params);
+    if (ranks > 1) std::printf("allreduce: %.1f%% of the time\n", 100.0 * allreduce_share);
     if (ceiling_on)
         std::printf("GEMM ceiling %.2f GFLOP/s (%d concurrent sgemm callers x %lld rows); efficiency %.3f\n",
                     ceiling, threads, static_cast<long long>(ceiling_rows), efficiency);
