@@ -263,7 +263,13 @@ static int train_on(const std::vector<std::string>& args, Communicator& comm) {
         // Ranks agree on stopping at the same step boundary (a signal may reach one first).
         const int signal_here = stop_signal;
         const bool stop = comm.size() > 1 ? comm.any(signal_here != 0) : signal_here != 0;
-        if (stop && !stop_signal) stop_signal = SIGTERM;
+        if (stop && comm.size() > 1) {
+            // One exit status on every rank: SIGTERM over SIGINT over SIGUSR1.
+            double seen[3] = {signal_here == SIGTERM ? 1.0 : 0.0, signal_here == SIGINT ? 1.0 : 0.0,
+                              signal_here == SIGUSR1 ? 1.0 : 0.0};
+            comm.allreduce_sum(seen, 3);
+            stop_signal = seen[0] > 0 ? SIGTERM : seen[1] > 0 ? SIGINT : SIGUSR1;
+        }
         const bool epoch_end = state.position == 0;
         const bool periodic = c.checkpoint_every > 0 && trainer.step() % c.checkpoint_every == 0;
         if (checkpoints && (epoch_end || periodic || stop)) checkpoints->save(trainer, checkpoint_info);
