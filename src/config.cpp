@@ -65,6 +65,7 @@ void validate(const RunConfig& c) {
     require(c.validation_fraction + c.test_fraction < 1, "--validation-fraction",
             "validation + test fractions below 1", num(c.validation_fraction + c.test_fraction),
             "leave some rows for training");
+    require(c.max_rows >= 0, "--max-rows", "a non-negative integer", std::to_string(c.max_rows));
     require(c.dropout >= 0 && c.dropout < 1, "--dropout", "a probability in [0, 1)", num(c.dropout));
     const TrainConfig& t = c.train;
     require(t.epochs >= 1, "--epochs", "a positive integer", std::to_string(t.epochs));

@@ -224,4 +224,15 @@ void gather_targets(Matrix T, const Dataset& data, const std::int64_t* rows, std
                     static_cast<std::size_t>(outputs) * sizeof(float));
 }
 
+void keep_first_rows(Dataset& data, std::int64_t n) {
+    MLPTRAIN_ASSERT(n >= 0, "keep_first_rows: negative count");
+    if (n >= data.rows) return;
+    const auto rows = static_cast<std::size_t>(n);
+    if (!data.x.empty()) data.x.resize(rows * static_cast<std::size_t>(data.features));
+    if (!data.x_u8.empty()) data.x_u8.resize(rows * static_cast<std::size_t>(data.features));
+    if (!data.labels.empty()) data.labels.resize(rows);
+    if (!data.y.empty()) data.y.resize(rows * static_cast<std::size_t>(data.outputs));
+    data.rows = n;
+}
+
 }  // namespace mlptrain

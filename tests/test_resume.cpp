@@ -134,7 +134,14 @@ TEST_CASE("SIGTERM checkpoints, and the resumed run matches the uninterrupted on
         execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
         _exit(127);
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(700));
+    // Signal once training is under way (the first epoch line is out), however slow the
+    // machine; give up waiting after 60 s.
+    for (int waited = 0; waited < 6000; ++waited) {
+        std::ifstream progress(out_path);
+        const std::string text((std::istreambuf_iterator<char>(progress)), std::istreambuf_iterator<char>());
+        if (text.find("epoch 1/") != std::string::npos) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
     kill(child, SIGTERM);
     int status = 0;
     waitpid(child, &status, 0);
@@ -169,4 +176,34 @@ TEST_CASE("numeric failure exits 3 and never checkpoints non-finite weights") {
         ++checked;
     }
     MESSAGE("checkpoints checked finite: " << checked);
+}
+
+// A corrupted checkpoint (a flipped byte, a truncation) is refused with exit status 2 and
+// a message naming the file; never a crash.
+TEST_CASE("resume from a corrupted checkpoint is a clear error") {
+    TempDir dir;
+    const std::string ckpt = dir.path() + "/ckpt";
+    REQUIRE(run_cli("train --data '" + test_support::data_path("digits.csv") +
+                    "' --layers 32 --epochs 1 --batch-size 64 --checkpoint-dir '" + ckpt + "'")
+                .exit_status == 0);
+    const std::string file = step_file(ckpt, 20);
+    std::string bytes;
+    {
+        std::ifstream in(file, std::ios::binary);
+        bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+    REQUIRE(bytes.size() > 1000);
+    for (const std::size_t at : {std::size_t{3}, std::size_t{100}, bytes.size() / 2, bytes.size() - 5}) {
+        std::string flipped = bytes;
+        flipped[at] = static_cast<char>(flipped[at] ^ 0x10);
+        const std::string path = dir.write_file("flipped.safetensors", flipped);
+        const auto r = run_cli("train --resume '" + path + "'");
+        INFO("byte " << at << ": " << r.err);
+        CHECK(r.exit_status == 2);
+        CHECK(r.err.find("flipped.safetensors") != std::string::npos);
+    }
+    const std::string path = dir.write_file("short.safetensors", bytes.substr(0, bytes.size() - 100));
+    const auto r = run_cli("train --resume '" + path + "'");
+    CHECK(r.exit_status == 2);
+    CHECK(r.err.find("short.safetensors") != std::string::npos);
 }

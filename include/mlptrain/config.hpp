@@ -20,7 +20,8 @@ struct RunConfig {
     std::string label;  // CSV label column (name or 0-based index); empty: last column
     double validation_fraction = 0.1;
     double test_fraction = 0.2;
-    bool standardize = true;  // per-feature standardization fitted on the training rows
+    bool standardize = true;
+    std::int64_t max_rows = 0;  // use only the first N rows of each data file (0: all)  // per-feature standardization fitted on the training rows
 
     // Model.
     std::vector<std::int64_t> hidden = {64, 32};

@@ -47,6 +47,9 @@ Standardization fit_standardization(const Dataset& data, const std::vector<std::
 // Applies `s` to every row of the float features in place (uint8 data is left unchanged).
 void apply_standardization(Dataset& data, const Standardization& s);
 
+// Keeps only the first `n` rows (for quick runs on a subset); no-op if n ≥ rows.
+void keep_first_rows(Dataset& data, std::int64_t n);
+
 struct Split {
     std::vector<std::int64_t> train, validation, test;  // row indices, each ascending
 };

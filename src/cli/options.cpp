@@ -50,6 +50,7 @@ static po::options_description train_options() {
         ("label", po::value<std::string>(), "CSV label column: header name or 0-based index (default: last)")
         ("validation-fraction", po::value<std::string>(), "share of rows held out for validation (default 0.1)")
         ("test-fraction", po::value<std::string>(), "share of rows held out for the final test (default 0.2)")
+        ("max-rows", po::value<std::string>(), "use only the first N rows of each data file, for quick runs (default: all)")
         ("no-standardize", po::bool_switch(), "do not standardize features (default: fit mean/std on train rows)");
     po::options_description model("Model");
     model.add_options()
@@ -185,6 +186,7 @@ TrainArgs parse_train_args(const std::vector<std::string>& args, const std::stri
     if (has("validation-fraction")) c.validation_fraction = real("validation-fraction");
     if (has("test-fraction")) c.test_fraction = real("test-fraction");
     c.standardize = !vm["no-standardize"].as<bool>();
+    if (has("max-rows")) c.max_rows = integer("max-rows");
 
     if (has("layers")) c.hidden = parse_layer_sizes(text("layers"), flag("layers"));
     if (has("activation")) c.activation = parse_activation(text("activation"), flag("activation"));
@@ -266,6 +268,7 @@ std::string config_lines(const RunConfig& c) {
     line("validation-fraction", real_text(c.validation_fraction, 17));
     line("test-fraction", real_text(c.test_fraction, 17));
     line("no-standardize", c.standardize ? "false" : "true");
+    if (c.max_rows > 0) line("max-rows", std::to_string(c.max_rows));
     line("layers", layers);
     line("activation", activation_name(c.activation));
     line("loss", loss_name(c.loss));

@@ -183,9 +183,11 @@ static int train_on(const std::vector<std::string>& args, Communicator& comm) {
     // plus a separate test file appended after it.
     Dataset data = load_dataset(c.data.empty() ? c.train_data : c.data, c.train_labels,
                                 "--train-labels", csv);
+    if (c.max_rows > 0) keep_first_rows(data, c.max_rows);
     Split split;
     if (!c.test_data.empty()) {
         Dataset test = load_dataset(c.test_data, c.test_labels, "--test-labels", csv);
+        if (c.max_rows > 0) keep_first_rows(test, c.max_rows);
         if (data.is_classification()) align_classes(test, data);
         split = split_dataset(data, c.validation_fraction, 0.0, c.train.seed);
         split.test = append_rows(data, test);
