@@ -1,7 +1,9 @@
 // `mlptrain train`: load and split the data, build the model and the trainer, print one
 // line per epoch, then the test result and the weights fingerprint.
+#include <chrono>
 #include <cmath>
 #include <csignal>
+#include <filesystem>
 #include <cstdio>
 #include <iostream>
 #include <map>
@@ -274,7 +276,16 @@ static int train_on(const std::vector<std::string>& args, Communicator& comm) {
         }
         const bool epoch_end = state.position == 0;
         const bool periodic = c.checkpoint_every > 0 && trainer.step() % c.checkpoint_every == 0;
-        if (checkpoints && (epoch_end || periodic || stop)) checkpoints->save(trainer, checkpoint_info);
+        if (checkpoints && (epoch_end || periodic || stop)) {
+            const auto start = std::chrono::steady_clock::now();
+            const std::string path = checkpoints->save(trainer, checkpoint_info);
+            if (c.verbose) {
+                progress.clear();
+                const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+                std::cout << "checkpoint: " << path << " (" << fixed(static_cast<double>(std::filesystem::file_size(path)) / 1e6, 1)
+                          << " MB, written and synced in " << fixed(ms, 1) << " ms)\n";
+            }
+        }
         if (stop) {
             progress.clear();
             std::cout << "stopped by signal " << stop_signal << " at step " << trainer.step() << " (epoch "
