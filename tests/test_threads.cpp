@@ -6,7 +6,9 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <fstream>
+#include <thread>
 #include <map>
 #include <sstream>
 
@@ -94,6 +96,9 @@ TEST_CASE("OpenBLAS runs one thread per call") {
 // with, uses more than one when T > 1, and the threads it started with (OpenBLAS's pool)
 // stay idle: under 5% of the CPU time spent training.
 TEST_CASE("thread count and CPU use during training match --threads") {
+    // OpenBLAS's pool threads spin for about 2^28 cycles (its THREAD_TIMEOUT, ~0.1 s)
+    // after the library starts them, then park; wait that out once.
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
     const auto baseline = thread_cpu_ticks();
     const int start_threads = static_cast<int>(baseline.size());
     for (int threads : {1, 2, 4}) {
