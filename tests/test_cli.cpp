@@ -16,15 +16,11 @@ using test_support::CommandResult;
 using test_support::data_path;
 using test_support::run_cli;
 using test_support::TempDir;
+using test_support::contains;
+using test_support::q;
 
 namespace {
 
-// Single-quoted for /bin/sh (the test paths hold no quotes).
-std::string q(const std::string& path) { return "'" + path + "'"; }
-
-bool contains(const std::string& text, const std::string& part) {
-    return text.find(part) != std::string::npos;
-}
 
 std::vector<std::string> epoch_lines(const std::string& out) {
     std::vector<std::string> lines;

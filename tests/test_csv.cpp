@@ -9,6 +9,8 @@
 #include "mlptrain/error.hpp"
 #include "test_support.hpp"
 
+using test_support::contains;
+
 using mlptrain::CsvOptions;
 using mlptrain::Dataset;
 using mlptrain::load_csv;
@@ -31,9 +33,6 @@ std::string error_for(const test_support::TempDir& dir, const std::string& name,
     return load_error(dir.write_file(name, contents), options);
 }
 
-bool contains(const std::string& text, const std::string& part) {
-    return text.find(part) != std::string::npos;
-}
 
 }  // namespace
 

@@ -9,6 +9,8 @@
 
 #include "test_support.hpp"
 
+using test_support::fingerprint_of;
+
 namespace {
 
 const std::string dir = "/usr/share/datasets/fashion-mnist/";
@@ -30,11 +32,6 @@ double accuracy_of(const std::string& out) {
     return std::stod(m[1]);
 }
 
-std::string fingerprint_of(const std::string& out) {
-    std::smatch m;
-    REQUIRE(std::regex_search(out, m, std::regex("weights fingerprint: ([0-9a-f]{16})")));
-    return m[1];
-}
 
 }  // namespace
 

@@ -19,6 +19,8 @@
 #include "mlptrain/matrix.hpp"
 #include "test_support.hpp"
 
+using test_support::contains;
+
 using mlptrain::Dataset;
 using mlptrain::load_idx;
 using test_support::TempDir;
@@ -85,9 +87,6 @@ std::string load_error(const std::string& images, const std::string& labels) {
     return "";
 }
 
-bool contains(const std::string& text, const std::string& part) {
-    return text.find(part) != std::string::npos;
-}
 
 }  // namespace
 

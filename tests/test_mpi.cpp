@@ -12,6 +12,7 @@
 
 using test_support::CommandResult;
 using test_support::TempDir;
+using test_support::fingerprint_of;
 
 namespace {
 
@@ -30,11 +31,6 @@ CommandResult run_mpi(int ranks, const std::string& args) {
                                    test_support::binary_path() + "' " + args);
 }
 
-std::string fingerprint_of(const std::string& out) {
-    std::smatch m;
-    if (!std::regex_search(out, m, std::regex("weights fingerprint: ([0-9a-f]{16})"))) return "none";
-    return m[1];
-}
 
 double seconds_of(const std::chrono::steady_clock::time_point start) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -20,6 +20,8 @@
 #include "mlptrain/checkpoint.hpp"
 #include "test_support.hpp"
 
+using test_support::fingerprint_of;
+
 using test_support::run_cli;
 using test_support::TempDir;
 
@@ -29,11 +31,6 @@ const std::string base_args = "train --data '" + test_support::data_path("digits
                               "' --layers 32 --epochs 3 --batch-size 64 --shards 4 --nesterov "
                               "--dropout 0.1 --seed 3";
 
-std::string fingerprint_of(const std::string& out) {
-    std::smatch m;
-    REQUIRE(std::regex_search(out, m, std::regex("weights fingerprint: ([0-9a-f]{16})")));
-    return m[1];
-}
 
 // The loss part of each epoch line ("epoch N/M  train_loss …  val_acc …"), keyed by epoch.
 std::map<int, std::string> loss_lines(const std::string& out) {

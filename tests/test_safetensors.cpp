@@ -27,6 +27,8 @@
 #include "mlptrain/safetensors.hpp"
 #include "test_support.hpp"
 
+using test_support::contains;
+
 using mlptrain::crc32c;
 using mlptrain::read_safetensors;
 using mlptrain::SafetensorsFile;
@@ -149,9 +151,6 @@ std::pair<std::string, std::string> read_error_of(const TempDir& dir, const std:
     return {message, path};
 }
 
-bool contains(const std::string& text, const std::string& part) {
-    return text.find(part) != std::string::npos;
-}
 
 }  // namespace
 

@@ -43,6 +43,17 @@ CommandResult run_shell(const std::string& command_line) {
     return result;
 }
 
+std::string fingerprint_of(const std::string& out) {
+    static int missing = 0;
+    const std::string label = "weights fingerprint: ";
+    const std::size_t at = out.find(label);
+    if (at != std::string::npos && out.size() >= at + label.size() + 16) {
+        const std::string hex = out.substr(at + label.size(), 16);
+        if (hex.find_first_not_of("0123456789abcdef") == std::string::npos) return hex;
+    }
+    return "(no fingerprint, run " + std::to_string(++missing) + ")";
+}
+
 TempDir::TempDir() {
     std::string pattern = (std::filesystem::temp_directory_path() / "mlptrain-test-XXXXXX").string();
     if (!mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");

@@ -21,6 +21,17 @@ CommandResult run_cli(const std::string& args);
 // Runs a whole shell command line and captures its output.
 CommandResult run_shell(const std::string& command);
 
+// Single-quoted for /bin/sh (the test paths hold no quotes).
+inline std::string q(const std::string& path) { return "'" + path + "'"; }
+
+inline bool contains(const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
+}
+
+// The 16 hex digits after "weights fingerprint: " in a run's output; when there are none,
+// a text that equals no other call's result, so that two failed runs never compare equal.
+std::string fingerprint_of(const std::string& out);
+
 // A fresh directory under the system temp dir, removed with its contents on destruction.
 class TempDir {
 public:
