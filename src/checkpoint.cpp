@@ -262,10 +262,10 @@ std::string CheckpointDir::save(Trainer& trainer, const CheckpointInfo& info) {
     return path;
 }
 
-std::string resolve_checkpoint(const std::string& dir_or_file) {
+std::string resolve_checkpoint(const std::string& dir_or_file, const std::string& flag) {
     struct stat st;
     if (stat(dir_or_file.c_str(), &st) != 0)
-        throw Error(describe("--resume " + dir_or_file, "a checkpoint file or directory", std::strerror(errno)));
+        throw Error(describe(flag + " " + dir_or_file, "a checkpoint file or directory", std::strerror(errno)));
     if (!S_ISDIR(st.st_mode)) return dir_or_file;
     std::ifstream latest(dir_or_file + "/latest");
     std::string name;
@@ -275,7 +275,7 @@ std::string resolve_checkpoint(const std::string& dir_or_file) {
     }
     const std::vector<std::string> files = checkpoint_files(dir_or_file);
     if (files.empty())
-        throw Error(describe("--resume " + dir_or_file, "a directory with step-*.safetensors checkpoints", "none"));
+        throw Error(describe(flag + " " + dir_or_file, "a directory with step-*.safetensors checkpoints", "none"));
     return dir_or_file + "/" + files.back();
 }
 

@@ -228,10 +228,10 @@ IdxHeader read_header(GzReader& in, Role role) {
         overflow |= __builtin_mul_overflow(header.payload, std::uint64_t{size}, &header.payload);
     }
     // Rows and features are int64 in the Dataset, so the product must fit in 63 bits too.
-    if (overflow || header.payload > static_cast<std::uint64_t>(
-                                         std::numeric_limits<std::int64_t>::max()))
-        in.fail(describe(path, "dimensions whose product fits in 63 bits",
-                         join_dims(header.dims), "the header is corrupt"));
+    if (overflow ||
+        header.payload > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+        in.fail(describe(path, "dimensions whose product fits in 63 bits", join_dims(header.dims),
+                         "the header is corrupt"));
 
     const auto& dims = header.dims;
     if (role == Role::images) {
@@ -272,18 +272,15 @@ void read_payload(GzReader& in, const IdxHeader& header, Role role,
         if (found == expected) found += in.drain();
     }
     if (found < expected)
-        throw Error(describe(in.path(), std::to_string(expected) + what + " for " +
-                                            join_dims(header.dims),
-                             std::to_string(found) + " (the file is truncated)",
-                             "download it again"));
+        throw Error(
+            describe(in.path(), std::to_string(expected) + what + " for " + join_dims(header.dims),
+                     std::to_string(found) + " (the file is truncated)", "download it again"));
     if (found > expected)
-        throw Error(describe(in.path(), std::to_string(expected) + what + " for " +
-                                            join_dims(header.dims),
-                             std::to_string(found) + " (" + std::to_string(found - expected) +
-                                 " trailing bytes after " +
-                                 std::to_string(header_bytes + expected) + ")",
-                             "the header's dimensions do not match the data; the file is "
-                             "corrupt"));
+        throw Error(
+            describe(in.path(), std::to_string(expected) + what + " for " + join_dims(header.dims),
+                     std::to_string(found) + " (" + std::to_string(found - expected) +
+                         " trailing bytes after " + std::to_string(header_bytes + expected) + ")",
+                     "the header's dimensions do not match the data; the file is corrupt"));
     in.close();
 }
 
@@ -300,8 +297,8 @@ bool is_idx_file(const std::string& path) {
         unsigned char magic[4] = {0, 0, 0, 0};
         if (in.read(magic, sizeof magic) < sizeof magic) return false;
         // Any IDX element type counts, so that load_idx can name a wrong one.
-        const bool known_type = magic[2] == 0x08 || magic[2] == 0x09 ||
-                                (magic[2] >= 0x0B && magic[2] <= 0x0E);
+        const bool known_type =
+            magic[2] == 0x08 || magic[2] == 0x09 || (magic[2] >= 0x0B && magic[2] <= 0x0E);
         return magic[0] == 0 && magic[1] == 0 && known_type && magic[3] >= 1;
     } catch (const Error&) {
         return false;
@@ -341,12 +338,11 @@ Dataset load_idx(const std::string& images_path, const std::string& labels_path)
     GzReader labels(labels_path);
     const IdxHeader label_header = read_header(labels, Role::labels);
     if (label_header.dims[0] != dims[0])
-        labels.fail(describe(labels_path,
-                             std::to_string(dims[0]) + " labels to match the images in " +
-                                 images_path,
-                             std::to_string(label_header.dims[0]),
-                             "the images and labels files must come from the same set (train "
-                             "or t10k)"));
+        labels.fail(describe(
+            labels_path, std::to_string(dims[0]) + " labels to match the images in " + images_path,
+            std::to_string(label_header.dims[0]),
+            "the images and labels files must come from the same set (train "
+            "or t10k)"));
     std::vector<std::uint8_t> raw_labels;
     read_payload(labels, label_header, Role::labels, raw_labels);
 

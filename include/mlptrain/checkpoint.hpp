@@ -63,7 +63,8 @@ private:
 };
 
 // A checkpoint file, or a directory resolved through its `latest` file (falling back to
-// the newest step-*.safetensors if `latest` is missing). Throws Error if there is none.
-std::string resolve_checkpoint(const std::string& dir_or_file);
+// the newest step-*.safetensors if `latest` is missing). Throws Error naming `flag` if
+// there is none.
+std::string resolve_checkpoint(const std::string& dir_or_file, const std::string& flag = "--resume");
 
 }  // namespace mlptrain

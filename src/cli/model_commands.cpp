@@ -125,17 +125,7 @@ struct TrainedModel {
 TrainedModel load_model(const std::string& dir_or_file) {
     TrainedModel m;
     m.source = dir_or_file;
-    std::string path;
-    try {
-        path = resolve_checkpoint(dir_or_file);
-    } catch (const Error& e) {
-        // resolve_checkpoint names the flag of train's --resume; here it is --model.
-        const std::string message = e.what();
-        const std::string resume = "--resume ";
-        if (message.rfind(resume, 0) != 0) throw;
-        throw Error("--model " + message.substr(resume.size()));
-    }
-    m.checkpoint = load_checkpoint(path);
+    m.checkpoint = load_checkpoint(resolve_checkpoint(dir_or_file, "--model"));
     return m;
 }
 
