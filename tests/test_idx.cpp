@@ -2,6 +2,7 @@
 // scaled to [0, 1], every header/size/gzip rejection names the file and what was found, and
 // (when the dataset package is installed) Fashion-MNIST loads with its known shapes.
 #include <doctest/doctest.h>
+#include <sys/stat.h>
 #include <zlib.h>
 
 #include <chrono>
@@ -10,7 +11,6 @@
 #include <fstream>
 #include <sstream>
 #include <string>
-#include <sys/stat.h>
 #include <vector>
 
 #include "mlptrain/dataset.hpp"
@@ -19,10 +19,9 @@
 #include "mlptrain/matrix.hpp"
 #include "test_support.hpp"
 
-using test_support::contains;
-
 using mlptrain::Dataset;
 using mlptrain::load_idx;
+using test_support::contains;
 using test_support::TempDir;
 
 namespace {
@@ -87,7 +86,6 @@ std::string load_error(const std::string& images, const std::string& labels) {
     return "";
 }
 
-
 }  // namespace
 
 // A raw 3-dimensional file loads as uint8 rows × (rows·cols) with labels and "0".."max" classes.
@@ -121,8 +119,10 @@ TEST_CASE("idx: gzip and raw files load identically") {
     const std::string images = images_file(50, 5, 7);
     std::string labels;
     for (int i = 0; i < 50; ++i) labels += static_cast<char>(i % 10);
-    const Dataset raw = load_idx(dir.write_file("i", images), dir.write_file("l", labels_file(labels)));
-    const Dataset gz = load_idx(write_gzip(dir, "i.gz", images), write_gzip(dir, "l.gz", labels_file(labels)));
+    const Dataset raw =
+        load_idx(dir.write_file("i", images), dir.write_file("l", labels_file(labels)));
+    const Dataset gz =
+        load_idx(write_gzip(dir, "i.gz", images), write_gzip(dir, "l.gz", labels_file(labels)));
     CHECK(gz.rows == 50);
     CHECK(gz.features == 35);
     CHECK(gz.x_u8 == raw.x_u8);
@@ -182,7 +182,8 @@ TEST_CASE("idx: truncated images are rejected with expected and found sizes") {
     CHECK(contains(load_error(gz, labels), "found 399 (the file is truncated)"));
     // A header cut inside the dimensions.
     const std::string header = dir.write_file("header", content.substr(0, 9));
-    CHECK(contains(load_error(header, labels), header + ": expected 12 bytes of dimension sizes, found 5"));
+    CHECK(contains(load_error(header, labels),
+                   header + ": expected 12 bytes of dimension sizes, found 5"));
 }
 
 // A header whose sizes claim far more than the file could hold is truncated, not allocated.
@@ -216,7 +217,8 @@ TEST_CASE("idx: wrong magic number is rejected") {
     const std::string labels = dir.write_file("l", labels_file({0}));
     const std::string csv = dir.write_file("data.csv", "a,b,label\n1,2,x\n");
     const std::string message = load_error(csv, labels);
-    CHECK(contains(message, csv + ": expected the IDX magic number 0x00 0x00 at the start, found 0x61 0x2C"));
+    CHECK(contains(
+        message, csv + ": expected the IDX magic number 0x00 0x00 at the start, found 0x61 0x2C"));
     CHECK(contains(message, "not an IDX file"));
     const std::string gz = write_gzip(dir, "data.csv.gz", "a,b,label\n1,2,x\n");
     CHECK(contains(load_error(gz, labels), "found 0x61 0x2C"));
@@ -228,10 +230,13 @@ TEST_CASE("idx: wrong element type and dimensions are rejected") {
     const std::string labels = dir.write_file("l", labels_file({0, 1}));
     const std::string floats = dir.write_file("f", idx_bytes(0x0D, {2, 2}, std::string(16, '\0')));
     const std::string message = load_error(floats, labels);
-    CHECK(contains(message, floats + ": expected IDX element type 0x08 (unsigned byte), found type 0x0D (float32)"));
+    CHECK(contains(
+        message,
+        floats + ": expected IDX element type 0x08 (unsigned byte), found type 0x0D (float32)"));
     CHECK(contains(message, "uint8"));
     const std::string zero_dims = dir.write_file("z", idx_bytes(0x08, {}, ""));
-    CHECK(contains(load_error(zero_dims, labels), "expected 1 to 4 dimensions in the IDX header, found 0"));
+    CHECK(contains(load_error(zero_dims, labels),
+                   "expected 1 to 4 dimensions in the IDX header, found 0"));
     const std::string five_dims = dir.write_file("five", idx_bytes(0x08, {1, 1, 1, 1, 1}, "x"));
     CHECK(contains(load_error(five_dims, labels), "found 5"));
     // Labels passed as images, and images passed as labels.
@@ -249,10 +254,11 @@ TEST_CASE("idx: wrong element type and dimensions are rejected") {
 TEST_CASE("idx: dimension product overflow is rejected") {
     TempDir dir;
     const std::string labels = dir.write_file("l", labels_file({0}));
-    const std::string huge = dir.write_file(
-        "huge", idx_bytes(0x08, {0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu}, "x"));
+    const std::string huge =
+        dir.write_file("huge", idx_bytes(0x08, {0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu}, "x"));
     const std::string message = load_error(huge, labels);
-    CHECK(contains(message, huge + ": expected dimensions whose product fits in 63 bits, found 4294967295 x 4294967295 x 4294967295"));
+    CHECK(contains(message, huge + ": expected dimensions whose product fits in 63 bits, found "
+                                   "4294967295 x 4294967295 x 4294967295"));
 }
 
 // Label and image counts must agree; the message gives both and the images file.
@@ -313,7 +319,8 @@ TEST_CASE("idx: is_idx_file detects IDX content") {
     CHECK(mlptrain::is_idx_file(dir.write_file("raw", images_file(2, 2, 2))));
     CHECK(mlptrain::is_idx_file(write_gzip(dir, "gz.gz", images_file(2, 2, 2))));
     CHECK(mlptrain::is_idx_file(dir.write_file("labels", labels_file({1}))));
-    CHECK(mlptrain::is_idx_file(dir.write_file("floats", idx_bytes(0x0D, {1}, std::string(4, '\0')))));
+    CHECK(mlptrain::is_idx_file(
+        dir.write_file("floats", idx_bytes(0x0D, {1}, std::string(4, '\0')))));
     CHECK_FALSE(mlptrain::is_idx_file(dir.write_file("data.csv", "a,b\n1,2\n")));
     CHECK_FALSE(mlptrain::is_idx_file(write_gzip(dir, "data.csv.gz", "a,b\n1,2\n")));
     CHECK_FALSE(mlptrain::is_idx_file(dir.write_file("empty", "")));
