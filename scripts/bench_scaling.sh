@@ -25,7 +25,9 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 
 cores=$(nproc)
 bench() {  # ranks threads -> one JSON line
-    mpirun --oversubscribe -np "$1" build/mlptrain bench --layers "$layers" --batch-size "$batch" \
+    # --bind-to none: Open MPI binds each rank to one core by default, which would make a
+    # rank's TBB threads share that core.
+    mpirun --oversubscribe --bind-to none -np "$1" build/mlptrain bench --layers "$layers" --batch-size "$batch" \
         --shards "$shards" --threads "$2" --seconds "$seconds" --allreduce "$allreduce" --json | tail -n 1
 }
 
