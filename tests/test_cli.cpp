@@ -278,3 +278,36 @@ TEST_CASE("cli: fingerprint does not depend on --threads") {
     CHECK(fingerprint_of(run_cli(digits + " --shards 4 --threads 3")) == sharded);
     CHECK(fingerprint_of(run_cli(digits + " --shards 4 --threads 4")) == sharded);
 }
+
+// --metrics-out writes one JSON object per epoch with the documented fields, and
+// scripts/plot_metrics.py turns it into a PNG (when python3-matplotlib is installed).
+TEST_CASE("metrics log and its plot") {
+    TempDir dir;
+    const std::string log = dir.path() + "/metrics.jsonl";
+    const auto r = run_cli("train --data " + q(data_path("digits.csv")) + " --epochs 3 --quiet --metrics-out " + q(log));
+    REQUIRE(r.exit_status == 0);
+    std::ifstream in(log);
+    std::string line;
+    int lines = 0;
+    while (std::getline(in, line)) {
+        ++lines;
+        for (const char* key : {"\"epoch\":", "\"step\":", "\"train_loss\":", "\"val_loss\":", "\"val_accuracy\":",
+                                "\"lr\":", "\"samples_per_s\":", "\"seconds\":"})
+            CHECK(contains(line, key));
+        CHECK(contains(line, "\"epoch\":" + std::to_string(lines)));
+    }
+    CHECK(lines == 3);
+    if (std::system("/usr/bin/python3 -c 'import matplotlib' >/dev/null 2>&1") != 0) {
+        MESSAGE("plot skipped: python3-matplotlib is not installed (scripts/setup.sh --with plots)");
+        return;
+    }
+    const std::string png = dir.path() + "/curves.png";
+    const auto plot = test_support::run_shell("/usr/bin/python3 " + q(std::string(MLPTRAIN_SOURCE_DIR) + "/scripts/plot_metrics.py") +
+                                              " " + q(log) + " -o " + q(png));
+    INFO(plot.err);
+    CHECK(plot.exit_status == 0);
+    std::ifstream image(png, std::ios::binary);
+    char magic[4] = {};
+    image.read(magic, 4);
+    CHECK(std::string(magic + 1, 3) == "PNG");
+}

@@ -296,8 +296,9 @@ static int train_on(const std::vector<std::string>& args, Communicator& comm) {
             std::cout.flush();
             return false;
         }
-        progress.update(state.epoch, t.epochs, state.position, train_rows,
-                        state.position > 0 ? state.epoch_loss_sum / static_cast<double>(state.position) : 0.0);
+        if (!epoch_end)  // at an epoch's end the epoch line has just replaced the bar
+            progress.update(state.epoch, t.epochs, state.position, train_rows,
+                            state.epoch_loss_sum / static_cast<double>(state.position));
         return true;
     };
     callbacks.on_epoch = [&](const EpochReport& r) {
