@@ -204,3 +204,48 @@ TEST_CASE("resume from a corrupted checkpoint is a clear error") {
     CHECK(r.exit_status == 2);
     CHECK(r.err.find("short.safetensors") != std::string::npos);
 }
+
+// kill -9 at many moments of a run that checkpoints every 2 steps: the directory always
+// resumes (through `latest`) and finishes with the weights of the uninterrupted run.
+TEST_CASE("SIGKILL at any moment leaves a checkpoint that resumes to the same weights") {
+    const std::string args = "train --data '" + test_support::data_path("digits.csv") +
+                             "' --layers 256,128 --epochs 4 --batch-size 32 --seed 6 --threads 2 --quiet";
+    const auto started = std::chrono::steady_clock::now();
+    const auto straight = run_cli(args);
+    const double run_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+    REQUIRE(straight.exit_status == 0);
+    const std::string expected = fingerprint_of(straight.out);
+    int killed_mid_run = 0, resumed = 0;
+    constexpr int points = 12;
+    for (int point = 0; point < points; ++point) {
+        TempDir dir;
+        const std::string ckpt = dir.path() + "/ckpt";
+        const std::string command = "exec '" + test_support::binary_path() + "' " + args + " --checkpoint-dir '" +
+                                    ckpt + "' --checkpoint-every 2 >/dev/null 2>&1";
+        const pid_t child = fork();
+        REQUIRE(child >= 0);
+        if (child == 0) {
+            execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+            _exit(127);
+        }
+        // Once the first checkpoint exists, kill after a delay that differs at each point,
+        // spread over the run (checkpointing every 2 steps makes it longer than run_ms).
+        for (int waited = 0; waited < 3000 && !std::filesystem::exists(ckpt + "/latest"); ++waited)
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(run_ms * point / points));
+        kill(child, SIGKILL);
+        int status = 0;
+        waitpid(child, &status, 0);
+        if (WIFSIGNALED(status)) ++killed_mid_run;
+        if (!std::filesystem::exists(ckpt + "/latest")) continue;  // killed before the first checkpoint
+        const auto r = run_cli("train --resume '" + ckpt + "' --quiet");
+        INFO("kill point " << point << ": " << r.err);
+        CHECK(r.exit_status == 0);
+        CHECK(fingerprint_of(r.out) == expected);
+        ++resumed;
+    }
+    MESSAGE("of " << points << " SIGKILLs, " << killed_mid_run << " landed mid-run; " << resumed
+                  << " directories resumed to the uninterrupted weights");
+    CHECK(killed_mid_run >= points / 2);
+    CHECK(resumed >= points / 2);
+}
