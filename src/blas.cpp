@@ -3,6 +3,8 @@
 
 #include <cblas.h>
 
+#include <cstdlib>
+
 namespace mlptrain {
 
 void gemm(Transpose trans_a, Transpose trans_b, float alpha, ConstMatrix A, ConstMatrix B,
@@ -25,6 +27,14 @@ void gemm(Transpose trans_a, Transpose trans_b, float alpha, ConstMatrix A, Cons
 }
 
 void set_blas_single_threaded() { openblas_set_num_threads(1); }
+
+int blas_max_concurrent_callers() {
+    const std::string config = openblas_get_config();
+    const std::size_t at = config.find("MAX_THREADS=");
+    if (at == std::string::npos) return 64;
+    const int value = std::atoi(config.c_str() + at + 12);
+    return value > 0 ? value : 64;
+}
 
 int blas_threads_per_call() { return openblas_get_parallel() == 0 ? 1 : openblas_get_num_threads(); }
 

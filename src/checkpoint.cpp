@@ -140,6 +140,7 @@ void save_checkpoint(const std::string& path, Trainer& trainer, const Checkpoint
         {"model", spec_to_json(info.spec).dump()},
         {"class_names", json(info.class_names).dump()},
         {"config", info.config},
+        {"input", info.input_u8 ? "uint8 pixels scaled by 1/255" : "float features"},
         {"state", state.dump()},
         {"rng", rng.dump()},
         {"shards", std::to_string(trainer.shards())},
@@ -164,6 +165,7 @@ LoadedCheckpoint load_checkpoint(const std::string& path) {
         c.info.spec = spec_from_json(json::parse(field("model")));
         c.info.class_names = json::parse(field("class_names")).get<std::vector<std::string>>();
         c.info.config = field("config");
+        c.info.input_u8 = field("input") == "uint8 pixels scaled by 1/255";
         const json state = json::parse(field("state"));
         c.step = state.at("step").get<std::int64_t>();
         c.state.epoch = state.at("epoch").get<std::int64_t>();
@@ -174,6 +176,16 @@ LoadedCheckpoint load_checkpoint(const std::string& path) {
         c.state.finished = state.at("finished").get<bool>();
         if (c.step < 0 || c.state.epoch < 1 || c.state.position < 0)
             throw Error("state: expected a non-negative step and position and an epoch from 1");
+        if (!(c.info.spec.dropout >= 0.0f && c.info.spec.dropout < 1.0f))
+            throw Error("model.dropout: expected a probability in [0, 1)");
+        const std::int64_t outputs = c.info.spec.sizes.back();
+        const auto classes = static_cast<std::int64_t>(c.info.class_names.size());
+        const bool fits = c.info.spec.loss == Loss::mse ? classes == 0 || classes == outputs
+                          : c.info.spec.loss == Loss::binary_cross_entropy ? classes == 2 && outputs == 1
+                                                                           : classes == outputs;
+        if (!fits)
+            throw Error("class_names: expected names for the model's " + std::to_string(outputs) +
+                        " output(s), found " + std::to_string(classes));
     } catch (const json::exception& e) {
         throw Error(describe(path + ", metadata", "the fields mlptrain writes", std::string("invalid JSON content (") + e.what() + ")"));
     } catch (const Error& e) {
@@ -262,21 +274,32 @@ std::string CheckpointDir::save(Trainer& trainer, const CheckpointInfo& info) {
     return path;
 }
 
-std::string resolve_checkpoint(const std::string& dir_or_file, const std::string& flag) {
+std::vector<std::int64_t> checkpoint_steps(const std::string& dir) {
+    std::vector<std::int64_t> steps;
+    for (const std::string& name : checkpoint_files(dir)) steps.push_back(std::stoll(name.substr(5, 12)));
+    return steps;
+}
+
+LoadedCheckpoint load_newest_checkpoint(const std::string& dir_or_file, const std::string& flag) {
     struct stat st;
     if (stat(dir_or_file.c_str(), &st) != 0)
         throw Error(describe(flag + " " + dir_or_file, "a checkpoint file or directory", std::strerror(errno)));
-    if (!S_ISDIR(st.st_mode)) return dir_or_file;
-    std::ifstream latest(dir_or_file + "/latest");
-    std::string name;
-    if (latest && std::getline(latest, name) && !name.empty() && name.find('/') == std::string::npos) {
-        const std::string path = dir_or_file + "/" + name;
-        if (stat(path.c_str(), &st) == 0) return path;
-    }
+    if (!S_ISDIR(st.st_mode)) return load_checkpoint(dir_or_file);
+    // Newest first. A writer killed between its rename and the update of `latest` leaves a
+    // complete checkpoint newer than `latest` names: it is as good, so the step number
+    // decides. One that does not load (damaged afterwards) yields to the one before it.
     const std::vector<std::string> files = checkpoint_files(dir_or_file);
     if (files.empty())
         throw Error(describe(flag + " " + dir_or_file, "a directory with step-*.safetensors checkpoints", "none"));
-    return dir_or_file + "/" + files.back();
+    std::string first_failure;
+    for (auto name = files.rbegin(); name != files.rend(); ++name) {
+        try {
+            return load_checkpoint(dir_or_file + "/" + *name);
+        } catch (const Error& e) {
+            if (first_failure.empty()) first_failure = e.what();
+        }
+    }
+    throw Error(flag + " " + dir_or_file + ": no checkpoint there loads; the newest fails with: " + first_failure);
 }
 
 }  // namespace mlptrain

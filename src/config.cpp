@@ -69,7 +69,8 @@ void validate(const RunConfig& c) {
     require(c.dropout >= 0 && c.dropout < 1, "--dropout", "a probability in [0, 1)", num(c.dropout));
     const TrainConfig& t = c.train;
     require(t.epochs >= 1, "--epochs", "a positive integer", std::to_string(t.epochs));
-    require(t.batch_size >= 1, "--batch-size", "a positive integer", std::to_string(t.batch_size));
+    require(t.batch_size >= 1 && t.batch_size <= (1 << 24), "--batch-size", "a positive integer up to 16777216",
+            std::to_string(t.batch_size));
     require(t.shards >= 0, "--shards", "a positive integer (or 0 for the default)", std::to_string(t.shards));
     require(t.shards == 0 || t.shards <= t.batch_size, "--shards", "at most --batch-size shards",
             std::to_string(t.shards), "a shard holds at least one row of a full batch");
@@ -96,7 +97,8 @@ void validate(const RunConfig& c) {
             "a number from 0 to --lr", num(t.schedule.min_lr));
     require(c.checkpoint_every >= 0, "--checkpoint-every", "a non-negative number of steps",
             std::to_string(c.checkpoint_every));
-    require(c.keep_checkpoints >= 1, "--keep-checkpoints", "a positive integer",
+    require(c.keep_checkpoints >= 1 && c.keep_checkpoints <= 1000000, "--keep-checkpoints",
+            "an integer from 1 to 1000000",
             std::to_string(c.keep_checkpoints));
     require(c.checkpoint_every == 0 || !c.checkpoint_dir.empty(), "--checkpoint-every",
             "--checkpoint-dir DIR beside it", "no directory");

@@ -31,7 +31,7 @@ constexpr std::int64_t chunk_floats = 16384;
 std::int64_t default_shards(std::int64_t batch_size) {
     if (batch_size < 64) return 1;
     std::int64_t shards = 2;
-    while (shards * 2 * 128 <= batch_size) shards *= 2;
+    while (shards * 2 <= batch_size / 128) shards *= 2;
     return shards;
 }
 
@@ -43,6 +43,13 @@ int default_threads() {
 }
 
 static bool is_power_of_two(std::int64_t n) { return n > 0 && (n & (n - 1)) == 0; }
+
+static bool all_finite(ConstMatrix m) {
+    for (std::int64_t r = 0; r < m.rows; ++r)
+        for (std::int64_t c = 0; c < m.cols; ++c)
+            if (!std::isfinite(m(r, c))) return false;
+    return true;
+}
 
 Trainer::Trainer(const Model& model, const TrainConfig& config, std::int64_t targets_cols,
                  Communicator* communicator)
@@ -57,7 +64,13 @@ Trainer::Trainer(const Model& model, const TrainConfig& config, std::int64_t tar
     }
     comm_ = communicator;
     set_blas_single_threaded();
-    threads_ = config.threads > 0 ? config.threads : default_threads();
+    threads_ = config.threads > 0 ? config.threads : std::min(default_threads(), blas_max_concurrent_callers());
+    if (threads_ > blas_max_concurrent_callers())
+        throw Error(describe("--threads " + std::to_string(threads_),
+                             "at most " + std::to_string(blas_max_concurrent_callers()) + " threads",
+                             std::to_string(threads_),
+                             "the linked OpenBLAS keeps work buffers for that many concurrent callers; "
+                             "run more MPI ranks for more cores"));
     shards_ = config.shards > 0 ? config.shards : default_shards(config.batch_size);
     shard_rows_ = (config.batch_size + shards_ - 1) / shards_;
     // Each rank takes a contiguous block of shards. The block's local tree and the
@@ -157,6 +170,23 @@ void Trainer::check_chunk(std::int64_t chunk, float grad_scale) {
     chunk_bad_[static_cast<std::size_t>(chunk)] = std::isfinite(sumsq) ? 0 : 1;
 }
 
+// Where a non-finite loss came from: the first layer (in forward order) whose
+// pre-activations hold NaN/Inf in any of this rank's shards, else the loss itself.
+std::string Trainer::first_non_finite_layer(std::int64_t n) const {
+    for (int l = 0; l < model_.num_layers(); ++l) {
+        for (std::int64_t s = 0; s < local_shards_; ++s) {
+            const std::int64_t g = first_shard_ + s;
+            const std::int64_t rows = (g + 1) * n / shards_ - g * n / shards_;
+            const float* z = workspaces_[static_cast<std::size_t>(s)]->pre[static_cast<std::size_t>(l)].data();
+            for (std::int64_t i = 0; i < rows * model_.dim_out(l); ++i)
+                if (!std::isfinite(z[i]))
+                    return "layers." + std::to_string(l) + " (its outputs X·Wᵀ + b; weights " +
+                           (all_finite(model_.weight(params_.data(), l)) ? "finite" : "not finite") + ")";
+        }
+    }
+    return "the loss (finite outputs, overflowing loss)";
+}
+
 void Trainer::throw_non_finite_gradient() const {
     const float* g = workspaces_[0]->grads.data();
     for (const Slot& slot : model_.layout().slots())
@@ -226,7 +256,8 @@ double Trainer::train_step(const Dataset& data, const std::int64_t* rows, std::i
     loss /= static_cast<double>(n);
     if (!std::isfinite(loss))
         throw NumericError("step " + std::to_string(step_ + 1) + ": the loss is " +
-                           (std::isnan(loss) ? "NaN" : "infinite") +
+                           (std::isnan(loss) ? "NaN" : "infinite") + ", first non-finite in " +
+                           first_non_finite_layer(n) +
                            " (hint: lower --lr, use --clip-norm, or check the data for extreme "
                            "values)");
     reduce_and_update(n);

@@ -24,5 +24,8 @@ void set_blas_single_threaded();
 std::string blas_description();
 // Threads one BLAS call may use (1 once set_blas_single_threaded has run).
 int blas_threads_per_call();
+// How many threads may call the BLAS at once: OpenBLAS keeps per-thread work buffers for
+// at most its compile-time MAX_THREADS (read from its configuration string; 64 if absent).
+int blas_max_concurrent_callers();
 
 }  // namespace mlptrain

@@ -22,6 +22,7 @@ struct CheckpointInfo {
     std::vector<std::string> class_names;  // empty for regression
     Standardization standardization;       // empty if none
     std::string config;                    // the run's configuration, as `key = value` lines
+    bool input_u8 = false;                 // trained on uint8 pixels scaled by 1/255 (IDX)
 };
 
 // Writes `path` atomically. Throws NumericError (and writes nothing) if any parameter or
@@ -62,9 +63,12 @@ private:
     int keep_;
 };
 
-// A checkpoint file, or a directory resolved through its `latest` file (falling back to
-// the newest step-*.safetensors if `latest` is missing). Throws Error naming `flag` if
-// there is none.
-std::string resolve_checkpoint(const std::string& dir_or_file, const std::string& flag = "--resume");
+// The step numbers of the step-*.safetensors files in `dir`, ascending (none if no dir).
+std::vector<std::int64_t> checkpoint_steps(const std::string& dir);
+
+// Loads a checkpoint file, or the newest step-*.safetensors of a directory that loads
+// (the step number decides, not `latest`, which a writer killed after its rename has not
+// updated yet). Throws Error naming `flag` if there is none.
+LoadedCheckpoint load_newest_checkpoint(const std::string& dir_or_file, const std::string& flag = "--resume");
 
 }  // namespace mlptrain

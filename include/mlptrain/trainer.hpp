@@ -143,6 +143,7 @@ private:
     void check_chunk(std::int64_t chunk, float grad_scale);
     template <typename Body> void parallel(std::int64_t count, const Body& body);
     void throw_non_finite_gradient() const;
+    std::string first_non_finite_layer(std::int64_t n) const;
 
     const Model& model_;
     TrainConfig config_;

@@ -168,6 +168,8 @@ int run_bench(const std::vector<std::string>& args) {
     if (vm.count("shards")) config.shards = parse_int(text("shards"), "--shards");
     if (config.threads < 0 || (vm.count("threads") && config.threads == 0))
         throw Error(describe("--threads", "a positive integer", text("threads")));
+    if (config.threads > 1024) throw Error(describe("--threads", "an integer from 1 to 1024", text("threads")));
+    if (batch > (1 << 24)) throw Error(describe("--batch-size", "an integer from 1 to 16777216", text("batch-size")));
     if (vm.count("shards") && (config.shards < 1 || config.shards > batch))
         throw Error(describe("--shards", "an integer from 1 to --batch-size", text("shards")));
 

@@ -125,7 +125,7 @@ struct TrainedModel {
 TrainedModel load_model(const std::string& dir_or_file) {
     TrainedModel m;
     m.source = dir_or_file;
-    m.checkpoint = load_checkpoint(resolve_checkpoint(dir_or_file, "--model"));
+    m.checkpoint = load_newest_checkpoint(dir_or_file, "--model");
     return m;
 }
 
@@ -163,6 +163,11 @@ Dataset load_model_data(const ModelArgs& a, const TrainedModel& m, Labels labels
         data = load_csv(a.data, csv);
     }
 
+    if (idx != m.info().input_u8)
+        throw Error(describe(a.data, m.info().input_u8 ? "IDX images like the model's training data (uint8 pixels, scaled by 1/255)"
+                                                       : "a CSV file like the model's training data",
+                             idx ? "IDX images" : "a CSV file",
+                             "give data in the format the model was trained on"));
     if (data.features != m.inputs()) {
         const std::string trained = " (the model was trained on " + std::to_string(m.inputs()) + ")";
         const std::string hint = idx

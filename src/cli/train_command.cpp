@@ -1,5 +1,6 @@
 // `mlptrain train`: load and split the data, build the model and the trainer, print one
 // line per epoch, then the test result and the weights fingerprint.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <csignal>
@@ -43,6 +44,11 @@ static void align_classes(Dataset& test, const Dataset& train) {
 
 // Appends the rows of `extra` to `data` (same columns), returning the new rows' indices.
 static std::vector<std::int64_t> append_rows(Dataset& data, const Dataset& extra) {
+    if (extra.x_u8.empty() != data.x_u8.empty())
+        throw Error(describe(extra.source, std::string("the same kind of file as ") + data.source +
+                                               (data.x_u8.empty() ? " (CSV)" : " (IDX images)"),
+                             extra.x_u8.empty() ? "a CSV file" : "IDX images",
+                             "give --train-data and --test-data in one format"));
     if (extra.features != data.features)
         throw Error(describe(extra.source, std::to_string(data.features) + " feature columns like " + data.source,
                              std::to_string(extra.features)));
@@ -169,7 +175,7 @@ static int train_on(const std::vector<std::string>& args, Communicator& comm) {
     if (!leader) std::cout.setstate(std::ios::badbit);
     std::optional<LoadedCheckpoint> resumed;
     const std::string resume = resume_argument(args);
-    if (!resume.empty()) resumed = load_checkpoint(resolve_checkpoint(resume));
+    if (!resume.empty()) resumed = load_newest_checkpoint(resume);
     TrainArgs parsed = parse_train_args(args, resumed ? resumed->info.config : "");
     if (!parsed.help_text.empty()) {
         std::cout << parsed.help_text;
@@ -185,7 +191,18 @@ static int train_on(const std::vector<std::string>& args, Communicator& comm) {
     // plus a separate test file appended after it.
     Dataset data = load_dataset(c.data.empty() ? c.train_data : c.data, c.train_labels,
                                 "--train-labels", csv);
-    if (c.max_rows > 0) keep_first_rows(data, c.max_rows);
+    if (c.max_rows > 0) {
+        keep_first_rows(data, c.max_rows);
+        if (data.is_classification()) {
+            std::vector<bool> present(static_cast<std::size_t>(data.num_classes()), false);
+            for (std::int32_t label : data.labels) present[static_cast<std::size_t>(label)] = true;
+            const auto count = std::count(present.begin(), present.end(), true);
+            if (count < 2)
+                throw Error(describe("--max-rows " + std::to_string(c.max_rows),
+                                     "rows of at least 2 classes", "only " + std::to_string(count) + " class",
+                                     "take more rows (the file may be sorted by class)"));
+        }
+    }
     Split split;
     if (!c.test_data.empty()) {
         Dataset test = load_dataset(c.test_data, c.test_labels, "--test-labels", csv);
@@ -224,11 +241,34 @@ static int train_on(const std::vector<std::string>& args, Communicator& comm) {
     t.schedule.total_steps = t.epochs * steps_per_epoch;
 
     check_ranks_agree(comm, saved_config, spec, data);
+    if (t.batch_size > train_rows) {
+        if (!c.quiet)
+            std::cout << "note: --batch-size " << t.batch_size << " is larger than the " << train_rows
+                      << " training rows; each step uses all of them\n";
+        t.batch_size = train_rows;  // also bounds the workspaces by the data, not the flag
+    }
     Trainer trainer(model, t, regression ? data.outputs : 0, &comm);
     if (resumed) restore_trainer(trainer, *resumed);
-    const CheckpointInfo checkpoint_info{spec, data.class_names, standardization, saved_config};
+    const CheckpointInfo checkpoint_info{spec, data.class_names, standardization, saved_config, !data.x_u8.empty()};
+    // `--resume DIR` keeps checkpointing into DIR unless told otherwise.
+    if (c.checkpoint_dir.empty() && !c.resume.empty() && std::filesystem::is_directory(c.resume))
+        c.checkpoint_dir = c.resume;
     std::optional<CheckpointDir> checkpoints;
-    if (leader && !c.checkpoint_dir.empty()) checkpoints.emplace(c.checkpoint_dir, static_cast<int>(c.keep_checkpoints));
+    if (leader && !c.checkpoint_dir.empty()) {
+        // Never mix runs in one directory: pruning keeps the newest steps, which could be
+        // another run's, and `latest` must name this run's newest checkpoint.
+        const std::vector<std::int64_t> steps = checkpoint_steps(c.checkpoint_dir);
+        if (!steps.empty() && !resumed)
+            throw Error(describe("--checkpoint-dir " + c.checkpoint_dir, "an empty directory (or --resume from it)",
+                                 "checkpoints of an earlier run, up to step " + std::to_string(steps.back()),
+                                 "continue that run with --resume " + c.checkpoint_dir + ", or choose another directory"));
+        if (!steps.empty() && steps.back() > resumed->step)
+            throw Error(describe("--checkpoint-dir " + c.checkpoint_dir,
+                                 "no checkpoint later than the resumed step " + std::to_string(resumed->step),
+                                 "checkpoints up to step " + std::to_string(steps.back()),
+                                 "resume from the directory's latest, or write to another --checkpoint-dir"));
+        checkpoints.emplace(c.checkpoint_dir, static_cast<int>(c.keep_checkpoints));
+    }
     // Created only now that every input has been checked; a resumed run appends.
     MetricsLog metrics(leader ? c.metrics_out : "", resumed.has_value());
     if (!c.quiet) {
