@@ -151,7 +151,12 @@ TrainArgs parse_train_args(const std::vector<std::string>& args, const std::stri
     }
     if (!base_config.empty()) {  // a resumed run's saved configuration: lowest priority
         std::istringstream saved(base_config);
-        po::store(po::parse_config_file(saved, desc), vm);
+        try {
+            po::store(po::parse_config_file(saved, desc), vm);
+        } catch (const po::error& e) {
+            throw Error(std::string("--resume: the checkpoint's saved configuration: ") + e.what() +
+                        " (hint: was it written by another version of mlptrain?)");
+        }
     }
     po::notify(vm);
 
