@@ -8,27 +8,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 DATA_DIR=${FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
 
-# Runs apt-get as root (directly or through sudo), like scripts/setup.sh.
-apt_install() {
-    local -a as_root
-    if [[ $EUID -eq 0 ]]; then
-        as_root=(env DEBIAN_FRONTEND=noninteractive)
-    elif command -v sudo >/dev/null 2>&1; then
-        as_root=(sudo env DEBIAN_FRONTEND=noninteractive)
-    else
-        echo "fashion_mnist.sh: need root or sudo to install: $*" >&2
-        exit 1
-    fi
-    "${as_root[@]}" apt-get update -q
-    "${as_root[@]}" apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=300 "$@"
-}
-
-if [[ -z "${FASHION_MNIST_DIR:-}" ]]; then
-    scripts/setup.sh --with fashion-mnist
-fi
-if [[ ! -x /usr/bin/time ]]; then
-    apt_install time  # GNU time: -v reports the peak resident set size
-fi
+# The dataset package, and GNU time (its -v reports the peak resident set size).
+scripts/setup.sh --with fashion-mnist
 MLPTRAIN_SKIP_SETUP=1 scripts/build.sh --target mlptrain
 
 for f in train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz \

@@ -33,7 +33,7 @@ BASE_PACKAGES=(
 # Optional groups: add a group by adding one entry here and its name to GROUP_NAMES.
 declare -A PACKAGE_GROUPS=(
     [mpi]="libopenmpi-dev openmpi-bin"
-    [fashion-mnist]="dataset-fashion-mnist"
+    [fashion-mnist]="dataset-fashion-mnist time"
     [torch]="python3-torch python3-numpy"
     [plots]="python3-matplotlib"
 )

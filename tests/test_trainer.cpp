@@ -493,15 +493,22 @@ TEST_CASE("a single training sample") {
     CHECK(trainer.evaluate(data, split.train).accuracy == 1.0);
 }
 
+// XOR's four rows for training, then the same inputs with the opposite labels (rows 4-7)
+// for validation: the better the network learns, the worse its validation loss.
+static Dataset xor_with_opposite_validation() {
+    Dataset data = make_xor();
+    data.rows = 8;
+    data.x = {0, 0, 0, 1, 1, 0, 1, 1, 0, 0, 0, 1, 1, 0, 1, 1};
+    data.labels = {0, 1, 1, 0, 1, 0, 0, 1};
+    return data;
+}
+
 // Early stopping keeps the weights of the epoch with the best validation loss: here the
 // validation rows carry the opposite XOR labels, so learning the training set makes the
 // validation loss worse, training stops after `patience` epochs without improvement, and
 // the final parameters are bitwise the snapshot taken when report.best was last set.
 TEST_CASE("early stopping restores the best weights") {
-    Dataset data = make_xor();
-    data.rows = 8;
-    data.x = {0, 0, 0, 1, 1, 0, 1, 1, 0, 0, 0, 1, 1, 0, 1, 1};
-    data.labels = {0, 1, 1, 0, 1, 0, 0, 1};
+    const Dataset data = xor_with_opposite_validation();
     Split split;
     split.train = range(0, 4);
     split.validation = range(4, 8);
@@ -529,10 +536,7 @@ TEST_CASE("early stopping restores the best weights") {
 
 // Without patience, nothing is restored: the final weights are the last epoch's.
 TEST_CASE("no early stopping keeps the last weights") {
-    Dataset data = make_xor();
-    data.rows = 8;
-    data.x = {0, 0, 0, 1, 1, 0, 1, 1, 0, 0, 0, 1, 1, 0, 1, 1};
-    data.labels = {0, 1, 1, 0, 1, 0, 0, 1};
+    const Dataset data = xor_with_opposite_validation();
     Split split;
     split.train = range(0, 4);
     split.validation = range(4, 8);
