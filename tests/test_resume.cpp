@@ -249,3 +249,24 @@ TEST_CASE("SIGKILL at any moment leaves a checkpoint that resumes to the same we
     CHECK(killed_mid_run >= points / 2);
     CHECK(resumed >= points / 2);
 }
+
+// A training checkpoint reads without mlptrain: tests/safetensors_reader.py (json, struct
+// and NumPy, as in the README) lists every tensor and verifies every checksum.
+TEST_CASE("a training checkpoint reads with NumPy alone") {
+    if (std::system("/usr/bin/python3 -c 'import numpy' >/dev/null 2>&1") != 0) {
+        MESSAGE("skipped: python3-numpy is not installed");
+        return;
+    }
+    TempDir dir;
+    const std::string ckpt = dir.path() + "/ckpt";
+    REQUIRE(run_cli("train --data '" + test_support::data_path("iris.csv") + "' --epochs 2 --nesterov --checkpoint-dir '" +
+                    ckpt + "' --quiet")
+                .exit_status == 0);
+    const auto r = test_support::run_shell("/usr/bin/python3 '" + std::string(MLPTRAIN_SOURCE_DIR) +
+                                           "/tests/safetensors_reader.py' '" + step_file(ckpt, 14) + "' --verify");
+    INFO(r.out << r.err);
+    CHECK(r.exit_status == 0);
+    for (const char* name : {"layers.0.weight", "layers.2.bias", "optimizer.momentum.layers.1.weight",
+                             "standardization.mean"})
+        CHECK(r.out.find(name) != std::string::npos);
+}
