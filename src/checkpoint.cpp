@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -230,8 +231,10 @@ void restore_trainer(Trainer& trainer, const LoadedCheckpoint& c) {
 }
 
 CheckpointDir::CheckpointDir(std::string dir, int keep) : dir_(std::move(dir)), keep_(keep) {
-    if (mkdir(dir_.c_str(), 0777) != 0 && errno != EEXIST)
-        throw Error(describe("--checkpoint-dir " + dir_, "a directory that can be created", std::strerror(errno)));
+    std::error_code error;
+    std::filesystem::create_directories(dir_, error);  // parents too, like mkdir -p
+    if (error)
+        throw Error(describe("--checkpoint-dir " + dir_, "a directory that can be created", error.message()));
     struct stat st;
     if (stat(dir_.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
         throw Error(describe("--checkpoint-dir " + dir_, "a directory", "something else"));
