@@ -322,10 +322,9 @@ std::string idx_labels_path_for(const std::string& images_path) {
     return "";
 }
 
-Dataset load_idx(const std::string& images_path, const std::string& labels_path) {
+Dataset load_idx_images(const std::string& images_path) {
     Dataset data;
     data.source = images_path;
-
     GzReader images(images_path);
     const IdxHeader image_header = read_header(images, Role::images);
     const auto& dims = image_header.dims;
@@ -334,12 +333,21 @@ Dataset load_idx(const std::string& images_path, const std::string& labels_path)
                     (dims.size() == 3 ? static_cast<std::int64_t>(dims[2]) : 1);
     read_payload(images, image_header, Role::images, data.x_u8);
     data.u8_scale = 1.0f / 255.0f;
+    data.feature_names.reserve(static_cast<std::size_t>(data.features));
+    for (std::int64_t i = 0; i < data.features; ++i)
+        data.feature_names.push_back("pixel_" + std::to_string(i));
+    return data;
+}
+
+Dataset load_idx(const std::string& images_path, const std::string& labels_path) {
+    Dataset data = load_idx_images(images_path);
+    const std::uint32_t images = static_cast<std::uint32_t>(data.rows);
 
     GzReader labels(labels_path);
     const IdxHeader label_header = read_header(labels, Role::labels);
-    if (label_header.dims[0] != dims[0])
+    if (label_header.dims[0] != images)
         labels.fail(describe(
-            labels_path, std::to_string(dims[0]) + " labels to match the images in " + images_path,
+            labels_path, std::to_string(images) + " labels to match the images in " + images_path,
             std::to_string(label_header.dims[0]),
             "the images and labels files must come from the same set (train "
             "or t10k)"));
@@ -351,10 +359,6 @@ Dataset load_idx(const std::string& images_path, const std::string& labels_path)
     for (const std::uint8_t label : raw_labels) max_label = std::max(max_label, label);
     // Class i is named "i", so every label is its own class index and below the class count.
     for (int c = 0; c <= max_label; ++c) data.class_names.push_back(std::to_string(c));
-
-    data.feature_names.reserve(static_cast<std::size_t>(data.features));
-    for (std::int64_t i = 0; i < data.features; ++i)
-        data.feature_names.push_back("pixel_" + std::to_string(i));
     return data;
 }
 

@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <regex>
 
 #include "test_support.hpp"
@@ -57,4 +58,23 @@ TEST_CASE("dropout masks are identical at 1 and 4 threads") {
     CHECK(fingerprint_of(one.out) == fingerprint_of(four.out));
     const auto no_dropout = test_support::run_cli(subset + " --layers 64,64 --epochs 1 --batch-size 64 --shards 4");
     CHECK(fingerprint_of(no_dropout.out) != fingerprint_of(one.out));  // dropout did act
+}
+
+// predict takes IDX images without their labels file and writes one row per image.
+TEST_CASE("predict on IDX images needs no labels file") {
+    if (!have_fashion_mnist()) return;
+    test_support::TempDir tmp;
+    const std::string model = tmp.path() + "/model";
+    REQUIRE(test_support::run_cli(subset + " --layers 32 --epochs 1 --checkpoint-dir '" + model + "'").exit_status == 0);
+    const std::string images = tmp.path() + "/only-images-idx3-ubyte.gz";  // no labels file beside it
+    std::filesystem::copy_file(dir + "t10k-images-idx3-ubyte.gz", images);
+    const std::string out = tmp.path() + "/p.csv";
+    const auto r = test_support::run_cli("predict --model '" + model + "' --data '" + images + "' --output '" + out + "'");
+    INFO(r.err);
+    REQUIRE(r.exit_status == 0);
+    std::ifstream csv(out);
+    std::string line;
+    int lines = 0;
+    while (std::getline(csv, line)) ++lines;
+    CHECK(lines == 10001);  // header + 10,000 images
 }

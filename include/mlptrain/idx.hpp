@@ -25,4 +25,7 @@ std::string idx_labels_path_for(const std::string& images_path);
 // data size (truncated or trailing bytes), and a label count that differs from the image count.
 Dataset load_idx(const std::string& images_path, const std::string& labels_path);
 
+// The images alone (no labels, no class names), for prediction.
+Dataset load_idx_images(const std::string& images_path);
+
 }  // namespace mlptrain

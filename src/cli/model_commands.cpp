@@ -149,7 +149,9 @@ enum class Labels { required, optional };
 Dataset load_model_data(const ModelArgs& a, const TrainedModel& m, Labels labels) {
     Dataset data;
     const bool idx = is_idx_file(a.data);
-    if (idx) {
+    if (idx && labels == Labels::optional && a.labels.empty()) {
+        data = load_idx_images(a.data);  // predict needs no labels
+    } else if (idx) {
         const std::string labels_path = a.labels.empty() ? idx_labels_path_for(a.data) : a.labels;
         if (labels_path.empty())
             throw Error(describe(a.data, "an IDX labels file beside these IDX images", "none",
