@@ -311,3 +311,14 @@ TEST_CASE("metrics log and its plot") {
     image.read(magic, 4);
     CHECK(std::string(magic + 1, 3) == "PNG");
 }
+
+// A bad value in a --config file is reported at its file, line and key, not as a flag the
+// user never typed.
+TEST_CASE("config file values that fail validation name the file and line") {
+    TempDir dir;
+    const std::string cfg = dir.write_file("run.cfg", "epochs = 3\nbatch-size = 0\n");
+    const auto r = run_cli("train --data " + q(data_path("iris.csv")) + " --config " + q(cfg));
+    CHECK(r.exit_status == 2);
+    CHECK(contains(r.err, cfg + ", line 2, key 'batch-size': expected a positive integer"));
+    CHECK(r.out.empty());
+}

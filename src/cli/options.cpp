@@ -245,7 +245,18 @@ TrainArgs parse_train_args(const std::vector<std::string>& args, const std::stri
     if (has("metrics-out")) c.metrics_out = text("metrics-out");
     if (has("shards") && t.shards <= 0)
         throw Error(describe(flag("shards"), "a positive integer", text("shards"), "omit --shards for the default"));
-    validate(c);
+    try {
+        validate(c);
+    } catch (const Error& e) {
+        // validate() names flags; point at the config file's line when the value came from it.
+        const std::string message = e.what();
+        const std::size_t colon = message.find(':');
+        if (message.rfind("--", 0) != 0 || colon == std::string::npos) throw;
+        const std::string key = message.substr(2, colon - 2);
+        if (key.find(' ') != std::string::npos || !vm.count(key) || from_command_line.count(key) || config_path.empty())
+            throw;
+        throw Error(flag(key.c_str()) + message.substr(colon));
+    }
     return result;
 }
 
