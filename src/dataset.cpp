@@ -176,13 +176,17 @@ Split split_dataset(const Dataset& data, double validation_fraction, double test
     return split;
 }
 
+// A gather's destination holds at least n rows of exactly `cols` columns.
+static void check_destination(Matrix M, std::int64_t n, std::int64_t cols, const char* what) {
+    MLPTRAIN_ASSERT(M.rows >= n && M.cols == cols && M.ld >= M.cols,
+                    std::string(what) + " is " + std::to_string(M.rows) + "x" + std::to_string(M.cols) +
+                        ", need " + std::to_string(n) + "x" + std::to_string(cols));
+}
+
 void gather_features(Matrix X, const Dataset& data, const std::int64_t* rows, std::int64_t n) {
     // X (n, features)
     const std::int64_t features = data.features;
-    MLPTRAIN_ASSERT(X.rows >= n && X.cols == features && X.ld >= X.cols,
-                    "gather_features: X is " + std::to_string(X.rows) + "x" +
-                        std::to_string(X.cols) + ", need " + std::to_string(n) + "x" +
-                        std::to_string(features));
+    check_destination(X, n, features, "gather_features: X");
     check_rows(data, rows, n);
     const auto size = static_cast<std::size_t>(data.rows * features);
     if (!data.x.empty()) {
@@ -212,10 +216,7 @@ void gather_labels(std::int32_t* labels, const Dataset& data, const std::int64_t
 void gather_targets(Matrix T, const Dataset& data, const std::int64_t* rows, std::int64_t n) {
     // T (n, outputs)
     const std::int64_t outputs = data.outputs;
-    MLPTRAIN_ASSERT(T.rows >= n && T.cols == outputs && T.ld >= T.cols,
-                    "gather_targets: T is " + std::to_string(T.rows) + "x" +
-                        std::to_string(T.cols) + ", need " + std::to_string(n) + "x" +
-                        std::to_string(outputs));
+    check_destination(T, n, outputs, "gather_targets: T");
     MLPTRAIN_ASSERT(static_cast<std::int64_t>(data.y.size()) == data.rows * outputs,
                     "gather_targets: dataset has no regression targets");
     check_rows(data, rows, n);

@@ -503,15 +503,21 @@ static Dataset xor_with_opposite_validation() {
     return data;
 }
 
+// Rows 0-3 train, rows 4-7 (the opposite labels) validate.
+static Split xor_split() {
+    Split split;
+    split.train = range(0, 4);
+    split.validation = range(4, 8);
+    return split;
+}
+
 // Early stopping keeps the weights of the epoch with the best validation loss: here the
 // validation rows carry the opposite XOR labels, so learning the training set makes the
 // validation loss worse, training stops after `patience` epochs without improvement, and
 // the final parameters are bitwise the snapshot taken when report.best was last set.
 TEST_CASE("early stopping restores the best weights") {
     const Dataset data = xor_with_opposite_validation();
-    Split split;
-    split.train = range(0, 4);
-    split.validation = range(4, 8);
+    const Split split = xor_split();
     const Model model(spec_of({2, 8, 2}, Activation::tanh));
     TrainConfig config = sgd_config(200, 4, 0.1f, 0.9f);
     config.patience = 5;
@@ -537,9 +543,7 @@ TEST_CASE("early stopping restores the best weights") {
 // Without patience, nothing is restored: the final weights are the last epoch's.
 TEST_CASE("no early stopping keeps the last weights") {
     const Dataset data = xor_with_opposite_validation();
-    Split split;
-    split.train = range(0, 4);
-    split.validation = range(4, 8);
+    const Split split = xor_split();
     const Model model(spec_of({2, 8, 2}, Activation::tanh));
     TrainConfig config = sgd_config(30, 4, 0.1f, 0.9f);
     Trainer trainer(model, config, 0);
