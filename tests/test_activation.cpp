@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "mlptrain/activation.hpp"
-#include "mlptrain/error.hpp"
+#include "mlptrain/nn/activation.hpp"
+#include "mlptrain/core/error.hpp"
 
 using mlptrain::Activation;
 

@@ -7,8 +7,8 @@
 #include <cstdlib>
 #include <new>
 
-#include "mlptrain/rng.hpp"
-#include "mlptrain/trainer.hpp"
+#include "mlptrain/core/rng.hpp"
+#include "mlptrain/engine/trainer.hpp"
 
 extern "C" {
 void* __libc_malloc(std::size_t);

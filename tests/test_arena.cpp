@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <utility>
 
-#include "mlptrain/arena.hpp"
+#include "mlptrain/core/arena.hpp"
 
 using mlptrain::AlignedBuffer;
 using mlptrain::ParameterLayout;

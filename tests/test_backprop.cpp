@@ -10,11 +10,11 @@
 #include <string>
 #include <vector>
 
-#include "mlptrain/backprop.hpp"
-#include "mlptrain/dataset.hpp"
-#include "mlptrain/model.hpp"
-#include "mlptrain/rng.hpp"
-#include "mlptrain/workspace.hpp"
+#include "mlptrain/nn/backprop.hpp"
+#include "mlptrain/data/dataset.hpp"
+#include "mlptrain/nn/model.hpp"
+#include "mlptrain/core/rng.hpp"
+#include "mlptrain/nn/workspace.hpp"
 
 using mlptrain::Activation;
 using mlptrain::AlignedBuffer;

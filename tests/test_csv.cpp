@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <string>
 
-#include "mlptrain/csv.hpp"
-#include "mlptrain/error.hpp"
+#include "mlptrain/data/csv.hpp"
+#include "mlptrain/core/error.hpp"
 #include "test_support.hpp"
 
 using test_support::contains;

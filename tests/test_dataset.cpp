@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "mlptrain/csv.hpp"
-#include "mlptrain/dataset.hpp"
-#include "mlptrain/error.hpp"
+#include "mlptrain/data/csv.hpp"
+#include "mlptrain/data/dataset.hpp"
+#include "mlptrain/core/error.hpp"
 #include "test_support.hpp"
 
 using mlptrain::Dataset;

@@ -13,10 +13,10 @@
 #include <string>
 #include <vector>
 
-#include "mlptrain/dataset.hpp"
-#include "mlptrain/error.hpp"
-#include "mlptrain/idx.hpp"
-#include "mlptrain/matrix.hpp"
+#include "mlptrain/data/dataset.hpp"
+#include "mlptrain/core/error.hpp"
+#include "mlptrain/data/idx.hpp"
+#include "mlptrain/core/matrix.hpp"
 #include "test_support.hpp"
 
 using mlptrain::Dataset;

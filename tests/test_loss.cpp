@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "mlptrain/error.hpp"
-#include "mlptrain/loss.hpp"
+#include "mlptrain/core/error.hpp"
+#include "mlptrain/nn/loss.hpp"
 
 using mlptrain::Loss;
 using mlptrain::Targets;

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "mlptrain/metrics.hpp"
+#include "mlptrain/core/metrics.hpp"
 
 // The fingerprint is FNV-1a 64 over the float bytes: known answers computed independently
 // in Python (empty input gives the offset basis).

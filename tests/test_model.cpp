@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "mlptrain/error.hpp"
-#include "mlptrain/model.hpp"
+#include "mlptrain/core/error.hpp"
+#include "mlptrain/nn/model.hpp"
 
 using mlptrain::Activation;
 using mlptrain::InitKind;

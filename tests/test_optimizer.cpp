@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "mlptrain/error.hpp"
-#include "mlptrain/optimizer.hpp"
+#include "mlptrain/core/error.hpp"
+#include "mlptrain/nn/optimizer.hpp"
 
 using mlptrain::Optimizer;
 using mlptrain::OptimizerConfig;

@@ -17,7 +17,7 @@
 #include <sstream>
 #include <thread>
 
-#include "mlptrain/checkpoint.hpp"
+#include "mlptrain/storage/checkpoint.hpp"
 #include "test_support.hpp"
 
 using test_support::fingerprint_of;

@@ -11,7 +11,7 @@
 #include <set>
 #include <vector>
 
-#include "mlptrain/rng.hpp"
+#include "mlptrain/core/rng.hpp"
 
 using mlptrain::RngPurpose;
 using Words = std::array<std::uint32_t, 4>;

@@ -23,8 +23,8 @@
 #include <string>
 #include <vector>
 
-#include "mlptrain/error.hpp"
-#include "mlptrain/safetensors.hpp"
+#include "mlptrain/core/error.hpp"
+#include "mlptrain/storage/safetensors.hpp"
 #include "test_support.hpp"
 
 using test_support::contains;

@@ -5,8 +5,8 @@
 #include <cmath>
 #include <string>
 
-#include "mlptrain/error.hpp"
-#include "mlptrain/schedule.hpp"
+#include "mlptrain/core/error.hpp"
+#include "mlptrain/nn/schedule.hpp"
 
 using mlptrain::learning_rate;
 using mlptrain::ScheduleConfig;

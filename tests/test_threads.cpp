@@ -12,9 +12,9 @@
 #include <map>
 #include <sstream>
 
-#include "mlptrain/blas.hpp"
-#include "mlptrain/rng.hpp"
-#include "mlptrain/trainer.hpp"
+#include "mlptrain/core/blas.hpp"
+#include "mlptrain/core/rng.hpp"
+#include "mlptrain/engine/trainer.hpp"
 
 using namespace mlptrain;
 

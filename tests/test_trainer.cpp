@@ -14,13 +14,13 @@
 #include <thread>
 #include <vector>
 
-#include "mlptrain/blas.hpp"
-#include "mlptrain/dataset.hpp"
-#include "mlptrain/error.hpp"
-#include "mlptrain/metrics.hpp"
-#include "mlptrain/model.hpp"
-#include "mlptrain/rng.hpp"
-#include "mlptrain/trainer.hpp"
+#include "mlptrain/core/blas.hpp"
+#include "mlptrain/data/dataset.hpp"
+#include "mlptrain/core/error.hpp"
+#include "mlptrain/core/metrics.hpp"
+#include "mlptrain/nn/model.hpp"
+#include "mlptrain/core/rng.hpp"
+#include "mlptrain/engine/trainer.hpp"
 
 using mlptrain::Activation;
 using mlptrain::Dataset;

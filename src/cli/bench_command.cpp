@@ -13,11 +13,11 @@
 #include <thread>
 
 #include "commands.hpp"
-#include "mlptrain/blas.hpp"
-#include "mlptrain/communicator.hpp"
-#include "mlptrain/config.hpp"
-#include "mlptrain/error.hpp"
-#include "mlptrain/rng.hpp"
+#include "mlptrain/core/blas.hpp"
+#include "mlptrain/engine/communicator.hpp"
+#include "mlptrain/run/config.hpp"
+#include "mlptrain/core/error.hpp"
+#include "mlptrain/core/rng.hpp"
 #include "options.hpp"
 
 namespace po = boost::program_options;

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "commands.hpp"
-#include "mlptrain/error.hpp"
+#include "mlptrain/core/error.hpp"
 
 static const char* usage =
     "usage: mlptrain <command> [options]\n"

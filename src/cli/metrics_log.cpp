@@ -5,7 +5,7 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
-#include "mlptrain/error.hpp"
+#include "mlptrain/core/error.hpp"
 
 namespace mlptrain::cli {
 

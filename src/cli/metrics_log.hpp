@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <string>
 
-#include "mlptrain/trainer.hpp"
+#include "mlptrain/engine/trainer.hpp"
 
 namespace mlptrain::cli {
 

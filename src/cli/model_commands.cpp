@@ -19,11 +19,11 @@
 #include <memory>
 
 #include "commands.hpp"
-#include "mlptrain/checkpoint.hpp"
-#include "mlptrain/csv.hpp"
-#include "mlptrain/error.hpp"
-#include "mlptrain/idx.hpp"
-#include "mlptrain/metrics.hpp"
+#include "mlptrain/storage/checkpoint.hpp"
+#include "mlptrain/data/csv.hpp"
+#include "mlptrain/core/error.hpp"
+#include "mlptrain/data/idx.hpp"
+#include "mlptrain/core/metrics.hpp"
 #include "options.hpp"
 
 namespace po = boost::program_options;

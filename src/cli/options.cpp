@@ -9,10 +9,10 @@
 #include <map>
 #include <sstream>
 
-#include "mlptrain/error.hpp"
-#include "mlptrain/model.hpp"
-#include "mlptrain/optimizer.hpp"
-#include "mlptrain/schedule.hpp"
+#include "mlptrain/core/error.hpp"
+#include "mlptrain/nn/model.hpp"
+#include "mlptrain/nn/optimizer.hpp"
+#include "mlptrain/nn/schedule.hpp"
 
 namespace po = boost::program_options;
 

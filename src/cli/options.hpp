@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "mlptrain/config.hpp"
+#include "mlptrain/run/config.hpp"
 
 namespace mlptrain::cli {
 

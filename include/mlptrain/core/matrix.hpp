@@ -1,0 +1,46 @@
+// Non-owning row-major matrix views: rows are samples, `ld` is the distance between rows.
+// Every layer, loss and GEMM call speaks in these; nothing here allocates.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "mlptrain/core/error.hpp"
+
+namespace mlptrain {
+
+struct ConstMatrix {
+    const float* data = nullptr;
+    std::int64_t rows = 0;
+    std::int64_t cols = 0;
+    std::int64_t ld = 0;  // elements between the starts of consecutive rows, >= cols
+
+    const float* row(std::int64_t r) const { return data + r * ld; }
+    float operator()(std::int64_t r, std::int64_t c) const { return data[r * ld + c]; }
+};
+
+struct Matrix {
+    float* data = nullptr;
+    std::int64_t rows = 0;
+    std::int64_t cols = 0;
+    std::int64_t ld = 0;
+
+    float* row(std::int64_t r) const { return data + r * ld; }
+    float& operator()(std::int64_t r, std::int64_t c) const { return data[r * ld + c]; }
+    operator ConstMatrix() const { return {data, rows, cols, ld}; }
+
+    // The first `n` rows of this view (a shard or a partial batch uses a prefix).
+    Matrix top_rows(std::int64_t n) const {
+        MLPTRAIN_ASSERT(n >= 0 && n <= rows, "top_rows out of range");
+        return {data, n, cols, ld};
+    }
+};
+
+inline Matrix make_matrix(float* data, std::int64_t rows, std::int64_t cols) {
+    return {data, rows, cols, cols};
+}
+inline ConstMatrix make_matrix(const float* data, std::int64_t rows, std::int64_t cols) {
+    return {data, rows, cols, cols};
+}
+
+}  // namespace mlptrain

@@ -1,0 +1,41 @@
+// Forward and backward passes of the network over one shard's rows, written beside the
+// GEMMs that compute them. Parameters are read-only and shared; everything a pass writes
+// goes into the shard's Workspace, so shards run concurrently without locks.
+#pragma once
+
+#include <cstdint>
+
+#include "mlptrain/data/dataset.hpp"
+#include "mlptrain/nn/model.hpp"
+#include "mlptrain/nn/workspace.hpp"
+
+namespace mlptrain {
+
+// Z = X·Wᵀ + b.  X (B, in), W (out, in), b (out), Z (B, out); overwrites Z.
+void dense_forward(Matrix Z, ConstMatrix X, ConstMatrix W, const float* b);
+
+// dW = dZᵀ·X, db = colsum(dZ) (both overwritten), and, if dX.data != nullptr,
+// dX = dZ·W (overwritten).  dZ (B, out), X (B, in), W (out, in), dW (out, in), dX (B, in).
+void dense_backward(Matrix dX, Matrix dW, float* db, ConstMatrix dZ, ConstMatrix X, ConstMatrix W);
+
+// Where dropout masks come from: (seed, layer, step, dataset row) — never shard or thread.
+struct DropoutContext {
+    std::uint64_t seed = 0;
+    std::uint64_t step = 0;
+    const std::int64_t* rows = nullptr;  // the dataset rows of the shard, in order
+};
+
+// Copies rows[0..n) of `data` into ws.input and the labels or targets. n ≤ ws.max_rows.
+void gather_batch(Workspace& ws, const Dataset& data, const std::int64_t* rows, std::int64_t n);
+
+// Forward over the first n rows of ws.input without dropout; outputs in ws.post.back().
+// Returns Σ_rows loss.
+double forward_loss(Workspace& ws, const Model& model, const float* params, std::int64_t n);
+
+// Forward (with dropout if the model has it and `dropout` is given), loss and backward
+// over the first n rows. Overwrites `grads` (arena layout) with Σ_rows ∂loss/∂θ; n = 0
+// writes zeros. Returns Σ_rows loss.
+double forward_backward(Workspace& ws, const Model& model, const float* params, float* grads,
+                        std::int64_t n, const DropoutContext* dropout);
+
+}  // namespace mlptrain

@@ -1,0 +1,31 @@
+// Per-shard scratch memory: the gathered batch, every layer's pre-activations and
+// activations, dropout masks, the backward deltas and the shard's own gradient buffer.
+// Sized once for the largest shard; a training step allocates nothing.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "mlptrain/core/arena.hpp"
+#include "mlptrain/nn/model.hpp"
+
+namespace mlptrain {
+
+struct Workspace {
+    // `targets_cols` > 0 reserves a regression target matrix (mse on numeric targets).
+    Workspace(const Model& model, std::int64_t max_rows, std::int64_t targets_cols);
+
+    std::int64_t max_rows = 0;
+    AlignedBuffer input;                  // X (max_rows, in)
+    std::vector<AlignedBuffer> pre;       // Z_l (max_rows, out_l)
+    std::vector<AlignedBuffer> post;      // A_l = act(Z_l) (max_rows, out_l); last = outputs
+    std::vector<AlignedBuffer> mask;      // hidden l: keep-mask scaled by 1/(1−p), if dropout
+    std::vector<AlignedBuffer> dropped;   // hidden l: A_l ⊙ mask_l, the next layer's input
+    AlignedBuffer delta_a, delta_b;       // (max_rows, max_width): dA/dZ, ping-pong
+    std::vector<std::int32_t> labels;     // (max_rows)
+    AlignedBuffer targets;                // (max_rows, targets_cols)
+    std::int64_t targets_cols = 0;
+    AlignedBuffer grads;                  // this shard's Σ gradient, arena layout
+};
+
+}  // namespace mlptrain

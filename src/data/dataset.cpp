@@ -1,0 +1,239 @@
+// Dataset operations (see dataset.hpp): standardization, the seeded stratified split, and
+// the gather of a batch's rows. The split draws from RngPurpose::split only, so it is a
+// pure function of (data, fractions, seed).
+#include "mlptrain/data/dataset.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include "mlptrain/core/error.hpp"
+#include "mlptrain/core/rng.hpp"
+
+namespace mlptrain {
+namespace {
+
+// Feature (row, col) as gather_features returns it: float data as stored, uint8 scaled.
+double feature_value(const Dataset& data, std::int64_t row, std::int64_t col) {
+    const std::size_t i = static_cast<std::size_t>(row * data.features + col);
+    if (!data.x.empty()) return data.x[i];
+    return static_cast<double>(data.x_u8[i] * data.u8_scale);
+}
+
+void check_rows(const Dataset& data, const std::int64_t* rows, std::int64_t n) {
+    MLPTRAIN_ASSERT(n >= 0 && (n == 0 || rows != nullptr), "gather: bad row list");
+    for (std::int64_t i = 0; i < n; ++i)
+        MLPTRAIN_ASSERT(rows[i] >= 0 && rows[i] < data.rows,
+                        "gather: row index " + std::to_string(rows[i]) + " outside [0, " +
+                            std::to_string(data.rows) + ")");
+}
+
+std::string fraction_text(double f) {
+    std::string s = std::to_string(f);
+    while (s.size() > 1 && s.back() == '0') s.pop_back();
+    if (!s.empty() && s.back() == '.') s.pop_back();
+    return s;
+}
+
+// How many of `count` rows go to validation and test: round(fraction × count) each, then
+// trimmed (the larger part first, test on ties) until at least one row is left to train.
+void part_sizes(std::int64_t count, double validation_fraction, double test_fraction,
+                std::int64_t& n_validation, std::int64_t& n_test) {
+    n_validation = static_cast<std::int64_t>(std::llround(validation_fraction * count));
+    n_test = static_cast<std::int64_t>(std::llround(test_fraction * count));
+    while (count > 0 && n_validation + n_test > count - 1) {
+        if (n_test >= n_validation)
+            --n_test;
+        else
+            --n_validation;
+    }
+}
+
+// Permuted rows: the first n_validation to validation, the next n_test to test, the rest
+// to train.
+void deal_rows(const std::vector<std::int64_t>& permuted, std::int64_t n_validation,
+               std::int64_t n_test, Split& split) {
+    const auto begin = permuted.begin();
+    split.validation.insert(split.validation.end(), begin, begin + n_validation);
+    split.test.insert(split.test.end(), begin + n_validation, begin + n_validation + n_test);
+    split.train.insert(split.train.end(), begin + n_validation + n_test, permuted.end());
+}
+
+void check_part(const std::vector<std::int64_t>& part, double fraction, const char* name,
+                const Dataset& data) {
+    if (fraction <= 0.0 || !part.empty()) return;
+    const std::string rule = data.is_classification()
+                                 ? "round(fraction x rows of each class) is 0, or each class "
+                                   "needs its rows for training"
+                                 : "round(fraction x rows) is 0";
+    throw Error(describe(
+        data.source + ": " + name + " fraction " + fraction_text(fraction),
+        "at least one " + std::string(name) + " row", "0 of " + std::to_string(data.rows) + " rows",
+        rule + "; use a larger " + name + " fraction, or 0 to disable the " + name + " set"));
+}
+
+}  // namespace
+
+Standardization fit_standardization(const Dataset& data, const std::vector<std::int64_t>& rows) {
+    MLPTRAIN_ASSERT(!rows.empty(), "fit_standardization needs at least one row");
+    check_rows(data, rows.data(), static_cast<std::int64_t>(rows.size()));
+    const std::int64_t features = data.features;
+    const double n = static_cast<double>(rows.size());
+    Standardization s;
+    s.mean.assign(features, 0.0f);
+    s.inv_std.assign(features, 1.0f);
+    for (std::int64_t c = 0; c < features; ++c) {
+        // Two passes in double: the mean, then the squared deviations from it (no
+        // cancellation from E[x²] − E[x]²).
+        double sum = 0.0, lo = feature_value(data, rows[0], c), hi = lo;
+        for (const std::int64_t r : rows) {
+            const double v = feature_value(data, r, c);
+            sum += v;
+            lo = std::min(lo, v);
+            hi = std::max(hi, v);
+        }
+        if (lo == hi) {
+            // Constant: subtract the exact value so the feature becomes exactly 0; a
+            // computed std would be rounding noise, and 1/noise would blow the feature up.
+            s.mean[c] = static_cast<float>(lo);
+            continue;
+        }
+        const double mean = sum / n;
+        double squares = 0.0;
+        for (const std::int64_t r : rows) {
+            const double d = feature_value(data, r, c) - mean;
+            squares += d * d;
+        }
+        const double std_dev = std::sqrt(squares / n);  // population std, as StandardScaler
+        s.mean[c] = static_cast<float>(mean);
+        s.inv_std[c] = std_dev > 0.0 ? static_cast<float>(1.0 / std_dev) : 1.0f;
+    }
+    return s;
+}
+
+void apply_standardization(Dataset& data, const Standardization& s) {
+    if (data.x.empty()) return;  // uint8 data keeps its bytes; it is scaled when gathered
+    const std::int64_t features = data.features;
+    MLPTRAIN_ASSERT(static_cast<std::int64_t>(s.mean.size()) == features &&
+                        static_cast<std::int64_t>(s.inv_std.size()) == features,
+                    "standardization has " + std::to_string(s.mean.size()) +
+                        " features, data has " + std::to_string(features));
+    MLPTRAIN_ASSERT(static_cast<std::int64_t>(data.x.size()) == data.rows * features,
+                    "dataset x has the wrong size");
+    for (std::int64_t r = 0; r < data.rows; ++r) {
+        float* x = data.x.data() + r * features;
+        for (std::int64_t c = 0; c < features; ++c) x[c] = (x[c] - s.mean[c]) * s.inv_std[c];
+    }
+}
+
+Split split_dataset(const Dataset& data, double validation_fraction, double test_fraction,
+                    std::uint64_t seed) {
+    const bool valid = std::isfinite(validation_fraction) && std::isfinite(test_fraction) &&
+                       validation_fraction >= 0.0 && test_fraction >= 0.0 &&
+                       validation_fraction + test_fraction < 1.0;
+    if (!valid)
+        throw Error(describe("split fractions",
+                             "validation and test fractions >= 0 with a sum below 1",
+                             "validation " + fraction_text(validation_fraction) + " and test " +
+                                 fraction_text(test_fraction),
+                             "for example 0.1 and 0.1; use 0 to disable a part"));
+    if (data.rows <= 0) throw Error(describe(data.source, "at least one row", "an empty dataset"));
+
+    Split split;
+    if (data.is_classification()) {
+        MLPTRAIN_ASSERT(static_cast<std::int64_t>(data.labels.size()) == data.rows,
+                        "labels do not match rows");
+        // Stratified: each class is permuted on its own stream (stream = class index),
+        // so one class's split does not depend on how many rows the others have.
+        std::vector<std::vector<std::int64_t>> by_class(data.class_names.size());
+        for (std::int64_t r = 0; r < data.rows; ++r) {
+            const std::int32_t label = data.labels[r];
+            MLPTRAIN_ASSERT(label >= 0 && label < data.num_classes(), "label out of range");
+            by_class[label].push_back(r);
+        }
+        for (std::size_t c = 0; c < by_class.size(); ++c) {
+            std::vector<std::int64_t>& rows = by_class[c];
+            shuffle_indices(rows, seed, RngPurpose::split, static_cast<std::uint32_t>(c));
+            std::int64_t n_validation = 0, n_test = 0;
+            part_sizes(static_cast<std::int64_t>(rows.size()), validation_fraction, test_fraction,
+                       n_validation, n_test);
+            deal_rows(rows, n_validation, n_test, split);
+        }
+    } else {
+        std::vector<std::int64_t> rows(static_cast<std::size_t>(data.rows));
+        for (std::int64_t r = 0; r < data.rows; ++r) rows[r] = r;
+        shuffle_indices(rows, seed, RngPurpose::split, 0);
+        std::int64_t n_validation = 0, n_test = 0;
+        part_sizes(data.rows, validation_fraction, test_fraction, n_validation, n_test);
+        deal_rows(rows, n_validation, n_test, split);
+    }
+    std::sort(split.train.begin(), split.train.end());
+    std::sort(split.validation.begin(), split.validation.end());
+    std::sort(split.test.begin(), split.test.end());
+    check_part(split.validation, validation_fraction, "validation", data);
+    check_part(split.test, test_fraction, "test", data);
+    return split;
+}
+
+// A gather's destination holds at least n rows of exactly `cols` columns.
+static void check_destination(Matrix M, std::int64_t n, std::int64_t cols, const char* what) {
+    MLPTRAIN_ASSERT(M.rows >= n && M.cols == cols && M.ld >= M.cols,
+                    std::string(what) + " is " + std::to_string(M.rows) + "x" + std::to_string(M.cols) +
+                        ", need " + std::to_string(n) + "x" + std::to_string(cols));
+}
+
+void gather_features(Matrix X, const Dataset& data, const std::int64_t* rows, std::int64_t n) {
+    // X (n, features)
+    const std::int64_t features = data.features;
+    check_destination(X, n, features, "gather_features: X");
+    check_rows(data, rows, n);
+    const auto size = static_cast<std::size_t>(data.rows * features);
+    if (!data.x.empty()) {
+        MLPTRAIN_ASSERT(data.x.size() == size, "dataset x has the wrong size");
+        for (std::int64_t i = 0; i < n; ++i)
+            std::memcpy(X.row(i), data.x.data() + rows[i] * features,
+                        static_cast<std::size_t>(features) * sizeof(float));
+    } else {
+        MLPTRAIN_ASSERT(data.x_u8.size() == size, "dataset x_u8 has the wrong size");
+        const float scale = data.u8_scale;
+        for (std::int64_t i = 0; i < n; ++i) {
+            const std::uint8_t* src = data.x_u8.data() + rows[i] * features;
+            float* dst = X.row(i);
+            for (std::int64_t c = 0; c < features; ++c) dst[c] = static_cast<float>(src[c]) * scale;
+        }
+    }
+}
+
+void gather_labels(std::int32_t* labels, const Dataset& data, const std::int64_t* rows,
+                   std::int64_t n) {
+    MLPTRAIN_ASSERT(static_cast<std::int64_t>(data.labels.size()) == data.rows,
+                    "gather_labels: dataset has no class labels");
+    check_rows(data, rows, n);
+    for (std::int64_t i = 0; i < n; ++i) labels[i] = data.labels[rows[i]];
+}
+
+void gather_targets(Matrix T, const Dataset& data, const std::int64_t* rows, std::int64_t n) {
+    // T (n, outputs)
+    const std::int64_t outputs = data.outputs;
+    check_destination(T, n, outputs, "gather_targets: T");
+    MLPTRAIN_ASSERT(static_cast<std::int64_t>(data.y.size()) == data.rows * outputs,
+                    "gather_targets: dataset has no regression targets");
+    check_rows(data, rows, n);
+    for (std::int64_t i = 0; i < n; ++i)
+        std::memcpy(T.row(i), data.y.data() + rows[i] * outputs,
+                    static_cast<std::size_t>(outputs) * sizeof(float));
+}
+
+void keep_first_rows(Dataset& data, std::int64_t n) {
+    MLPTRAIN_ASSERT(n >= 0, "keep_first_rows: negative count");
+    if (n >= data.rows) return;
+    const auto rows = static_cast<std::size_t>(n);
+    if (!data.x.empty()) data.x.resize(rows * static_cast<std::size_t>(data.features));
+    if (!data.x_u8.empty()) data.x_u8.resize(rows * static_cast<std::size_t>(data.features));
+    if (!data.labels.empty()) data.labels.resize(rows);
+    if (!data.y.empty()) data.y.resize(rows * static_cast<std::size_t>(data.outputs));
+    data.rows = n;
+}
+
+}  // namespace mlptrain

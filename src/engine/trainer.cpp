@@ -1,0 +1,375 @@
+// The synchronized data-parallel step and the epoch loop (see trainer.hpp).
+//
+// Determinism: shard s of a batch of n rows always holds rows [s·n/S, (s+1)·n/S); its
+// gradient sum is computed by single-threaded BLAS into its own buffer; buffers are summed
+// in the fixed tree (s, s+1), (s, s+2), (s, s+4)…, element by element, so the parallel split
+// over parameter chunks changes nothing. No thread count enters the arithmetic.
+#include "mlptrain/engine/trainer.hpp"
+
+#include <sched.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+
+#include <oneapi/tbb/info.h>
+#include <oneapi/tbb/parallel_for.h>
+
+#include "mlptrain/nn/backprop.hpp"
+#include "mlptrain/core/blas.hpp"
+#include "mlptrain/core/error.hpp"
+#include "mlptrain/core/metrics.hpp"
+#include "mlptrain/core/rng.hpp"
+
+namespace mlptrain {
+
+// Floats per reduction/update chunk: 64 KiB, so a chunk of every shard buffer stays in L2
+// while the tree and the update run over it.
+constexpr std::int64_t chunk_floats = 16384;
+
+std::int64_t default_shards(std::int64_t batch_size) {
+    if (batch_size < 64) return 1;
+    std::int64_t shards = 2;
+    while (shards * 2 <= batch_size / 128) shards *= 2;
+    return shards;
+}
+
+int default_threads() {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
+    return 1;
+}
+
+static bool is_power_of_two(std::int64_t n) { return n > 0 && (n & (n - 1)) == 0; }
+
+static bool all_finite(ConstMatrix m) {
+    for (std::int64_t r = 0; r < m.rows; ++r)
+        for (std::int64_t c = 0; c < m.cols; ++c)
+            if (!std::isfinite(m(r, c))) return false;
+    return true;
+}
+
+Trainer::Trainer(const Model& model, const TrainConfig& config, std::int64_t targets_cols,
+                 Communicator* communicator)
+    : model_(model),
+      config_(config),
+      params_(model.layout().total()),
+      optimizer_(config.optimizer, model.layout().total()) {
+    MLPTRAIN_ASSERT(config.batch_size >= 1, "batch size");
+    if (!communicator) {
+        own_communicator_ = make_local_communicator();
+        communicator = own_communicator_.get();
+    }
+    comm_ = communicator;
+    set_blas_single_threaded();
+    threads_ = config.threads > 0 ? config.threads : std::min(default_threads(), blas_max_concurrent_callers());
+    if (threads_ > blas_max_concurrent_callers())
+        throw Error(describe("--threads " + std::to_string(threads_),
+                             "at most " + std::to_string(blas_max_concurrent_callers()) + " threads",
+                             std::to_string(threads_),
+                             "the linked OpenBLAS keeps work buffers for that many concurrent callers; "
+                             "run more MPI ranks for more cores"));
+    shards_ = config.shards > 0 ? config.shards : default_shards(config.batch_size);
+    shard_rows_ = (config.batch_size + shards_ - 1) / shards_;
+    // Each rank takes a contiguous block of shards. The block's local tree and the
+    // allreduce across ranks then add up to the one global tree only when the rank count
+    // and the block size are powers of two.
+    const int ranks = comm_->size();
+    if (ranks > 1 && (!is_power_of_two(ranks) || shards_ % ranks != 0 || !is_power_of_two(shards_ / ranks)))
+        throw Error(describe("--shards " + std::to_string(shards_) + " over " + std::to_string(ranks) + " ranks",
+                             "a power-of-two number of ranks that divides the shards into power-of-two blocks",
+                             std::to_string(ranks) + " ranks",
+                             "launch 1, 2, 4, … ranks and use --shards 2^k ≥ ranks, e.g. --shards " +
+                                 std::to_string(std::max<std::int64_t>(ranks, 4))));
+    local_shards_ = shards_ / ranks;
+    first_shard_ = comm_->rank() * local_shards_;
+    if (threads_ > local_shards_)
+        notices_.push_back("note: " + std::to_string(threads_) + " threads but only " +
+                           std::to_string(local_shards_) + " shard(s) per batch" +
+                           (ranks > 1 ? " on each rank" : "") + ": " +
+                           std::to_string(threads_ - local_shards_) +
+                           " thread(s) will idle; raise --shards (or --batch-size) to use them, "
+                           "or lower --threads");
+    MLPTRAIN_ASSERT(blas_threads_per_call() == 1, "BLAS must run one thread per call inside workers");
+    for (std::int64_t s = 0; s < local_shards_; ++s)
+        workspaces_.push_back(std::make_unique<Workspace>(model, shard_rows_, targets_cols));
+    shard_loss_.assign(static_cast<std::size_t>(local_shards_), 0.0);
+    const std::int64_t chunks = (model.layout().total() + chunk_floats - 1) / chunk_floats;
+    chunk_sumsq_.assign(static_cast<std::size_t>(chunks), 0.0);
+    chunk_bad_.assign(static_cast<std::size_t>(chunks), 0);
+    // The arena bounds this trainer's threads. Only an explicit request for more threads
+    // than TBB would start by default (oversubscription on purpose) needs the process-wide
+    // limit raised; a global_control below the default would throttle other TBB users.
+    if (threads_ > tbb::info::default_concurrency())
+        thread_limit_ = std::make_unique<tbb::global_control>(
+            tbb::global_control::max_allowed_parallelism, static_cast<std::size_t>(threads_));
+    arena_ = std::make_unique<tbb::task_arena>(threads_);
+    model.init_parameters(params_.data(), config.init.value_or(default_init(model.spec().hidden_activation)),
+                          config.seed);
+    comm_->broadcast(params_.data(), params_.size(), 0);  // every replica starts from rank 0's
+}
+
+Trainer::~Trainer() = default;
+
+std::string Trainer::weights_fingerprint() const {
+    return fingerprint(params_.data(), params_.size());
+}
+
+// Runs body(i) for i in [0, count): inline when one thread or one item (no scheduling
+// cost for tiny networks), else on the arena. Which thread runs i never matters.
+template <typename Body>
+void Trainer::parallel(std::int64_t count, const Body& body) {
+    if (threads_ == 1 || count == 1) {
+        for (std::int64_t i = 0; i < count; ++i) body(i);
+        return;
+    }
+    arena_->execute([&] {
+        tbb::parallel_for(std::int64_t{0}, count, [&](std::int64_t i) { body(i); });
+    });
+}
+
+void Trainer::run_shards(const Dataset& data, const std::int64_t* rows, std::int64_t n) {
+    parallel(local_shards_, [&](std::int64_t s) {
+        const std::int64_t g = first_shard_ + s;  // global shard index
+        const std::int64_t lo = g * n / shards_, hi = (g + 1) * n / shards_;
+        Workspace& ws = *workspaces_[static_cast<std::size_t>(s)];
+        gather_batch(ws, data, rows + lo, hi - lo);
+        const DropoutContext dropout{config_.seed, static_cast<std::uint64_t>(step_), rows + lo};
+        shard_loss_[static_cast<std::size_t>(s)] =
+            forward_backward(ws, model_, params_.data(), ws.grads.data(), hi - lo, &dropout);
+    });
+}
+
+// Sums chunk `chunk` of this rank's shard gradients into its first shard's buffer along
+// the fixed tree.
+void Trainer::reduce_chunk(std::int64_t chunk) {
+    const std::int64_t begin = chunk * chunk_floats;
+    const std::int64_t end = std::min(begin + chunk_floats, params_.size());
+    for (std::int64_t stride = 1; stride < local_shards_; stride *= 2) {
+        for (std::int64_t s = 0; s + stride < local_shards_; s += 2 * stride) {
+            float* into = workspaces_[static_cast<std::size_t>(s)]->grads.data();
+            const float* from = workspaces_[static_cast<std::size_t>(s + stride)]->grads.data();
+            for (std::int64_t i = begin; i < end; ++i) into[i] += from[i];
+        }
+    }
+}
+
+// Records Σ(scale·g)² of the reduced gradient's chunk and whether it holds NaN/Inf.
+void Trainer::check_chunk(std::int64_t chunk, float grad_scale) {
+    const std::int64_t begin = chunk * chunk_floats;
+    const std::int64_t end = std::min(begin + chunk_floats, params_.size());
+    const float* g = workspaces_[0]->grads.data();
+    double sumsq = 0.0;
+    for (std::int64_t i = begin; i < end; ++i) {
+        const double v = static_cast<double>(grad_scale) * g[i];
+        sumsq += v * v;
+    }
+    chunk_sumsq_[static_cast<std::size_t>(chunk)] = sumsq;
+    chunk_bad_[static_cast<std::size_t>(chunk)] = std::isfinite(sumsq) ? 0 : 1;
+}
+
+// Where a non-finite loss came from: the first layer (in forward order) whose
+// pre-activations hold NaN/Inf in any of this rank's shards, else the loss itself.
+std::string Trainer::first_non_finite_layer(std::int64_t n) const {
+    for (int l = 0; l < model_.num_layers(); ++l) {
+        for (std::int64_t s = 0; s < local_shards_; ++s) {
+            const std::int64_t g = first_shard_ + s;
+            const std::int64_t rows = (g + 1) * n / shards_ - g * n / shards_;
+            const float* z = workspaces_[static_cast<std::size_t>(s)]->pre[static_cast<std::size_t>(l)].data();
+            for (std::int64_t i = 0; i < rows * model_.dim_out(l); ++i)
+                if (!std::isfinite(z[i]))
+                    return "layers." + std::to_string(l) + " (its outputs X·Wᵀ + b; weights " +
+                           (all_finite(model_.weight(params_.data(), l)) ? "finite" : "not finite") + ")";
+        }
+    }
+    return "the loss (finite outputs, overflowing loss)";
+}
+
+void Trainer::throw_non_finite_gradient() const {
+    const float* g = workspaces_[0]->grads.data();
+    for (const Slot& slot : model_.layout().slots())
+        for (std::int64_t i = 0; i < slot.size(); ++i)
+            if (!std::isfinite(g[slot.offset + i]))
+                throw NumericError("step " + std::to_string(step_ + 1) +
+                                   ": the gradient is not finite (NaN or Inf), first in " +
+                                   slot.name + " (hint: lower --lr, use --clip-norm, or check the "
+                                   "data for extreme values)");
+    throw NumericError("step " + std::to_string(step_ + 1) + ": the gradient norm overflowed");
+}
+
+void Trainer::reduce_and_update(std::int64_t n) {
+    const std::int64_t chunks = static_cast<std::int64_t>(chunk_sumsq_.size());
+    const float inv_batch = 1.0f / static_cast<float>(n);
+    const float lr = learning_rate(config_.schedule, step_);
+    float* params = params_.data();
+    float* grad = workspaces_[0]->grads.data();
+    auto update_chunk = [&](std::int64_t c, const StepScalars& scalars) {
+        const std::int64_t begin = c * chunk_floats;
+        optimizer_.update(params, grad, begin, std::min(begin + chunk_floats, params_.size()), scalars);
+    };
+    auto any_bad = [&] {
+        for (unsigned char bad : chunk_bad_)
+            if (bad) return true;
+        return false;
+    };
+
+    // Reduce this rank's shards, combine the ranks (continuing the same tree), check every
+    // chunk, and only then step: a step that finds NaN/Inf changes nothing. Clipping uses
+    // the global norm, a fixed-order sum of the chunks' norms.
+    if (comm_->size() == 1) {
+        parallel(chunks, [&](std::int64_t c) {
+            reduce_chunk(c);
+            check_chunk(c, inv_batch);  // while the chunk is still in cache
+        });
+    } else {
+        parallel(chunks, [&](std::int64_t c) { reduce_chunk(c); });
+        const auto start = std::chrono::steady_clock::now();
+        comm_->allreduce_sum(grad, params_.size(), config_.allreduce);
+        allreduce_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        parallel(chunks, [&](std::int64_t c) { check_chunk(c, inv_batch); });
+    }
+    if (any_bad()) throw_non_finite_gradient();
+    double sumsq = 0.0;
+    for (std::int64_t c = 0; c < chunks; ++c) sumsq += chunk_sumsq_[static_cast<std::size_t>(c)];
+    if (!std::isfinite(sumsq)) throw_non_finite_gradient();
+    const double norm = std::sqrt(sumsq);
+    const double clip = config_.clip_norm > 0.0f && norm > config_.clip_norm ? config_.clip_norm / norm : 1.0;
+    const StepScalars scalars = optimizer_.scalars(step_ + 1, lr, static_cast<float>(inv_batch * clip));
+    parallel(chunks, [&](std::int64_t c) { update_chunk(c, scalars); });
+}
+
+// Σ values[0..n) in the fixed pairwise tree (values is overwritten).
+static double tree_sum(double* values, std::int64_t n) {
+    for (std::int64_t stride = 1; stride < n; stride *= 2)
+        for (std::int64_t s = 0; s + stride < n; s += 2 * stride) values[s] += values[s + stride];
+    return n > 0 ? values[0] : 0.0;
+}
+
+double Trainer::train_step(const Dataset& data, const std::int64_t* rows, std::int64_t n) {
+    MLPTRAIN_ASSERT(n >= 1 && n <= config_.batch_size, "train_step batch size");
+    run_shards(data, rows, n);
+    // The batch's loss: the shard losses summed in the same tree as the gradients.
+    double loss = tree_sum(shard_loss_.data(), local_shards_);
+    comm_->allreduce_sum(&loss, 1);
+    loss /= static_cast<double>(n);
+    if (!std::isfinite(loss))
+        throw NumericError("step " + std::to_string(step_ + 1) + ": the loss is " +
+                           (std::isnan(loss) ? "NaN" : "infinite") + ", first non-finite in " +
+                           first_non_finite_layer(n) +
+                           " (hint: lower --lr, use --clip-norm, or check the data for extreme "
+                           "values)");
+    reduce_and_update(n);
+    ++step_;
+    return loss;
+}
+
+EvalResult Trainer::evaluate(const Dataset& data, const std::vector<std::int64_t>& rows,
+                             std::vector<std::int32_t>* predictions, std::vector<float>* outputs) {
+    EvalResult result;
+    result.rows = static_cast<std::int64_t>(rows.size());
+    if (rows.empty()) return result;
+    const std::int64_t chunk = shard_rows_;
+    const std::int64_t chunks = (result.rows + chunk - 1) / chunk;
+    // Per-chunk sums in doubles (correct counts too: exact below 2^53), so that ranks can
+    // add their chunks into zeros exactly.
+    std::vector<double> loss(static_cast<std::size_t>(chunks), 0.0);
+    std::vector<double> correct(static_cast<std::size_t>(chunks), 0.0);
+    const std::int64_t out = model_.dim_output();
+    if (predictions) predictions->assign(rows.size(), 0);
+    if (outputs) outputs->assign(rows.size() * static_cast<std::size_t>(out), 0.0f);
+    // Ranks split the chunks (c mod ranks) unless every row's output is wanted here. Lane s
+    // of a rank evaluates its chunks s, s+lanes, … with workspace s; per-chunk sums are
+    // combined in chunk order afterwards, so the result depends on neither threads nor ranks.
+    const bool split_ranks = comm_->size() > 1 && !predictions && !outputs;
+    const std::int64_t stride = split_ranks ? comm_->size() : 1;
+    const std::int64_t first = split_ranks ? comm_->rank() : 0;
+    const std::int64_t lanes = local_shards_;
+    parallel(lanes, [&](std::int64_t s) {
+        Workspace& ws = *workspaces_[static_cast<std::size_t>(s)];
+        for (std::int64_t c = first + s * stride; c < chunks; c += lanes * stride) {
+            const std::int64_t lo = c * chunk, n = std::min(chunk, result.rows - lo);
+            gather_batch(ws, data, rows.data() + lo, n);
+            loss[static_cast<std::size_t>(c)] = forward_loss(ws, model_, params_.data(), n);
+            const ConstMatrix P = ws.post.back().as_matrix(n, out);
+            for (std::int64_t r = 0; r < n; ++r) {
+                if (data.is_classification()) {
+                    const std::int32_t p = predicted_class(P, r, model_.spec().loss);
+                    correct[static_cast<std::size_t>(c)] += p == ws.labels[static_cast<std::size_t>(r)];
+                    if (predictions) (*predictions)[static_cast<std::size_t>(lo + r)] = p;
+                }
+                if (outputs)
+                    std::memcpy(outputs->data() + (lo + r) * out, P.row(r), sizeof(float) * out);
+            }
+        }
+    });
+    if (split_ranks) {
+        comm_->allreduce_sum(loss.data(), chunks);
+        comm_->allreduce_sum(correct.data(), chunks);
+    }
+    double loss_sum = 0.0;
+    double correct_sum = 0;
+    for (std::int64_t c = 0; c < chunks; ++c) {
+        loss_sum += loss[static_cast<std::size_t>(c)];
+        correct_sum += correct[static_cast<std::size_t>(c)];
+    }
+    result.loss = loss_sum / static_cast<double>(result.rows);
+    result.accuracy = correct_sum / static_cast<double>(result.rows);
+    return result;
+}
+
+bool Trainer::fit(const Dataset& data, const Split& split, const FitCallbacks& callbacks) {
+    using clock = std::chrono::steady_clock;
+    const auto start = clock::now();
+    const std::int64_t train_rows = static_cast<std::int64_t>(split.train.size());
+    MLPTRAIN_ASSERT(train_rows >= 1, "no training rows");
+    const bool early_stopping = config_.patience > 0 && !split.validation.empty();
+    if (early_stopping && best_params_.size() != params_.size()) best_params_ = AlignedBuffer(params_.size());
+    std::vector<std::int64_t> order;
+    TrainState& st = state_;
+
+    while (!st.finished && st.epoch <= config_.epochs) {
+        order = split.train;
+        shuffle_indices(order, config_.seed, RngPurpose::shuffle, static_cast<std::uint32_t>(st.epoch));
+        const auto epoch_start = clock::now();
+        const std::int64_t first_position = st.position;
+        while (st.position < train_rows) {
+            const std::int64_t n = std::min(config_.batch_size, train_rows - st.position);
+            st.epoch_loss_sum += train_step(data, order.data() + st.position, n) * static_cast<double>(n);
+            st.position += n;
+            if (st.position < train_rows && callbacks.after_step && !callbacks.after_step(st)) return false;
+        }
+        const double epoch_seconds = std::chrono::duration<double>(clock::now() - epoch_start).count();
+        EpochReport report;
+        report.epoch = st.epoch;
+        report.step = step_;
+        report.train_loss = st.epoch_loss_sum / static_cast<double>(train_rows);
+        report.learning_rate = learning_rate(config_.schedule, std::max<std::int64_t>(step_ - 1, 0));
+        report.samples_per_second =
+            static_cast<double>(train_rows - first_position) / std::max(epoch_seconds, 1e-9);
+        if (!split.validation.empty()) report.validation = evaluate(data, split.validation);
+        report.seconds = std::chrono::duration<double>(clock::now() - start).count();
+        if (early_stopping) {
+            if (report.validation->loss < st.best_loss) {
+                st.best_loss = report.validation->loss;
+                std::memcpy(best_params_.data(), params_.data(), sizeof(float) * params_.size());
+                st.epochs_since_best = 0;
+                report.best = true;
+            } else if (++st.epochs_since_best >= config_.patience) {
+                st.finished = true;
+            }
+        }
+        if (callbacks.on_epoch) callbacks.on_epoch(report);
+        ++st.epoch;
+        st.position = 0;
+        st.epoch_loss_sum = 0.0;
+        if (st.epoch > config_.epochs) st.finished = true;
+        if (st.finished && early_stopping && std::isfinite(st.best_loss))
+            std::memcpy(params_.data(), best_params_.data(), sizeof(float) * params_.size());
+        if (callbacks.after_step && !callbacks.after_step(st)) return st.finished;
+    }
+    return true;
+}
+
+}  // namespace mlptrain

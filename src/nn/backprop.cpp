@@ -1,0 +1,139 @@
+// Forward and backward passes over one shard (see backprop.hpp). The chain rule, output to
+// input: dZ = dA ⊙ act'(Z), dW = dZᵀ·X, db = colsum(dZ), dX = dZ·W.
+#include "mlptrain/nn/backprop.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "mlptrain/core/blas.hpp"
+#include "mlptrain/core/rng.hpp"
+
+namespace mlptrain {
+
+void dense_forward(Matrix Z, ConstMatrix X, ConstMatrix W, const float* b) {
+    // X (B, in), W (out, in), b (out), Z (B, out)
+    MLPTRAIN_ASSERT(Z.rows == X.rows && Z.cols == W.rows && X.cols == W.cols, "dense_forward shape");
+    for (std::int64_t r = 0; r < Z.rows; ++r) std::memcpy(Z.row(r), b, sizeof(float) * Z.cols);
+    gemm(Transpose::no, Transpose::yes, 1.0f, X, W, 1.0f, Z);  // Z = X·Wᵀ + Z(=b)
+}
+
+void dense_backward(Matrix dX, Matrix dW, float* db, ConstMatrix dZ, ConstMatrix X, ConstMatrix W) {
+    // dZ (B, out), X (B, in), W (out, in), dW (out, in), db (out), dX (B, in)
+    MLPTRAIN_ASSERT(dZ.rows == X.rows && dZ.cols == W.rows && X.cols == W.cols &&
+                        dW.rows == W.rows && dW.cols == W.cols,
+                    "dense_backward shape");
+    gemm(Transpose::yes, Transpose::no, 1.0f, dZ, X, 0.0f, dW);  // dW = dZᵀ·X
+    std::fill(db, db + dZ.cols, 0.0f);                           // db = colsum(dZ)
+    for (std::int64_t r = 0; r < dZ.rows; ++r) {
+        const float* dz = dZ.row(r);
+        for (std::int64_t j = 0; j < dZ.cols; ++j) db[j] += dz[j];
+    }
+    if (dX.data) gemm(Transpose::no, Transpose::no, 1.0f, dZ, W, 0.0f, dX);  // dX = dZ·W
+}
+
+void gather_batch(Workspace& ws, const Dataset& data, const std::int64_t* rows, std::int64_t n) {
+    MLPTRAIN_ASSERT(n >= 0 && n <= ws.max_rows, "batch larger than the workspace");
+    gather_features(ws.input.as_matrix(n, data.features), data, rows, n);
+    if (data.is_classification()) gather_labels(ws.labels.data(), data, rows, n);
+    else gather_targets(ws.targets.as_matrix(n, ws.targets_cols), data, rows, n);
+}
+
+static Targets batch_targets(Workspace& ws, std::int64_t n) {
+    Targets t;
+    if (ws.targets_cols > 0) t.values = ws.targets.as_matrix(n, ws.targets_cols);
+    else t.labels = ws.labels.data();
+    return t;
+}
+
+// The input of layer l: the gathered batch, or the previous layer's (dropped-out) output.
+static ConstMatrix layer_input(Workspace& ws, const Model& model, int l, std::int64_t n,
+                               bool dropout_on) {
+    if (l == 0) return ws.input.as_matrix(n, model.dim_input());
+    AlignedBuffer& src = dropout_on ? ws.dropped[l - 1] : ws.post[l - 1];
+    return src.as_matrix(n, model.dim_in(l));
+}
+
+// mask = keep/(1−p) with keep ~ Bernoulli(1−p) from (seed, layer, step, row); D = A ⊙ mask.
+static void apply_dropout(Workspace& ws, const Model& model, int l, std::int64_t n,
+                          const DropoutContext& ctx) {
+    const float p = model.spec().dropout;
+    const float scale = 1.0f / (1.0f - p);
+    Matrix A = ws.post[l].as_matrix(n, model.dim_out(l));
+    Matrix M = ws.mask[l].as_matrix(n, model.dim_out(l));
+    Matrix D = ws.dropped[l].as_matrix(n, model.dim_out(l));
+    for (std::int64_t r = 0; r < n; ++r) {
+        const auto row = static_cast<std::uint64_t>(ctx.rows[r]);
+        for (std::int64_t j = 0; j < A.cols; j += 4) {
+            const auto bits = dropout_bits(ctx.seed, static_cast<std::uint32_t>(l), ctx.step, row,
+                                           static_cast<std::uint32_t>(j / 4));
+            for (std::int64_t k = j; k < std::min(j + 4, A.cols); ++k) {
+                M(r, k) = uniform01(bits[static_cast<std::size_t>(k - j)]) >= p ? scale : 0.0f;
+                D(r, k) = A(r, k) * M(r, k);
+            }
+        }
+    }
+}
+
+static double forward_layers(Workspace& ws, const Model& model, const float* params,
+                             std::int64_t n, const DropoutContext* dropout, Matrix* dZ_out) {
+    const bool dropout_on = dropout && model.spec().dropout > 0.0f;
+    const int L = model.num_layers();
+    for (int l = 0; l < L; ++l) {
+        // X (n, in_l), W (out_l, in_l), Z (n, out_l)
+        const ConstMatrix X = layer_input(ws, model, l, n, dropout_on);
+        Matrix Z = ws.pre[l].as_matrix(n, model.dim_out(l));
+        dense_forward(Z, X, model.weight(params, l), model.bias(params, l));
+        if (l + 1 < L) {
+            activation_forward(ws.post[l].as_matrix(n, model.dim_out(l)), Z,
+                               model.spec().hidden_activation);
+            if (dropout_on) apply_dropout(ws, model, l, n, *dropout);
+        }
+    }
+    Matrix Z = ws.pre[L - 1].as_matrix(n, model.dim_output());
+    Matrix P = ws.post[L - 1].as_matrix(n, model.dim_output());
+    const Targets targets = batch_targets(ws, n);
+    if (dZ_out) return loss_forward_backward(*dZ_out, P, Z, targets, model.spec().loss);
+    return loss_forward(P, Z, targets, model.spec().loss);
+}
+
+double forward_loss(Workspace& ws, const Model& model, const float* params, std::int64_t n) {
+    MLPTRAIN_ASSERT(n >= 1 && n <= ws.max_rows, "forward rows");
+    return forward_layers(ws, model, params, n, nullptr, nullptr);
+}
+
+double forward_backward(Workspace& ws, const Model& model, const float* params, float* grads,
+                        std::int64_t n, const DropoutContext* dropout) {
+    MLPTRAIN_ASSERT(n >= 0 && n <= ws.max_rows, "forward_backward rows");
+    if (n == 0) {  // an empty shard contributes a zero gradient to the fixed tree
+        std::memset(grads, 0, sizeof(float) * static_cast<std::size_t>(model.layout().total()));
+        return 0.0;
+    }
+    const bool dropout_on = dropout && model.spec().dropout > 0.0f;
+    const int L = model.num_layers();
+    Matrix dZ = ws.delta_a.as_matrix(n, model.dim_output());
+    const double loss = forward_layers(ws, model, params, n, dropout, &dZ);
+
+    AlignedBuffer* next = &ws.delta_b;
+    for (int l = L - 1; l >= 0; --l) {
+        // dZ (n, out_l), X (n, in_l), W (out_l, in_l)
+        const ConstMatrix X = layer_input(ws, model, l, n, dropout_on);
+        Matrix dX = l > 0 ? next->as_matrix(n, model.dim_in(l)) : Matrix{};
+        dense_backward(dX, model.weight(grads, l), model.bias(grads, l), dZ, X,
+                       model.weight(params, l));
+        if (l == 0) break;
+        // dA_{l−1} = dX (⊙ mask); dZ_{l−1} = dA ⊙ act'(Z_{l−1}), in place.
+        if (dropout_on) {
+            const ConstMatrix M = ws.mask[l - 1].as_matrix(n, model.dim_in(l));
+            for (std::int64_t r = 0; r < n; ++r)
+                for (std::int64_t j = 0; j < dX.cols; ++j) dX(r, j) *= M(r, j);
+        }
+        activation_backward(dX, dX, ws.pre[l - 1].as_matrix(n, model.dim_in(l)),
+                            ws.post[l - 1].as_matrix(n, model.dim_in(l)),
+                            model.spec().hidden_activation);
+        next = dZ.data == ws.delta_a.data() ? &ws.delta_a : &ws.delta_b;
+        dZ = dX;
+    }
+    return loss;
+}
+
+}  // namespace mlptrain

@@ -1,0 +1,26 @@
+// Sizing of the per-shard workspace (see workspace.hpp).
+#include "mlptrain/nn/workspace.hpp"
+
+namespace mlptrain {
+
+Workspace::Workspace(const Model& model, std::int64_t max_rows_, std::int64_t targets_cols_)
+    : max_rows(max_rows_),
+      input(max_rows_ * model.dim_input()),
+      delta_a(max_rows_ * model.max_width()),
+      delta_b(max_rows_ * model.max_width()),
+      labels(static_cast<std::size_t>(max_rows_), 0),
+      targets(max_rows_ * targets_cols_),
+      targets_cols(targets_cols_),
+      grads(model.layout().total()) {
+    MLPTRAIN_ASSERT(max_rows_ >= 1, "workspace needs at least one row");
+    const bool dropout = model.spec().dropout > 0.0f;
+    for (int l = 0; l < model.num_layers(); ++l) {
+        pre.emplace_back(max_rows_ * model.dim_out(l));
+        post.emplace_back(max_rows_ * model.dim_out(l));
+        const bool hidden = l + 1 < model.num_layers();
+        mask.emplace_back(dropout && hidden ? max_rows_ * model.dim_out(l) : 0);
+        dropped.emplace_back(dropout && hidden ? max_rows_ * model.dim_out(l) : 0);
+    }
+}
+
+}  // namespace mlptrain

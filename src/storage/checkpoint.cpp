@@ -1,0 +1,308 @@
+// What a checkpoint holds and how it maps onto the trainer (see checkpoint.hpp).
+#include "mlptrain/storage/checkpoint.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "mlptrain/core/error.hpp"
+
+namespace mlptrain {
+
+namespace {
+
+using json = nlohmann::json;
+
+constexpr const char* format_name = "mlptrain-checkpoint";
+
+json spec_to_json(const ModelSpec& spec) {
+    return {{"sizes", spec.sizes},
+            {"hidden_activation", activation_name(spec.hidden_activation)},
+            {"loss", loss_name(spec.loss)},
+            {"dropout", spec.dropout}};
+}
+
+ModelSpec spec_from_json(const json& j) {
+    ModelSpec spec;
+    spec.sizes = j.at("sizes").get<std::vector<std::int64_t>>();
+    spec.hidden_activation = parse_activation(j.at("hidden_activation").get<std::string>(), "model.hidden_activation");
+    spec.loss = parse_loss(j.at("loss").get<std::string>(), "model.loss");
+    spec.dropout = j.at("dropout").get<float>();
+    if (spec.sizes.size() < 2 || std::any_of(spec.sizes.begin(), spec.sizes.end(), [](std::int64_t s) { return s <= 0; }))
+        throw Error("model.sizes: expected at least two positive sizes");
+    return spec;
+}
+
+// Tensor name of slot `name` in a buffer role ("" for parameters).
+std::string tensor_name(const std::string& prefix, const std::string& slot) {
+    return prefix.empty() ? slot : prefix + "." + slot;
+}
+
+void add_buffer(std::vector<TensorView>& views, const std::string& prefix, const Model& model,
+                const float* base) {
+    for (const Slot& slot : model.layout().slots())
+        views.push_back({tensor_name(prefix, slot.name), {slot.rows, slot.cols}, base + slot.offset});
+}
+
+bool all_finite(const float* data, std::int64_t n) {
+    for (std::int64_t i = 0; i < n; ++i)
+        if (!std::isfinite(data[i])) return false;
+    return true;
+}
+
+// Copies the tensors of `prefix` into a buffer with `model`'s layout.
+void copy_buffer(float* base, const std::string& prefix, const Model& model, const LoadedCheckpoint& c) {
+    for (const Slot& slot : model.layout().slots()) {
+        const std::string name = tensor_name(prefix, slot.name);
+        const auto it = c.file.tensors.find(name);
+        if (it == c.file.tensors.end())
+            throw Error(describe(c.path, "a tensor '" + name + "'", "none", "the checkpoint does not fit this model or optimizer"));
+        const Tensor& t = it->second;
+        if (t.shape != std::vector<std::int64_t>{slot.rows, slot.cols})
+            throw Error(describe(c.path + ", tensor " + name,
+                                 "shape [" + std::to_string(slot.rows) + ", " + std::to_string(slot.cols) + "]",
+                                 "another shape", "the checkpoint was saved for another model"));
+        std::copy(t.data.begin(), t.data.end(), base + slot.offset);
+    }
+}
+
+std::string step_file_name(std::int64_t step) {
+    char name[64];
+    std::snprintf(name, sizeof name, "step-%012lld.safetensors", static_cast<long long>(step));
+    return name;
+}
+
+// The step-*.safetensors files of `dir`, oldest first.
+std::vector<std::string> checkpoint_files(const std::string& dir) {
+    std::vector<std::string> files;
+    if (DIR* d = opendir(dir.c_str())) {
+        while (dirent* e = readdir(d)) {
+            const std::string name = e->d_name;
+            if (name.size() == 29 && name.rfind("step-", 0) == 0 && name.find(".safetensors") == 17)
+                files.push_back(name);
+        }
+        closedir(d);
+    }
+    std::sort(files.begin(), files.end());
+    return files;
+}
+
+}  // namespace
+
+void save_checkpoint(const std::string& path, Trainer& trainer, const CheckpointInfo& info) {
+    const Model& model = trainer.model();
+    const std::int64_t n = model.layout().total();
+    std::vector<TensorView> views;
+    if (!all_finite(trainer.params(), n))
+        throw NumericError("step " + std::to_string(trainer.step()) +
+                           ": the weights are not finite; no checkpoint was written");
+    add_buffer(views, "", model, trainer.params());
+    Optimizer& optimizer = trainer.optimizer();
+    const std::vector<std::string> moment_names = optimizer.moment_names();
+    const std::vector<AlignedBuffer*> moments = optimizer.moments();
+    for (std::size_t m = 0; m < moments.size(); ++m) {
+        if (!all_finite(moments[m]->data(), n))
+            throw NumericError("step " + std::to_string(trainer.step()) + ": optimizer." +
+                               moment_names[m] + " is not finite; no checkpoint was written");
+        add_buffer(views, "optimizer." + moment_names[m], model, moments[m]->data());
+    }
+    if (trainer.best_params().size() == n) add_buffer(views, "best", model, trainer.best_params().data());
+    if (!info.standardization.empty()) {
+        const auto features = static_cast<std::int64_t>(info.standardization.mean.size());
+        views.push_back({"standardization.mean", {features}, info.standardization.mean.data()});
+        views.push_back({"standardization.inv_std", {features}, info.standardization.inv_std.data()});
+    }
+    const TrainState& st = trainer.state();
+    const json state = {{"step", trainer.step()},
+                        {"epoch", st.epoch},
+                        {"position", st.position},
+                        {"epoch_loss_sum", st.epoch_loss_sum},
+                        {"best_loss", std::isfinite(st.best_loss) ? json(st.best_loss) : json(nullptr)},
+                        {"epochs_since_best", st.epochs_since_best},
+                        {"finished", st.finished}};
+    const TrainConfig& cfg = trainer.config();
+    const json rng = {{"generator", "philox4x32-10"},
+                      {"seed", cfg.seed},
+                      {"key", {static_cast<std::uint32_t>(cfg.seed), static_cast<std::uint32_t>(cfg.seed >> 32)}},
+                      {"streams", "counter = (index, stream, purpose): init=1 (layer, weight), shuffle=2 (epoch), "
+                                  "split=3 (class), dropout=4 (block, row, step, layer)"}};
+    std::map<std::string, std::string> metadata = {
+        {"format", format_name},
+        {"model", spec_to_json(info.spec).dump()},
+        {"class_names", json(info.class_names).dump()},
+        {"config", info.config},
+        {"input", info.input_u8 ? "uint8 pixels scaled by 1/255" : "float features"},
+        {"state", state.dump()},
+        {"rng", rng.dump()},
+        {"shards", std::to_string(trainer.shards())},
+        {"weights_fingerprint", trainer.weights_fingerprint()}};
+    write_safetensors(path, views, std::move(metadata));
+}
+
+LoadedCheckpoint load_checkpoint(const std::string& path) {
+    LoadedCheckpoint c;
+    c.path = path;
+    c.file = read_safetensors(path);
+    const auto& meta = c.file.metadata;
+    auto field = [&](const char* key) -> const std::string& {
+        const auto it = meta.find(key);
+        if (it == meta.end())
+            throw Error(describe(path, "metadata '" + std::string(key) + "'", "none", "is this an mlptrain checkpoint?"));
+        return it->second;
+    };
+    if (field("format") != format_name)
+        throw Error(describe(path, std::string("metadata format '") + format_name + "'", "'" + field("format") + "'"));
+    try {
+        c.info.spec = spec_from_json(json::parse(field("model")));
+        c.info.class_names = json::parse(field("class_names")).get<std::vector<std::string>>();
+        c.info.config = field("config");
+        c.info.input_u8 = field("input") == "uint8 pixels scaled by 1/255";
+        const json state = json::parse(field("state"));
+        c.step = state.at("step").get<std::int64_t>();
+        c.state.epoch = state.at("epoch").get<std::int64_t>();
+        c.state.position = state.at("position").get<std::int64_t>();
+        c.state.epoch_loss_sum = state.at("epoch_loss_sum").get<double>();
+        c.state.best_loss = state.at("best_loss").is_null() ? INFINITY : state.at("best_loss").get<double>();
+        c.state.epochs_since_best = state.at("epochs_since_best").get<std::int64_t>();
+        c.state.finished = state.at("finished").get<bool>();
+        if (c.step < 0 || c.state.epoch < 1 || c.state.position < 0)
+            throw Error("state: expected a non-negative step and position and an epoch from 1");
+        if (!(c.info.spec.dropout >= 0.0f && c.info.spec.dropout < 1.0f))
+            throw Error("model.dropout: expected a probability in [0, 1)");
+        const std::int64_t outputs = c.info.spec.sizes.back();
+        const auto classes = static_cast<std::int64_t>(c.info.class_names.size());
+        const bool fits = c.info.spec.loss == Loss::mse ? classes == 0 || classes == outputs
+                          : c.info.spec.loss == Loss::binary_cross_entropy ? classes == 2 && outputs == 1
+                                                                           : classes == outputs;
+        if (!fits)
+            throw Error("class_names: expected names for the model's " + std::to_string(outputs) +
+                        " output(s), found " + std::to_string(classes));
+    } catch (const json::exception& e) {
+        throw Error(describe(path + ", metadata", "the fields mlptrain writes", std::string("invalid JSON content (") + e.what() + ")"));
+    } catch (const Error& e) {
+        throw Error(path + ": " + e.what());
+    }
+    const auto mean = c.file.tensors.find("standardization.mean");
+    const auto inv_std = c.file.tensors.find("standardization.inv_std");
+    if (mean != c.file.tensors.end() && inv_std != c.file.tensors.end()) {
+        c.info.standardization.mean = mean->second.data;
+        c.info.standardization.inv_std = inv_std->second.data;
+        if (mean->second.data.size() != static_cast<std::size_t>(c.info.spec.sizes.front()) ||
+            inv_std->second.data.size() != mean->second.data.size())
+            throw Error(describe(path + ", standardization", std::to_string(c.info.spec.sizes.front()) + " features", "another count"));
+    }
+    // The weights must fit the spec the file claims.
+    const Model model(c.info.spec);
+    AlignedBuffer check(model.layout().total());
+    copy_buffer(check.data(), "", model, c);
+    return c;
+}
+
+void restore_parameters(float* params, const Model& model, const LoadedCheckpoint& checkpoint) {
+    copy_buffer(params, "", model, checkpoint);
+}
+
+void restore_trainer(Trainer& trainer, const LoadedCheckpoint& c) {
+    const Model& model = trainer.model();
+    if (spec_to_json(model.spec()) != spec_to_json(c.info.spec))
+        throw Error(describe(c.path, "model " + model.spec().describe(), c.info.spec.describe(),
+                             "resume with the configuration the checkpoint was saved with"));
+    copy_buffer(trainer.params(), "", model, c);
+    Optimizer& optimizer = trainer.optimizer();
+    const std::vector<std::string> names = optimizer.moment_names();
+    const std::vector<AlignedBuffer*> moments = optimizer.moments();
+    for (std::size_t m = 0; m < moments.size(); ++m) copy_buffer(moments[m]->data(), "optimizer." + names[m], model, c);
+    if (c.file.tensors.count(tensor_name("best", model.layout().slot(0).name))) {
+        trainer.best_params() = AlignedBuffer(model.layout().total());
+        copy_buffer(trainer.best_params().data(), "best", model, c);
+    }
+    trainer.state() = c.state;
+    trainer.set_step(c.step);
+}
+
+CheckpointDir::CheckpointDir(std::string dir, int keep) : dir_(std::move(dir)), keep_(keep) {
+    std::error_code error;
+    std::filesystem::create_directories(dir_, error);  // parents too, like mkdir -p
+    if (error)
+        throw Error(describe("--checkpoint-dir " + dir_, "a directory that can be created", error.message()));
+    struct stat st;
+    if (stat(dir_.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+        throw Error(describe("--checkpoint-dir " + dir_, "a directory", "something else"));
+    // A writer killed mid-write leaves its temporary file; the complete files never change.
+    if (DIR* d = opendir(dir_.c_str())) {
+        while (dirent* e = readdir(d))
+            if (std::strstr(e->d_name, ".safetensors.tmp-") || std::strcmp(e->d_name, "latest.tmp") == 0)
+                std::remove((dir_ + "/" + e->d_name).c_str());
+        closedir(d);
+    }
+}
+
+std::string CheckpointDir::save(Trainer& trainer, const CheckpointInfo& info) {
+    const std::string name = step_file_name(trainer.step());
+    const std::string path = dir_ + "/" + name;
+    save_checkpoint(path, trainer, info);
+    // `latest` (one line, the file name) is replaced only now that the checkpoint is
+    // durable: written to latest.tmp, fsynced, renamed, and the directory fsynced.
+    const std::string latest_tmp = dir_ + "/latest.tmp";
+    {
+        std::FILE* f = std::fopen(latest_tmp.c_str(), "w");
+        if (!f) throw Error(describe(dir_ + "/latest", "a writable file", std::strerror(errno)));
+        const bool ok = std::fprintf(f, "%s\n", name.c_str()) > 0 && std::fflush(f) == 0 && fsync(fileno(f)) == 0;
+        std::fclose(f);
+        if (!ok || std::rename(latest_tmp.c_str(), (dir_ + "/latest").c_str()) != 0) {
+            std::remove(latest_tmp.c_str());
+            throw Error(describe(dir_ + "/latest", "a writable file", std::strerror(errno)));
+        }
+        const int dir_fd = open(dir_.c_str(), O_RDONLY | O_DIRECTORY);
+        if (dir_fd >= 0) {
+            fsync(dir_fd);
+            close(dir_fd);
+        }
+    }
+    std::vector<std::string> files = checkpoint_files(dir_);
+    while (static_cast<int>(files.size()) > keep_) {
+        std::remove((dir_ + "/" + files.front()).c_str());
+        files.erase(files.begin());
+    }
+    return path;
+}
+
+std::vector<std::int64_t> checkpoint_steps(const std::string& dir) {
+    std::vector<std::int64_t> steps;
+    for (const std::string& name : checkpoint_files(dir)) steps.push_back(std::stoll(name.substr(5, 12)));
+    return steps;
+}
+
+LoadedCheckpoint load_newest_checkpoint(const std::string& dir_or_file, const std::string& flag) {
+    struct stat st;
+    if (stat(dir_or_file.c_str(), &st) != 0)
+        throw Error(describe(flag + " " + dir_or_file, "a checkpoint file or directory", std::strerror(errno)));
+    if (!S_ISDIR(st.st_mode)) return load_checkpoint(dir_or_file);
+    // Newest first. A writer killed between its rename and the update of `latest` leaves a
+    // complete checkpoint newer than `latest` names: it is as good, so the step number
+    // decides. One that does not load (damaged afterwards) yields to the one before it.
+    const std::vector<std::string> files = checkpoint_files(dir_or_file);
+    if (files.empty())
+        throw Error(describe(flag + " " + dir_or_file, "a directory with step-*.safetensors checkpoints", "none"));
+    std::string first_failure;
+    for (auto name = files.rbegin(); name != files.rend(); ++name) {
+        try {
+            return load_checkpoint(dir_or_file + "/" + *name);
+        } catch (const Error& e) {
+            if (first_failure.empty()) first_failure = e.what();
+        }
+    }
+    throw Error(flag + " " + dir_or_file + ": no checkpoint there loads; the newest fails with: " + first_failure);
+}
+
+}  // namespace mlptrain
