@@ -22,11 +22,11 @@ EOF
 # Base build dependencies; CMakeLists.txt links the pthread OpenBLAS build (one thread per
 # call). Open MPI is part of the base so that the MPI communicator is built and tested;
 # python3-numpy lets a test read a checkpoint without mlptrain; python3-matplotlib lets
-# one run scripts/plot_metrics.py.
+# one run scripts/plot_metrics.py. librandom123-dev is the reference Philox generator.
 BASE_PACKAGES=(
     cmake ninja-build g++ pkg-config
     libtbb-dev libopenblas-dev libopenblas-pthread-dev
-    libboost-program-options-dev doctest-dev zlib1g-dev nlohmann-json3-dev
+    libboost-program-options-dev doctest-dev zlib1g-dev nlohmann-json3-dev librandom123-dev
     libopenmpi-dev openmpi-bin python3-numpy python3-matplotlib
 )
 

@@ -142,25 +142,28 @@ TEST_CASE("activation backward exact values and in place") {
 // parse_activation accepts every name activation_name produces (round trip).
 TEST_CASE("parse_activation round trip") {
     for (Activation act : all_activations)
-        CHECK(mlptrain::parse_activation(mlptrain::activation_name(act)) == act);
-    CHECK(mlptrain::parse_activation("relu") == Activation::relu);
+        CHECK(mlptrain::parse_activation(mlptrain::activation_name(act), "activation") == act);
+    CHECK(mlptrain::parse_activation("relu", "activation") == Activation::relu);
 }
 
-// An unknown name throws Error naming the flag, the bad value, and every valid name.
-TEST_CASE("parse_activation error names the flag and the valid names") {
-    const std::string message = parse_error("swish", "--hidden-act");
+// An unknown name throws ConfigError naming the field (never a flag: the library does not
+// speak in flags), the bad value, and every valid name.
+TEST_CASE("parse_activation error names the field and the valid names") {
+    const std::string message = parse_error("swish", "hidden_activation");
     REQUIRE_FALSE(message.empty());
-    CHECK(message.find("--hidden-act") != std::string::npos);
+    CHECK(message.rfind("hidden_activation: ", 0) == 0);
+    CHECK(message.find("--") == std::string::npos);
     CHECK(message.find("swish") != std::string::npos);
     for (const char* name : {"identity", "sigmoid", "tanh", "relu", "leaky_relu"})
         CHECK(message.find(name) != std::string::npos);
     const std::string default_flag = [] {
         try {
-            mlptrain::parse_activation("Relu ");
-        } catch (const mlptrain::Error& e) {
+            mlptrain::parse_activation("Relu ", "activation");
+        } catch (const mlptrain::ConfigError& e) {
+            CHECK(e.field() == "activation");
             return std::string(e.what());
         }
         return std::string();
     }();
-    CHECK(default_flag.find("--activation") != std::string::npos);
+    CHECK(default_flag.rfind("activation: ", 0) == 0);
 }

@@ -113,6 +113,8 @@ TEST_CASE("steps after the first allocate nothing (2 threads, 4 shards, momentum
     config.batch_size = 64;
     config.shards = 4;
     config.threads = 2;
+    config.schedule.lr = 0.05f;
+    config.optimizer.momentum = 0.9f;
     config.optimizer.nesterov = true;
     CHECK(allocations_in_steps(spec, config, 30) == 0);
 }
@@ -128,7 +130,10 @@ TEST_CASE("steps with dropout, clipping and adam allocate nothing") {
     config.shards = 3;
     config.threads = 3;
     config.clip_norm = 0.5f;
+    config.schedule.lr = 0.05f;
     config.optimizer.kind = OptimizerKind::adamw;
+    config.optimizer.beta1 = 0.9f;
+    config.optimizer.beta2 = 0.999f;
     config.optimizer.weight_decay = 0.01f;
     CHECK(allocations_in_steps(spec, config, 30) == 0);
 }
@@ -140,5 +145,7 @@ TEST_CASE("single-shard steps allocate nothing") {
     TrainConfig config;
     config.batch_size = 16;
     config.threads = 1;
+    config.schedule.lr = 0.05f;
+    config.optimizer.momentum = 0.9f;
     CHECK(allocations_in_steps(spec, config, 30) == 0);
 }

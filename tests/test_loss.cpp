@@ -251,15 +251,15 @@ TEST_CASE("predicted class") {
     CHECK(mlptrain::predicted_class(mb, 2, Loss::binary_cross_entropy) == 0);
 }
 
-// parse_loss accepts the documented names and rejects others naming the flag.
+// parse_loss accepts the documented names and rejects others naming the field.
 TEST_CASE("parse_loss names and errors") {
-    CHECK(mlptrain::parse_loss("mse") == Loss::mse);
-    CHECK(mlptrain::parse_loss("bce") == Loss::binary_cross_entropy);
-    CHECK(mlptrain::parse_loss("cross_entropy") == Loss::softmax_cross_entropy);
+    CHECK(mlptrain::parse_loss("mse", "loss") == Loss::mse);
+    CHECK(mlptrain::parse_loss("bce", "loss") == Loss::binary_cross_entropy);
+    CHECK(mlptrain::parse_loss("cross_entropy", "loss") == Loss::softmax_cross_entropy);
     for (Loss l : {Loss::mse, Loss::binary_cross_entropy, Loss::softmax_cross_entropy})
-        CHECK(mlptrain::parse_loss(mlptrain::loss_name(l)) == l);
-    const std::string message = error_of([] { mlptrain::parse_loss("hinge"); });
-    CHECK(message.find("--loss") != std::string::npos);
+        CHECK(mlptrain::parse_loss(mlptrain::loss_name(l), "loss") == l);
+    const std::string message = error_of([] { mlptrain::parse_loss("hinge", "loss"); });
+    CHECK(message.rfind("loss: ", 0) == 0);
     CHECK(message.find("hinge") != std::string::npos);
     CHECK(message.find("mse") != std::string::npos);
     CHECK(message.find("bce") != std::string::npos);

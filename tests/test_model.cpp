@@ -158,14 +158,14 @@ TEST_CASE("default init and parse_init") {
     CHECK(mlptrain::default_init(Activation::sigmoid) == InitKind::glorot_uniform);
     CHECK(mlptrain::default_init(Activation::identity) == InitKind::glorot_uniform);
     for (InitKind k : {InitKind::glorot_uniform, InitKind::he_normal})
-        CHECK(mlptrain::parse_init(mlptrain::init_name(k)) == k);
+        CHECK(mlptrain::parse_init(mlptrain::init_name(k), "init") == k);
     std::string message;
     try {
-        mlptrain::parse_init("orthogonal");
+        mlptrain::parse_init("orthogonal", "init");
     } catch (const mlptrain::Error& e) {
         message = e.what();
     }
-    CHECK(message.find("--init") != std::string::npos);
+    CHECK(message.rfind("init: ", 0) == 0);
     CHECK(message.find("orthogonal") != std::string::npos);
     CHECK(message.find("he_normal") != std::string::npos);
 }

@@ -17,6 +17,15 @@ using mlptrain::OptimizerKind;
 
 namespace {
 
+// Adam with the paper's (and mlptrain's documented) β1 = 0.9, β2 = 0.999.
+OptimizerConfig adam(OptimizerKind kind) {
+    OptimizerConfig c;
+    c.kind = kind;
+    c.beta1 = 0.9f;
+    c.beta2 = 0.999f;
+    return c;
+}
+
 OptimizerConfig sgd(float momentum, bool nesterov = false) {
     OptimizerConfig c;
     c.kind = OptimizerKind::sgd;
@@ -67,8 +76,7 @@ std::vector<double> adam_reference(bool decoupled, double lr, double lambda,
 }
 
 std::vector<float> run_adam(OptimizerKind kind, float lambda, int steps) {
-    OptimizerConfig c;
-    c.kind = kind;
+    OptimizerConfig c = adam(kind);
     c.weight_decay = lambda;
     std::vector<float> theta = {1.0f, -2.0f, 0.5f, 3.0f};
     const std::vector<std::vector<float>> grads = {{0.2f, -0.4f, 1.0f, 0.0f},
@@ -178,15 +186,13 @@ TEST_CASE("adam coupled vs adamw decoupled decay") {
 // scalars(): the lr and grad scale pass through; adam's bias corrections are 1 − β^t,
 // sgd's stay 1.
 TEST_CASE("step scalars") {
-    OptimizerConfig c;
-    c.kind = OptimizerKind::adam;
-    const Optimizer adam(c, 1);
-    const mlptrain::StepScalars s1 = adam.scalars(1, 0.01f, 0.25f);
+    const Optimizer adam_optimizer(adam(OptimizerKind::adam), 1);
+    const mlptrain::StepScalars s1 = adam_optimizer.scalars(1, 0.01f, 0.25f);
     CHECK(s1.lr == 0.01f);
     CHECK(s1.grad_scale == 0.25f);
     CHECK(s1.bias_correction1 == doctest::Approx(0.1).epsilon(1e-6));
     CHECK(s1.bias_correction2 == doctest::Approx(0.001).epsilon(1e-4));
-    const mlptrain::StepScalars s3 = adam.scalars(3, 0.01f, 1.0f);
+    const mlptrain::StepScalars s3 = adam_optimizer.scalars(3, 0.01f, 1.0f);
     CHECK(s3.bias_correction1 == doctest::Approx(1 - 0.729).epsilon(1e-6));
     CHECK(s3.bias_correction2 == doctest::Approx(1 - std::pow(0.999, 3)).epsilon(1e-4));
     const Optimizer plain(sgd(0.9f), 1);
@@ -205,9 +211,7 @@ TEST_CASE("moment names") {
     REQUIRE(momentum.moments().size() == 1);
     CHECK(momentum.moments()[0]->size() == 10);
     for (OptimizerKind k : {OptimizerKind::adam, OptimizerKind::adamw}) {
-        OptimizerConfig c;
-        c.kind = k;
-        Optimizer opt(c, 10);
+        Optimizer opt(adam(k), 10);
         CHECK(opt.moment_names() == std::vector<std::string>{"exp_avg", "exp_avg_sq"});
         REQUIRE(opt.moments().size() == 2);
         CHECK(opt.moments()[1]->size() == 10);
@@ -225,8 +229,7 @@ TEST_CASE("update is chunking invariant") {
     configs.back().weight_decay = 0.01f;
     configs.back().l2 = 0.001f;
     for (OptimizerKind k : {OptimizerKind::adam, OptimizerKind::adamw}) {
-        OptimizerConfig c;
-        c.kind = k;
+        OptimizerConfig c = adam(k);
         c.weight_decay = 0.02f;
         configs.push_back(c);
     }
@@ -268,17 +271,17 @@ TEST_CASE("update stays inside its range") {
     CHECK(theta == std::vector<float>{1, 1, 0.5f, 0.5f, 0.5f, 1, 1, 1});
 }
 
-// parse_optimizer round-trips the names and names the flag in its error.
+// parse_optimizer round-trips the names and names the field in its error.
 TEST_CASE("parse_optimizer") {
     for (OptimizerKind k : {OptimizerKind::sgd, OptimizerKind::adam, OptimizerKind::adamw})
-        CHECK(mlptrain::parse_optimizer(mlptrain::optimizer_name(k)) == k);
+        CHECK(mlptrain::parse_optimizer(mlptrain::optimizer_name(k), "optimizer") == k);
     std::string message;
     try {
-        mlptrain::parse_optimizer("rmsprop");
+        mlptrain::parse_optimizer("rmsprop", "optimizer");
     } catch (const mlptrain::Error& e) {
         message = e.what();
     }
-    CHECK(message.find("--optimizer") != std::string::npos);
+    CHECK(message.rfind("optimizer: ", 0) == 0);
     CHECK(message.find("rmsprop") != std::string::npos);
     CHECK(message.find("adamw") != std::string::npos);
 }

@@ -112,6 +112,26 @@ TEST_CASE("resume refuses a changed configuration") {
     CHECK(same.exit_status == 0);
 }
 
+// `resume = FILE` in a --config file resumes exactly as the flag does (the file is read
+// before the checkpoint's saved configuration is applied under it), and a changed setting
+// in the file is refused at its line.
+TEST_CASE("a config file's resume line works like --resume") {
+    TempDir dir;
+    const std::string ckpt = dir.path() + "/ckpt";
+    const auto straight = run_cli(base_args + " --checkpoint-dir '" + ckpt + "' --checkpoint-every 5 --keep-checkpoints 100");
+    REQUIRE(straight.exit_status == 0);
+    const std::string cfg = dir.write_file("resume.cfg", "# continue the digits run\nresume = " + step_file(ckpt, 25) + "\n");
+    const auto resumed = run_cli("train --config '" + cfg + "'");
+    INFO(resumed.err);
+    REQUIRE(resumed.exit_status == 0);
+    CHECK(resumed.out.find("resumed from " + step_file(ckpt, 25) + " at step 25") != std::string::npos);
+    CHECK(fingerprint_of(resumed.out) == fingerprint_of(straight.out));
+    const std::string changed = dir.write_file("changed.cfg", "resume = " + step_file(ckpt, 25) + "\nlr = 0.5\n");
+    const auto refused = run_cli("train --config '" + changed + "'");
+    CHECK(refused.exit_status == 2);
+    CHECK(refused.err.find(changed + ", line 2, key 'lr': expected 'lr = ") != std::string::npos);
+}
+
 // SIGTERM makes a running job checkpoint at the next step and exit 143; resuming then
 // finishes with the weights of an uninterrupted run.
 TEST_CASE("SIGTERM checkpoints, and the resumed run matches the uninterrupted one") {

@@ -88,17 +88,17 @@ TEST_CASE("cosine schedule") {
     }
 }
 
-// parse_schedule round-trips the names and rejects others naming the flag.
+// parse_schedule round-trips the names and rejects others naming the field.
 TEST_CASE("parse_schedule") {
     for (ScheduleKind k : {ScheduleKind::constant, ScheduleKind::step, ScheduleKind::cosine})
-        CHECK(mlptrain::parse_schedule(mlptrain::schedule_name(k)) == k);
+        CHECK(mlptrain::parse_schedule(mlptrain::schedule_name(k), "schedule") == k);
     std::string message;
     try {
-        mlptrain::parse_schedule("linear");
+        mlptrain::parse_schedule("linear", "schedule");
     } catch (const mlptrain::Error& e) {
         message = e.what();
     }
-    CHECK(message.find("--schedule") != std::string::npos);
+    CHECK(message.rfind("schedule: ", 0) == 0);
     CHECK(message.find("cosine") != std::string::npos);
     CHECK(message.find("linear") != std::string::npos);
 }

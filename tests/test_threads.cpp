@@ -64,6 +64,8 @@ static Observed train_and_watch(int threads, const std::map<int, long>& baseline
     config.shards = 8;
     config.threads = threads;
     config.epochs = 40;
+    config.schedule.lr = 0.05f;
+    config.optimizer.momentum = 0.9f;
     Trainer trainer(model, config, 0);
     const auto before = thread_cpu_ticks();
     Observed seen;

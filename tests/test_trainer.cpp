@@ -349,6 +349,8 @@ TEST_CASE("adamw with a schedule does not depend on the thread count") {
     const Model model(spec_of({5, 32, 4}, Activation::tanh));
     TrainConfig config = sgd_config(3, 16, 0.01f, 0.0f);
     config.optimizer.kind = mlptrain::OptimizerKind::adamw;
+    config.optimizer.beta1 = 0.9f;
+    config.optimizer.beta2 = 0.999f;
     config.optimizer.weight_decay = 0.01f;
     config.schedule.kind = mlptrain::ScheduleKind::cosine;
     config.schedule.warmup_steps = 3;

@@ -14,10 +14,12 @@
 
 #include "commands.hpp"
 #include "mlptrain/core/blas.hpp"
-#include "mlptrain/engine/communicator.hpp"
-#include "mlptrain/run/config.hpp"
 #include "mlptrain/core/error.hpp"
 #include "mlptrain/core/rng.hpp"
+#include "mlptrain/engine/communicator.hpp"
+#include "mlptrain/engine/trainer.hpp"
+#include "mlptrain/core/text.hpp"
+#include "mlptrain/run/config.hpp"
 #include "options.hpp"
 
 namespace po = boost::program_options;
@@ -119,7 +121,19 @@ double gemm_ceiling(const std::vector<std::int64_t>& sizes, std::int64_t rows, i
 
 }  // namespace
 
-int run_bench(const std::vector<std::string>& args) {
+namespace {
+
+struct BenchOptions {
+    std::vector<std::int64_t> sizes;  // all layers, input to output
+    Activation activation = Activation::relu;
+    std::int64_t batch = 0, warmup = 0, steps = 0;  // steps 0: as many as fit in `seconds`
+    double seconds = 0.0;
+    TrainConfig train;
+    bool ceiling = true;
+    bool json = false;
+};
+
+po::options_description bench_options() {
     po::options_description desc("mlptrain bench options");
     desc.add_options()
         ("layers", po::value<std::string>()->default_value("784,1024,1024,10"), "all layer sizes, input to output")
@@ -134,6 +148,12 @@ int run_bench(const std::vector<std::string>& args) {
         ("allreduce", po::value<std::string>()->default_value("tree"), "across MPI ranks: tree or mpi")
         ("json", po::bool_switch(), "print one JSON object instead of text")
         ("help,h", "show this help");
+    return desc;
+}
+
+// Parses the flags; returns false (after printing the help) for --help.
+bool parse_bench_args(const std::vector<std::string>& args, BenchOptions& o) {
+    const po::options_description desc = bench_options();
     po::variables_map vm;
     try {
         po::store(po::command_line_parser(args).options(desc).run(), vm);
@@ -145,118 +165,133 @@ int run_bench(const std::vector<std::string>& args) {
     }
     if (vm.count("help")) {
         std::cout << "usage: mlptrain bench [options]\n\n" << desc;
-        return 0;
+        return false;
     }
     auto text = [&](const char* name) { return vm[name].as<std::string>(); };
-    const std::vector<std::int64_t> sizes = parse_layer_sizes(text("layers"), "--layers");
-    if (sizes.size() < 2)
-        throw Error(describe("--layers", "at least an input and an output size, e.g. 784,1024,10", "'" + text("layers") + "'"));
-    const std::int64_t batch = parse_int(text("batch-size"), "--batch-size");
-    const std::int64_t warmup = parse_int(text("warmup"), "--warmup");
-    const double budget = parse_real(text("seconds"), "--seconds");
-    const std::int64_t steps = vm.count("steps") ? parse_int(text("steps"), "--steps") : 0;
-    if (batch < 1) throw Error(describe("--batch-size", "a positive integer", std::to_string(batch)));
-    if (warmup < 0) throw Error(describe("--warmup", "a non-negative integer", std::to_string(warmup)));
-    if (vm.count("steps") && steps < 1) throw Error(describe("--steps", "a positive integer", std::to_string(steps)));
-    if (budget <= 0) throw Error(describe("--seconds", "a positive number", text("seconds")));
-
-    TrainConfig config;
-    config.batch_size = batch;
-    config.schedule.lr = 0.001f;
-    config.optimizer.momentum = 0.9f;
-    if (vm.count("threads")) config.threads = static_cast<int>(parse_int(text("threads"), "--threads"));
-    if (vm.count("shards")) config.shards = parse_int(text("shards"), "--shards");
-    if (config.threads < 0 || (vm.count("threads") && config.threads == 0))
-        throw Error(describe("--threads", "a positive integer", text("threads")));
-    if (config.threads > 1024) throw Error(describe("--threads", "an integer from 1 to 1024", text("threads")));
-    if (batch > (1 << 24)) throw Error(describe("--batch-size", "an integer from 1 to 16777216", text("batch-size")));
-    if (vm.count("shards") && (config.shards < 1 || config.shards > batch))
+    o.sizes = parse_layer_sizes(text("layers"), "layers");
+    if (o.sizes.size() < 2)
+        throw Error(describe("--layers", "at least an input and an output size, e.g. 784,1024,10", quote(text("layers"))));
+    o.activation = parse_activation(text("activation"), "activation");
+    o.batch = parse_integer(text("batch-size"), "batch_size");
+    o.warmup = parse_integer(text("warmup"), "warmup");
+    o.seconds = parse_real(text("seconds"), "seconds");
+    o.steps = vm.count("steps") ? parse_integer(text("steps"), "steps") : 0;
+    if (o.batch < 1 || o.batch > (1 << 24))
+        throw Error(describe("--batch-size", "an integer from 1 to 16777216", text("batch-size")));
+    if (o.warmup < 0) throw Error(describe("--warmup", "a non-negative integer", std::to_string(o.warmup)));
+    if (vm.count("steps") && o.steps < 1) throw Error(describe("--steps", "a positive integer", std::to_string(o.steps)));
+    if (o.seconds <= 0) throw Error(describe("--seconds", "a positive number", text("seconds")));
+    // The step of SGD with momentum: what a benchmark of the engine measures.
+    o.train.batch_size = o.batch;
+    o.train.schedule.lr = 0.001f;
+    o.train.optimizer.momentum = 0.9f;
+    o.train.seed = 1;
+    if (vm.count("threads")) o.train.threads = parse_threads(text("threads"), "threads");
+    if (vm.count("shards")) o.train.shards = parse_integer(text("shards"), "shards");
+    if (vm.count("shards") && (o.train.shards < 1 || o.train.shards > o.batch))
         throw Error(describe("--shards", "an integer from 1 to --batch-size", text("shards")));
+    if (text("allreduce") == "mpi") o.train.allreduce = AllreduceKind::mpi;
+    else if (text("allreduce") != "tree") throw Error(describe("--allreduce", "tree or mpi", quote(text("allreduce"))));
+    o.ceiling = !vm["no-ceiling"].as<bool>();
+    o.json = vm["json"].as<bool>();
+    return true;
+}
 
-    if (text("allreduce") == "mpi") config.allreduce = AllreduceKind::mpi;
-    else if (text("allreduce") != "tree") throw Error(describe("--allreduce", "tree or mpi", "'" + text("allreduce") + "'"));
+struct BenchResult {
+    std::int64_t steps = 0;
+    double seconds = 0.0;
+    double allreduce_share = 0.0;
+    double ceiling = 0.0;  // GFLOP/s; 0 when not measured
+    std::int64_t ceiling_rows = 0;
+};
 
-    ModelSpec spec;
-    spec.sizes = sizes;
-    spec.hidden_activation = parse_activation(text("activation"));
-    spec.loss = Loss::softmax_cross_entropy;
-    const Model model(spec);
-    const std::int64_t rows = std::max<std::int64_t>(batch * 8, 1024);
-    const Dataset data = synthetic_dataset(rows, sizes.front(), sizes.back(), 7);
+// Warm-up, then timed steps over synthetic rows; the ceiling before and after training
+// (the machine may be shared): the higher is used, which makes the efficiency conservative.
+BenchResult time_steps(const BenchOptions& o, Trainer& trainer, Communicator& comm) {
+    const std::int64_t rows = std::max<std::int64_t>(o.batch * 8, 1024);
+    const Dataset data = synthetic_dataset(rows, o.sizes.front(), o.sizes.back(), 7);
     std::vector<std::int64_t> order(static_cast<std::size_t>(rows));
     for (std::int64_t i = 0; i < rows; ++i) order[static_cast<std::size_t>(i)] = i;
-
-    // Under mpirun each rank trains its block of the shards; rank 0 reports.
-    const std::unique_ptr<Communicator> comm = make_communicator(nullptr, nullptr);
-    if (comm->rank() != 0) std::cout.setstate(std::ios::badbit);
-    Trainer trainer(model, config, 0, comm.get());
-    const int threads = trainer.threads();
-    const int ranks = comm->size();
     std::int64_t position = 0;
     auto one_step = [&] {
-        if (position + batch > rows) position = 0;
-        trainer.train_step(data, order.data() + position, batch);
-        position += batch;
+        if (position + o.batch > rows) position = 0;
+        trainer.train_step(data, order.data() + position, o.batch);
+        position += o.batch;
     };
-
-    // Ceiling before and after training (the machine may be shared); the higher is used,
-    // which makes the efficiency a conservative figure.
-    const bool ceiling_on = !vm["no-ceiling"].as<bool>() && ranks == 1;
-    const std::int64_t ceiling_rows = std::max<std::int64_t>(1, batch / threads);
-    double ceiling = ceiling_on ? gemm_ceiling(sizes, ceiling_rows, threads, 1.0) : 0.0;
-
-    for (std::int64_t i = 0; i < warmup; ++i) one_step();
+    BenchResult r;
+    const bool ceiling_on = o.ceiling && comm.size() == 1;
+    r.ceiling_rows = std::max<std::int64_t>(1, o.batch / trainer.threads());
+    if (ceiling_on) r.ceiling = gemm_ceiling(o.sizes, r.ceiling_rows, trainer.threads(), 1.0);
+    for (std::int64_t i = 0; i < o.warmup; ++i) one_step();
     const double allreduce_before = trainer.allreduce_seconds();
-    std::int64_t timed = 0;
     const auto start = Clock::now();
-    if (steps > 0) {
-        for (; timed < steps; ++timed) one_step();
+    if (o.steps > 0) {
+        for (; r.steps < o.steps; ++r.steps) one_step();
     } else {
         // Ranks must run the same number of steps: rank 0's clock decides, by broadcast.
         float go_on = 1.0f;
         while (go_on > 0.0f) {
             one_step();
-            ++timed;
-            go_on = timed < 3 || seconds_since(start) < budget ? 1.0f : 0.0f;
-            comm->broadcast(&go_on, 1, 0);
+            ++r.steps;
+            go_on = r.steps < 3 || seconds_since(start) < o.seconds ? 1.0f : 0.0f;
+            comm.broadcast(&go_on, 1, 0);
         }
     }
-    const double elapsed = seconds_since(start);
-    const double allreduce_share = (trainer.allreduce_seconds() - allreduce_before) / elapsed;
-    if (ceiling_on) ceiling = std::max(ceiling, gemm_ceiling(sizes, ceiling_rows, threads, 1.0));
+    r.seconds = seconds_since(start);
+    r.allreduce_share = (trainer.allreduce_seconds() - allreduce_before) / r.seconds;
+    if (ceiling_on) r.ceiling = std::max(r.ceiling, gemm_ceiling(o.sizes, r.ceiling_rows, trainer.threads(), 1.0));
+    return r;
+}
 
-    const double samples_per_s = static_cast<double>(timed * batch) / elapsed;
-    const double params = static_cast<double>(model.layout().parameter_count());
+void print_bench(const BenchOptions& o, const Trainer& trainer, const BenchResult& r, int ranks) {
+    const double samples_per_s = static_cast<double>(r.steps * o.batch) / r.seconds;
+    const double params = static_cast<double>(trainer.model().layout().parameter_count());
     const double gflops = 6.0 * params * samples_per_s / 1e9;
-    const double efficiency = ceiling > 0 ? gflops / ceiling : 0.0;
-
-    if (vm["json"].as<bool>()) {
+    const double efficiency = r.ceiling > 0 ? gflops / r.ceiling : 0.0;
+    if (o.json) {
         nlohmann::json j = {
-            {"layers", sizes}, {"batch_size", batch}, {"threads", threads},
+            {"layers", o.sizes}, {"batch_size", o.batch}, {"threads", trainer.threads()},
             {"shards", trainer.shards()}, {"parameters", static_cast<std::int64_t>(params)},
-            {"steps", timed}, {"seconds", elapsed}, {"samples_per_s", samples_per_s},
-            {"steps_per_s", static_cast<double>(timed) / elapsed},
-            {"us_per_step", elapsed / static_cast<double>(timed) * 1e6}, {"gflops", gflops},
-            {"ceiling_gflops", ceiling}, {"ceiling_rows_per_caller", ceiling_rows},
-            {"efficiency", efficiency}, {"ranks", ranks}, {"allreduce_share", allreduce_share},
-            {"allreduce", config.allreduce == AllreduceKind::tree ? "tree" : "mpi"},
+            {"steps", r.steps}, {"seconds", r.seconds}, {"samples_per_s", samples_per_s},
+            {"steps_per_s", static_cast<double>(r.steps) / r.seconds},
+            {"us_per_step", r.seconds / static_cast<double>(r.steps) * 1e6}, {"gflops", gflops},
+            {"ceiling_gflops", r.ceiling}, {"ceiling_rows_per_caller", r.ceiling_rows},
+            {"efficiency", efficiency}, {"ranks", ranks}, {"allreduce_share", r.allreduce_share},
+            {"allreduce", o.train.allreduce == AllreduceKind::tree ? "tree" : "mpi"},
             {"blas", blas_description()}};
         std::cout << j.dump() << "\n";
-        return 0;
+        return;
     }
-    if (comm->rank() != 0) return 0;
     std::printf("network %s, batch %lld, %d rank(s) x %d thread(s), %lld shard(s); BLAS %s\n",
-                spec.describe().c_str(), static_cast<long long>(batch), ranks, threads,
+                trainer.model().spec().describe().c_str(), static_cast<long long>(o.batch), ranks, trainer.threads(),
                 static_cast<long long>(trainer.shards()), blas_description().c_str());
-    for (const std::string& notice : trainer.notices()) std::printf("%s\n", notice.c_str());
+    for (const std::string& notice : trainer.notices()) std::printf("%s\n", cli_message(Error(notice)).c_str());
     std::printf("%lld steps in %.3f s: %.0f samples/s, %.1f steps/s, %.1f us/step\n",
-                static_cast<long long>(timed), elapsed, samples_per_s,
-                static_cast<double>(timed) / elapsed, elapsed / static_cast<double>(timed) * 1e6);
+                static_cast<long long>(r.steps), r.seconds, samples_per_s,
+                static_cast<double>(r.steps) / r.seconds, r.seconds / static_cast<double>(r.steps) * 1e6);
     std::printf("achieved %.2f GFLOP/s (6 x %.0f parameters x samples/s)\n", gflops, params);
-    if (ranks > 1) std::printf("allreduce: %.1f%% of the time\n", 100.0 * allreduce_share);
-    if (ceiling_on)
+    if (ranks > 1) std::printf("allreduce: %.1f%% of the time\n", 100.0 * r.allreduce_share);
+    if (r.ceiling > 0)
         std::printf("GEMM ceiling %.2f GFLOP/s (%d concurrent sgemm callers x %lld rows); efficiency %.3f\n",
-                    ceiling, threads, static_cast<long long>(ceiling_rows), efficiency);
+                    r.ceiling, trainer.threads(), static_cast<long long>(r.ceiling_rows), efficiency);
+}
+
+}  // namespace
+
+int run_bench(const std::vector<std::string>& args) {
+    BenchOptions o;
+    if (!parse_bench_args(args, o)) return 0;
+    ModelSpec spec;
+    spec.sizes = o.sizes;
+    spec.hidden_activation = o.activation;
+    spec.loss = Loss::softmax_cross_entropy;
+    const Model model(spec);
+    // Under mpirun each rank trains its block of the shards; rank 0 reports.
+    const std::unique_ptr<Communicator> comm = make_communicator(nullptr, nullptr);
+    if (comm->rank() != 0) std::cout.setstate(std::ios::badbit);
+    Trainer trainer(model, o.train, 0, comm.get());
+    const BenchResult result = time_steps(o, trainer, *comm);
+    if (comm->rank() == 0) print_bench(o, trainer, result, comm->size());
     return 0;
 }
 

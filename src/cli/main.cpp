@@ -9,6 +9,7 @@
 
 #include "commands.hpp"
 #include "mlptrain/core/error.hpp"
+#include "options.hpp"
 
 static const char* usage =
     "usage: mlptrain <command> [options]\n"
@@ -47,7 +48,7 @@ int main(int argc, char** argv) {
                               "': expected train, evaluate, predict or bench (hint: mlptrain --help)");
     } catch (const mlptrain::Error& e) {
         std::cout.flush();
-        std::cerr << "mlptrain: error: " << e.what() << "\n";
+        std::cerr << "mlptrain: error: " << mlptrain::cli::cli_message(e) << "\n";
         return e.exit_status();
     } catch (const std::bad_alloc&) {
         std::cerr << "mlptrain: error: out of memory (hint: a smaller --batch-size, network or "

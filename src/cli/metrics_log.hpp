@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <string>
 
-#include "mlptrain/engine/trainer.hpp"
+#include "mlptrain/engine/train_state.hpp"
 
 namespace mlptrain::cli {
 

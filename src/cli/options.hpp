@@ -1,30 +1,56 @@
-// Command-line parsing (Boost.Program_options lives only in src/cli/): turns argv and an
-// optional --config file into a validated RunConfig; every error names its flag.
+// The `train` command line (Boost.Program_options lives only in src/cli/): flags and a
+// --config file become a RunConfig in two phases — first to learn whether the run resumes,
+// then with the resumed checkpoint's saved configuration underneath — and library errors
+// are rendered with the flag, or the config file's line, where the user wrote each value.
 #pragma once
 
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "mlptrain/core/error.hpp"
 #include "mlptrain/run/config.hpp"
+#include "mlptrain/storage/checkpoint.hpp"
 
 namespace mlptrain::cli {
 
-// Parsed `train` arguments. help_text is set (and config unset) when --help was given.
+// `train`'s own options (not settings of the run) and the settings given as flags.
 struct TrainArgs {
-    RunConfig config;
-    std::string help_text;
+    std::vector<ConfigEntry> flags;  // settings from the command line, in order (line 0)
+    std::string config_file;         // --config
+    std::string metrics_out;
+    bool quiet = false;
+    bool verbose = false;
+    bool help = false;
 };
 
-// `base_config` (key = value lines, e.g. a checkpoint's saved configuration) supplies
-// values that neither the command line nor --config gives.
-TrainArgs parse_train_args(const std::vector<std::string>& args, const std::string& base_config = "");
+// Parses `train` arguments against the settings table and train's own options. Throws Error.
+TrainArgs parse_train_args(const std::vector<std::string>& args);
+// The generated `mlptrain train --help` text.
+std::string train_help();
 
-// The options that define a run's result (everything but threads, output and
-// checkpointing), as `key = value` lines that parse_train_args reads back exactly.
-std::string config_lines(const RunConfig& config);
+// Where each setting's value came from, for messages: a flag, or a config file's line.
+class ConfigSources {
+public:
+    void from_flag(const std::string& field) { where_[field] = ""; }
+    void from_file(const std::string& field, const std::string& file, int line);
+    // "--batch-size", or "run.cfg, line 2, key 'batch-size'".
+    std::string where(const std::string& field) const;
 
-// Strict number parsing for flag values: the whole text must be a number in range.
-std::int64_t parse_int(const std::string& text, const std::string& flag);
-double parse_real(const std::string& text, const std::string& flag);
+private:
+    std::map<std::string, std::string> where_;
+};
+
+// The run's configuration: defaults, then a resumed checkpoint's saved configuration, then
+// the --config file, then the flags. `resume` receives the checkpoint when the flags or the
+// file ask to resume. Throws Error with the value's source in the message.
+RunConfig build_run_config(const TrainArgs& args, std::optional<LoadedCheckpoint>& resume, ConfigSources& sources);
+
+// A library error as the command line says it: field references as flags ("--lr"), a
+// ConfigError's field where its value was written.
+std::string cli_message(const Error& error, const ConfigSources* sources = nullptr);
+// The same error type (exit status) with that message.
+[[noreturn]] void rethrow_for_cli(const Error& error, const ConfigSources* sources = nullptr);
 
 }  // namespace mlptrain::cli

@@ -1,8 +1,13 @@
-// Philox4x32-10 and the transforms from its bits to numbers (see rng.hpp).
+// Philox4x32-10 (Random123, the reference implementation) and the transforms from its
+// bits to numbers (see rng.hpp).
 #include "mlptrain/core/rng.hpp"
 
 #include <cmath>
 #include <utility>
+
+#include <Random123/philox.h>
+// philox.h also defines a C-style macro of our function's name.
+#undef philox4x32
 
 #include "mlptrain/core/error.hpp"
 
@@ -10,18 +15,11 @@ namespace mlptrain {
 
 std::array<std::uint32_t, 4> philox4x32(std::array<std::uint32_t, 4> ctr,
                                         std::array<std::uint32_t, 2> key) {
-    constexpr std::uint32_t M0 = 0xD2511F53u, M1 = 0xCD9E8D57u;  // round multipliers
-    constexpr std::uint32_t W0 = 0x9E3779B9u, W1 = 0xBB67AE85u;  // key schedule (Weyl)
-    for (int round = 0; round < 10; ++round) {
-        const std::uint64_t p0 = static_cast<std::uint64_t>(M0) * ctr[0];
-        const std::uint64_t p1 = static_cast<std::uint64_t>(M1) * ctr[2];
-        const auto hi0 = static_cast<std::uint32_t>(p0 >> 32), lo0 = static_cast<std::uint32_t>(p0);
-        const auto hi1 = static_cast<std::uint32_t>(p1 >> 32), lo1 = static_cast<std::uint32_t>(p1);
-        ctr = {hi1 ^ ctr[1] ^ key[0], lo1, hi0 ^ ctr[3] ^ key[1], lo0};
-        key[0] += W0;
-        key[1] += W1;
-    }
-    return ctr;
+    // Random123's reference Philox4x32 (10 rounds), the generator the paper defines.
+    const r123::Philox4x32::ctr_type c = {{ctr[0], ctr[1], ctr[2], ctr[3]}};
+    const r123::Philox4x32::key_type k = {{key[0], key[1]}};
+    const r123::Philox4x32::ctr_type out = r123::Philox4x32()(c, k);
+    return {out[0], out[1], out[2], out[3]};
 }
 
 std::array<std::uint32_t, 4> random_bits(std::uint64_t seed, RngPurpose purpose,

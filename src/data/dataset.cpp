@@ -6,10 +6,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <map>
 #include <string>
 
 #include "mlptrain/core/error.hpp"
 #include "mlptrain/core/rng.hpp"
+#include "mlptrain/core/text.hpp"
 
 namespace mlptrain {
 namespace {
@@ -27,13 +29,6 @@ void check_rows(const Dataset& data, const std::int64_t* rows, std::int64_t n) {
         MLPTRAIN_ASSERT(rows[i] >= 0 && rows[i] < data.rows,
                         "gather: row index " + std::to_string(rows[i]) + " outside [0, " +
                             std::to_string(data.rows) + ")");
-}
-
-std::string fraction_text(double f) {
-    std::string s = std::to_string(f);
-    while (s.size() > 1 && s.back() == '0') s.pop_back();
-    if (!s.empty() && s.back() == '.') s.pop_back();
-    return s;
 }
 
 // How many of `count` rows go to validation and test: round(fraction × count) each, then
@@ -68,7 +63,7 @@ void check_part(const std::vector<std::int64_t>& part, double fraction, const ch
                                    "needs its rows for training"
                                  : "round(fraction x rows) is 0";
     throw Error(describe(
-        data.source + ": " + name + " fraction " + fraction_text(fraction),
+        data.source + ": " + name + " fraction " + format_number(fraction),
         "at least one " + std::string(name) + " row", "0 of " + std::to_string(data.rows) + " rows",
         rule + "; use a larger " + name + " fraction, or 0 to disable the " + name + " set"));
 }
@@ -135,8 +130,8 @@ Split split_dataset(const Dataset& data, double validation_fraction, double test
     if (!valid)
         throw Error(describe("split fractions",
                              "validation and test fractions >= 0 with a sum below 1",
-                             "validation " + fraction_text(validation_fraction) + " and test " +
-                                 fraction_text(test_fraction),
+                             "validation " + format_number(validation_fraction) + " and test " +
+                                 format_number(test_fraction),
                              "for example 0.1 and 0.1; use 0 to disable a part"));
     if (data.rows <= 0) throw Error(describe(data.source, "at least one row", "an empty dataset"));
 
@@ -234,6 +229,40 @@ void keep_first_rows(Dataset& data, std::int64_t n) {
     if (!data.labels.empty()) data.labels.resize(rows);
     if (!data.y.empty()) data.y.resize(rows * static_cast<std::size_t>(data.outputs));
     data.rows = n;
+}
+
+void remap_classes(Dataset& data, const std::vector<std::string>& names, const std::string& expected,
+                   const std::string& hint) {
+    std::map<std::string, std::int32_t> index;
+    for (std::size_t i = 0; i < names.size(); ++i) index[names[i]] = static_cast<std::int32_t>(i);
+    std::vector<std::int32_t> remap;
+    for (const std::string& name : data.class_names) {
+        const auto it = index.find(name);
+        if (it == index.end()) throw Error(describe(data.source, expected, "class " + quote(name), hint));
+        remap.push_back(it->second);
+    }
+    for (std::int32_t& label : data.labels) label = remap[static_cast<std::size_t>(label)];
+    data.class_names = names;
+}
+
+std::vector<std::int64_t> append_rows(Dataset& data, const Dataset& extra) {
+    if (extra.x_u8.empty() != data.x_u8.empty())
+        throw Error(describe(extra.source, std::string("the same kind of file as ") + data.source +
+                                               (data.x_u8.empty() ? " (CSV)" : " (IDX images)"),
+                             extra.x_u8.empty() ? "a CSV file" : "IDX images",
+                             "give " + field_ref("train_data") + " and " + field_ref("test_data") + " in one format"));
+    if (extra.features != data.features)
+        throw Error(describe(extra.source, std::to_string(data.features) + " feature columns like " + data.source,
+                             std::to_string(extra.features)));
+    std::vector<std::int64_t> rows;
+    for (std::int64_t r = 0; r < extra.rows; ++r) rows.push_back(data.rows + r);
+    data.x.insert(data.x.end(), extra.x.begin(), extra.x.end());
+    data.x_u8.insert(data.x_u8.end(), extra.x_u8.begin(), extra.x_u8.end());
+    data.labels.insert(data.labels.end(), extra.labels.begin(), extra.labels.end());
+    data.y.insert(data.y.end(), extra.y.begin(), extra.y.end());
+    data.rows += extra.rows;
+    data.source += " + " + extra.source;
+    return rows;
 }
 
 }  // namespace mlptrain

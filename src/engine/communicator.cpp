@@ -11,12 +11,11 @@ class LocalCommunicator final : public Communicator {
 public:
     int rank() const override { return 0; }
     int size() const override { return 1; }
-    std::string describe() const override { return "local (1 process)"; }
     void allreduce_sum(float*, std::int64_t, AllreduceKind) override {}
     void allreduce_sum(double*, std::int64_t) override {}
     void broadcast(float*, std::int64_t, int) override {}
     int first_disagreeing_rank(std::uint64_t) override { return -1; }
-    bool any(bool flag) override { return flag; }
+    int max_over_ranks(int value) override { return value; }
     [[noreturn]] void abort(int status) override { std::exit(status); }
 };
 

@@ -6,21 +6,17 @@
 // over parameter chunks changes nothing. No thread count enters the arithmetic.
 #include "mlptrain/engine/trainer.hpp"
 
-#include <sched.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstring>
 
-#include <oneapi/tbb/info.h>
-#include <oneapi/tbb/parallel_for.h>
-
-#include "mlptrain/nn/backprop.hpp"
 #include "mlptrain/core/blas.hpp"
 #include "mlptrain/core/error.hpp"
 #include "mlptrain/core/metrics.hpp"
 #include "mlptrain/core/rng.hpp"
+#include "mlptrain/engine/evaluator.hpp"
+#include "mlptrain/nn/backprop.hpp"
 
 namespace mlptrain {
 
@@ -35,26 +31,13 @@ std::int64_t default_shards(std::int64_t batch_size) {
     return shards;
 }
 
-int default_threads() {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
-    return 1;
-}
-
 static bool is_power_of_two(std::int64_t n) { return n > 0 && (n & (n - 1)) == 0; }
-
-static bool all_finite(ConstMatrix m) {
-    for (std::int64_t r = 0; r < m.rows; ++r)
-        for (std::int64_t c = 0; c < m.cols; ++c)
-            if (!std::isfinite(m(r, c))) return false;
-    return true;
-}
 
 Trainer::Trainer(const Model& model, const TrainConfig& config, std::int64_t targets_cols,
                  Communicator* communicator)
     : model_(model),
       config_(config),
+      workers_(worker_threads(config.threads)),
       params_(model.layout().total()),
       optimizer_(config.optimizer, model.layout().total()) {
     MLPTRAIN_ASSERT(config.batch_size >= 1, "batch size");
@@ -63,14 +46,6 @@ Trainer::Trainer(const Model& model, const TrainConfig& config, std::int64_t tar
         communicator = own_communicator_.get();
     }
     comm_ = communicator;
-    set_blas_single_threaded();
-    threads_ = config.threads > 0 ? config.threads : std::min(default_threads(), blas_max_concurrent_callers());
-    if (threads_ > blas_max_concurrent_callers())
-        throw Error(describe("--threads " + std::to_string(threads_),
-                             "at most " + std::to_string(blas_max_concurrent_callers()) + " threads",
-                             std::to_string(threads_),
-                             "the linked OpenBLAS keeps work buffers for that many concurrent callers; "
-                             "run more MPI ranks for more cores"));
     shards_ = config.shards > 0 ? config.shards : default_shards(config.batch_size);
     shard_rows_ = (config.batch_size + shards_ - 1) / shards_;
     // Each rank takes a contiguous block of shards. The block's local tree and the
@@ -78,20 +53,21 @@ Trainer::Trainer(const Model& model, const TrainConfig& config, std::int64_t tar
     // and the block size are powers of two.
     const int ranks = comm_->size();
     if (ranks > 1 && (!is_power_of_two(ranks) || shards_ % ranks != 0 || !is_power_of_two(shards_ / ranks)))
-        throw Error(describe("--shards " + std::to_string(shards_) + " over " + std::to_string(ranks) + " ranks",
+        throw Error(describe(field_ref("shards") + " " + std::to_string(shards_) + " over " + std::to_string(ranks) + " ranks",
                              "a power-of-two number of ranks that divides the shards into power-of-two blocks",
                              std::to_string(ranks) + " ranks",
-                             "launch 1, 2, 4, … ranks and use --shards 2^k ≥ ranks, e.g. --shards " +
-                                 std::to_string(std::max<std::int64_t>(ranks, 4))));
+                             "launch 1, 2, 4, … ranks and use " + field_ref("shards") + " 2^k ≥ ranks, e.g. " +
+                                 field_ref("shards") + " " + std::to_string(std::max<std::int64_t>(ranks, 4))));
     local_shards_ = shards_ / ranks;
     first_shard_ = comm_->rank() * local_shards_;
-    if (threads_ > local_shards_)
-        notices_.push_back("note: " + std::to_string(threads_) + " threads but only " +
+    const int threads = workers_.threads();
+    if (threads > local_shards_)
+        notices_.push_back("note: " + std::to_string(threads) + " threads but only " +
                            std::to_string(local_shards_) + " shard(s) per batch" +
                            (ranks > 1 ? " on each rank" : "") + ": " +
-                           std::to_string(threads_ - local_shards_) +
-                           " thread(s) will idle; raise --shards (or --batch-size) to use them, "
-                           "or lower --threads");
+                           std::to_string(threads - local_shards_) + " thread(s) will idle; raise " +
+                           field_ref("shards") + " (or " + field_ref("batch_size") +
+                           ") to use them, or lower " + field_ref("threads"));
     MLPTRAIN_ASSERT(blas_threads_per_call() == 1, "BLAS must run one thread per call inside workers");
     for (std::int64_t s = 0; s < local_shards_; ++s)
         workspaces_.push_back(std::make_unique<Workspace>(model, shard_rows_, targets_cols));
@@ -99,13 +75,6 @@ Trainer::Trainer(const Model& model, const TrainConfig& config, std::int64_t tar
     const std::int64_t chunks = (model.layout().total() + chunk_floats - 1) / chunk_floats;
     chunk_sumsq_.assign(static_cast<std::size_t>(chunks), 0.0);
     chunk_bad_.assign(static_cast<std::size_t>(chunks), 0);
-    // The arena bounds this trainer's threads. Only an explicit request for more threads
-    // than TBB would start by default (oversubscription on purpose) needs the process-wide
-    // limit raised; a global_control below the default would throttle other TBB users.
-    if (threads_ > tbb::info::default_concurrency())
-        thread_limit_ = std::make_unique<tbb::global_control>(
-            tbb::global_control::max_allowed_parallelism, static_cast<std::size_t>(threads_));
-    arena_ = std::make_unique<tbb::task_arena>(threads_);
     model.init_parameters(params_.data(), config.init.value_or(default_init(model.spec().hidden_activation)),
                           config.seed);
     comm_->broadcast(params_.data(), params_.size(), 0);  // every replica starts from rank 0's
@@ -117,21 +86,8 @@ std::string Trainer::weights_fingerprint() const {
     return fingerprint(params_.data(), params_.size());
 }
 
-// Runs body(i) for i in [0, count): inline when one thread or one item (no scheduling
-// cost for tiny networks), else on the arena. Which thread runs i never matters.
-template <typename Body>
-void Trainer::parallel(std::int64_t count, const Body& body) {
-    if (threads_ == 1 || count == 1) {
-        for (std::int64_t i = 0; i < count; ++i) body(i);
-        return;
-    }
-    arena_->execute([&] {
-        tbb::parallel_for(std::int64_t{0}, count, [&](std::int64_t i) { body(i); });
-    });
-}
-
 void Trainer::run_shards(const Dataset& data, const std::int64_t* rows, std::int64_t n) {
-    parallel(local_shards_, [&](std::int64_t s) {
+    workers_.run(local_shards_, [&](std::int64_t s) {
         const std::int64_t g = first_shard_ + s;  // global shard index
         const std::int64_t lo = g * n / shards_, hi = (g + 1) * n / shards_;
         Workspace& ws = *workspaces_[static_cast<std::size_t>(s)];
@@ -194,8 +150,8 @@ void Trainer::throw_non_finite_gradient() const {
             if (!std::isfinite(g[slot.offset + i]))
                 throw NumericError("step " + std::to_string(step_ + 1) +
                                    ": the gradient is not finite (NaN or Inf), first in " +
-                                   slot.name + " (hint: lower --lr, use --clip-norm, or check the "
-                                   "data for extreme values)");
+                                   slot.name + " (hint: lower " + field_ref("lr") + ", use " +
+                                   field_ref("clip_norm") + ", or check the data for extreme values)");
     throw NumericError("step " + std::to_string(step_ + 1) + ": the gradient norm overflowed");
 }
 
@@ -219,16 +175,16 @@ void Trainer::reduce_and_update(std::int64_t n) {
     // chunk, and only then step: a step that finds NaN/Inf changes nothing. Clipping uses
     // the global norm, a fixed-order sum of the chunks' norms.
     if (comm_->size() == 1) {
-        parallel(chunks, [&](std::int64_t c) {
+        workers_.run(chunks, [&](std::int64_t c) {
             reduce_chunk(c);
             check_chunk(c, inv_batch);  // while the chunk is still in cache
         });
     } else {
-        parallel(chunks, [&](std::int64_t c) { reduce_chunk(c); });
+        workers_.run(chunks, [&](std::int64_t c) { reduce_chunk(c); });
         const auto start = std::chrono::steady_clock::now();
         comm_->allreduce_sum(grad, params_.size(), config_.allreduce);
         allreduce_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        parallel(chunks, [&](std::int64_t c) { check_chunk(c, inv_batch); });
+        workers_.run(chunks, [&](std::int64_t c) { check_chunk(c, inv_batch); });
     }
     if (any_bad()) throw_non_finite_gradient();
     double sumsq = 0.0;
@@ -237,7 +193,7 @@ void Trainer::reduce_and_update(std::int64_t n) {
     const double norm = std::sqrt(sumsq);
     const double clip = config_.clip_norm > 0.0f && norm > config_.clip_norm ? config_.clip_norm / norm : 1.0;
     const StepScalars scalars = optimizer_.scalars(step_ + 1, lr, static_cast<float>(inv_batch * clip));
-    parallel(chunks, [&](std::int64_t c) { update_chunk(c, scalars); });
+    workers_.run(chunks, [&](std::int64_t c) { update_chunk(c, scalars); });
 }
 
 // Σ values[0..n) in the fixed pairwise tree (values is overwritten).
@@ -258,8 +214,8 @@ double Trainer::train_step(const Dataset& data, const std::int64_t* rows, std::i
         throw NumericError("step " + std::to_string(step_ + 1) + ": the loss is " +
                            (std::isnan(loss) ? "NaN" : "infinite") + ", first non-finite in " +
                            first_non_finite_layer(n) +
-                           " (hint: lower --lr, use --clip-norm, or check the data for extreme "
-                           "values)");
+                           " (hint: lower " + field_ref("lr") + ", use " + field_ref("clip_norm") +
+                           ", or check the data for extreme values)");
     reduce_and_update(n);
     ++step_;
     return loss;
@@ -267,56 +223,53 @@ double Trainer::train_step(const Dataset& data, const std::int64_t* rows, std::i
 
 EvalResult Trainer::evaluate(const Dataset& data, const std::vector<std::int64_t>& rows,
                              std::vector<std::int32_t>* predictions, std::vector<float>* outputs) {
-    EvalResult result;
-    result.rows = static_cast<std::int64_t>(rows.size());
-    if (rows.empty()) return result;
-    const std::int64_t chunk = shard_rows_;
-    const std::int64_t chunks = (result.rows + chunk - 1) / chunk;
-    // Per-chunk sums in doubles (correct counts too: exact below 2^53), so that ranks can
-    // add their chunks into zeros exactly.
-    std::vector<double> loss(static_cast<std::size_t>(chunks), 0.0);
-    std::vector<double> correct(static_cast<std::size_t>(chunks), 0.0);
-    const std::int64_t out = model_.dim_output();
-    if (predictions) predictions->assign(rows.size(), 0);
-    if (outputs) outputs->assign(rows.size() * static_cast<std::size_t>(out), 0.0f);
-    // Ranks split the chunks (c mod ranks) unless every row's output is wanted here. Lane s
-    // of a rank evaluates its chunks s, s+lanes, … with workspace s; per-chunk sums are
-    // combined in chunk order afterwards, so the result depends on neither threads nor ranks.
-    const bool split_ranks = comm_->size() > 1 && !predictions && !outputs;
-    const std::int64_t stride = split_ranks ? comm_->size() : 1;
-    const std::int64_t first = split_ranks ? comm_->rank() : 0;
-    const std::int64_t lanes = local_shards_;
-    parallel(lanes, [&](std::int64_t s) {
-        Workspace& ws = *workspaces_[static_cast<std::size_t>(s)];
-        for (std::int64_t c = first + s * stride; c < chunks; c += lanes * stride) {
-            const std::int64_t lo = c * chunk, n = std::min(chunk, result.rows - lo);
-            gather_batch(ws, data, rows.data() + lo, n);
-            loss[static_cast<std::size_t>(c)] = forward_loss(ws, model_, params_.data(), n);
-            const ConstMatrix P = ws.post.back().as_matrix(n, out);
-            for (std::int64_t r = 0; r < n; ++r) {
-                if (data.is_classification()) {
-                    const std::int32_t p = predicted_class(P, r, model_.spec().loss);
-                    correct[static_cast<std::size_t>(c)] += p == ws.labels[static_cast<std::size_t>(r)];
-                    if (predictions) (*predictions)[static_cast<std::size_t>(lo + r)] = p;
-                }
-                if (outputs)
-                    std::memcpy(outputs->data() + (lo + r) * out, P.row(r), sizeof(float) * out);
-            }
-        }
-    });
-    if (split_ranks) {
-        comm_->allreduce_sum(loss.data(), chunks);
-        comm_->allreduce_sum(correct.data(), chunks);
+    // One lane per shard workspace, chunks of a shard's rows.
+    return evaluate_rows(model_, params_.data(), data, rows, shard_rows_, workspaces_, workers_, *comm_,
+                         predictions, outputs);
+}
+
+bool Trainer::stopped_early() const {
+    return config_.patience > 0 && state_.epochs_since_best >= config_.patience;
+}
+
+Snapshot Trainer::snapshot() const {
+    Snapshot s;
+    s.step = step_;
+    s.state = state_;
+    s.seed = config_.seed;
+    s.shards = shards_;
+    s.weights_fingerprint = weights_fingerprint();
+    s.buffers.push_back({"params", params_.data()});
+    const std::vector<std::string> names = optimizer_.moment_names();
+    const std::vector<const AlignedBuffer*> moments = optimizer_.moments();
+    for (std::size_t m = 0; m < moments.size(); ++m) s.buffers.push_back({"optimizer." + names[m], moments[m]->data()});
+    if (best_params_.size() == params_.size()) s.buffers.push_back({"best", best_params_.data()});
+    return s;
+}
+
+std::vector<std::string> Trainer::required_roles() const {
+    std::vector<std::string> roles{"params"};
+    for (const std::string& name : optimizer_.moment_names()) roles.push_back("optimizer." + name);
+    return roles;
+}
+
+void Trainer::restore(const Snapshot& snapshot) {
+    const auto bytes = sizeof(float) * static_cast<std::size_t>(params_.size());
+    auto copy = [&](const std::string& role, float* into) {
+        const float* from = snapshot.find(role);
+        MLPTRAIN_ASSERT(from != nullptr, "snapshot without the buffer '" + role + "'");
+        std::memcpy(into, from, bytes);
+    };
+    copy("params", params_.data());
+    const std::vector<std::string> names = optimizer_.moment_names();
+    const std::vector<AlignedBuffer*> moments = optimizer_.moments();
+    for (std::size_t m = 0; m < moments.size(); ++m) copy("optimizer." + names[m], moments[m]->data());
+    if (snapshot.find("best")) {
+        best_params_ = AlignedBuffer(params_.size());
+        copy("best", best_params_.data());
     }
-    double loss_sum = 0.0;
-    double correct_sum = 0;
-    for (std::int64_t c = 0; c < chunks; ++c) {
-        loss_sum += loss[static_cast<std::size_t>(c)];
-        correct_sum += correct[static_cast<std::size_t>(c)];
-    }
-    result.loss = loss_sum / static_cast<double>(result.rows);
-    result.accuracy = correct_sum / static_cast<double>(result.rows);
-    return result;
+    state_ = snapshot.state;
+    step_ = snapshot.step;
 }
 
 bool Trainer::fit(const Dataset& data, const Split& split, const FitCallbacks& callbacks) {

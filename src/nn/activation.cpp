@@ -3,6 +3,9 @@
 
 #include <cmath>
 
+#include "mlptrain/core/error.hpp"
+#include "mlptrain/core/text.hpp"
+
 namespace mlptrain {
 
 static float sigmoid(float z) { return 1.0f / (1.0f + std::exp(-z)); }
@@ -67,13 +70,13 @@ void activation_backward(Matrix dZ, ConstMatrix dA, ConstMatrix Z, ConstMatrix A
     }
 }
 
-Activation parse_activation(const std::string& name, const std::string& flag) {
+Activation parse_activation(const std::string& name, const std::string& field) {
     if (name == "identity" || name == "linear") return Activation::identity;
     if (name == "sigmoid") return Activation::sigmoid;
     if (name == "tanh") return Activation::tanh;
     if (name == "relu") return Activation::relu;
     if (name == "leaky_relu") return Activation::leaky_relu;
-    throw Error(describe(flag, "one of identity, sigmoid, tanh, relu, leaky_relu", "'" + name + "'"));
+    throw ConfigError(field, "one of identity, sigmoid, tanh, relu, leaky_relu", quote(name));
 }
 
 const char* activation_name(Activation act) {

@@ -31,13 +31,6 @@ void dense_backward(Matrix dX, Matrix dW, float* db, ConstMatrix dZ, ConstMatrix
     if (dX.data) gemm(Transpose::no, Transpose::no, 1.0f, dZ, W, 0.0f, dX);  // dX = dZ·W
 }
 
-void gather_batch(Workspace& ws, const Dataset& data, const std::int64_t* rows, std::int64_t n) {
-    MLPTRAIN_ASSERT(n >= 0 && n <= ws.max_rows, "batch larger than the workspace");
-    gather_features(ws.input.as_matrix(n, data.features), data, rows, n);
-    if (data.is_classification()) gather_labels(ws.labels.data(), data, rows, n);
-    else gather_targets(ws.targets.as_matrix(n, ws.targets_cols), data, rows, n);
-}
-
 static Targets batch_targets(Workspace& ws, std::int64_t n) {
     Targets t;
     if (ws.targets_cols > 0) t.values = ws.targets.as_matrix(n, ws.targets_cols);

@@ -4,6 +4,9 @@
 
 #include <cmath>
 
+#include "mlptrain/core/error.hpp"
+#include "mlptrain/core/text.hpp"
+
 namespace mlptrain {
 
 std::int64_t loss_output_size(Loss loss, std::int64_t classes, std::int64_t targets) {
@@ -100,12 +103,12 @@ std::int32_t predicted_class(ConstMatrix P, std::int64_t r, Loss loss) {
     return best;
 }
 
-Loss parse_loss(const std::string& name, const std::string& flag) {
+Loss parse_loss(const std::string& name, const std::string& field) {
     if (name == "mse") return Loss::mse;
     if (name == "bce" || name == "binary_cross_entropy") return Loss::binary_cross_entropy;
     if (name == "cross_entropy" || name == "softmax_cross_entropy" || name == "ce")
         return Loss::softmax_cross_entropy;
-    throw Error(describe(flag, "one of cross_entropy (softmax), bce (sigmoid), mse", "'" + name + "'"));
+    throw ConfigError(field, "one of cross_entropy (softmax), bce (sigmoid), mse", quote(name));
 }
 
 const char* loss_name(Loss loss) {

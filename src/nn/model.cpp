@@ -4,7 +4,9 @@
 #include <algorithm>
 #include <cmath>
 
+#include "mlptrain/core/error.hpp"
 #include "mlptrain/core/rng.hpp"
+#include "mlptrain/core/text.hpp"
 
 namespace mlptrain {
 
@@ -16,10 +18,10 @@ std::string ModelSpec::describe() const {
     return s;
 }
 
-InitKind parse_init(const std::string& name, const std::string& flag) {
+InitKind parse_init(const std::string& name, const std::string& field) {
     if (name == "glorot_uniform" || name == "glorot" || name == "xavier") return InitKind::glorot_uniform;
     if (name == "he_normal" || name == "he" || name == "kaiming") return InitKind::he_normal;
-    throw Error(describe(flag, "one of glorot_uniform, he_normal", "'" + name + "'"));
+    throw ConfigError(field, "one of glorot_uniform, he_normal", quote(name));
 }
 
 const char* init_name(InitKind init) {

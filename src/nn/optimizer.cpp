@@ -5,14 +5,15 @@
 #include <cmath>
 
 #include "mlptrain/core/error.hpp"
+#include "mlptrain/core/text.hpp"
 
 namespace mlptrain {
 
-OptimizerKind parse_optimizer(const std::string& name, const std::string& flag) {
+OptimizerKind parse_optimizer(const std::string& name, const std::string& field) {
     if (name == "sgd") return OptimizerKind::sgd;
     if (name == "adam") return OptimizerKind::adam;
     if (name == "adamw") return OptimizerKind::adamw;
-    throw Error(describe(flag, "one of sgd, adam, adamw", "'" + name + "'"));
+    throw ConfigError(field, "one of sgd, adam, adamw", quote(name));
 }
 
 const char* optimizer_name(OptimizerKind kind) {
@@ -100,6 +101,12 @@ std::vector<AlignedBuffer*> Optimizer::moments() {
     if (config_.kind != OptimizerKind::sgd) return {&first_, &second_};
     if (first_.size() > 0) return {&first_};
     return {};
+}
+
+std::vector<const AlignedBuffer*> Optimizer::moments() const {
+    std::vector<const AlignedBuffer*> out;
+    for (AlignedBuffer* m : const_cast<Optimizer*>(this)->moments()) out.push_back(m);
+    return out;
 }
 
 }  // namespace mlptrain

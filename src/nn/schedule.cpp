@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "mlptrain/core/error.hpp"
+#include "mlptrain/core/text.hpp"
 
 namespace mlptrain {
 
@@ -30,11 +31,11 @@ float learning_rate(const ScheduleConfig& s, std::int64_t t) {
     return s.lr;
 }
 
-ScheduleKind parse_schedule(const std::string& name, const std::string& flag) {
+ScheduleKind parse_schedule(const std::string& name, const std::string& field) {
     if (name == "constant") return ScheduleKind::constant;
     if (name == "step") return ScheduleKind::step;
     if (name == "cosine") return ScheduleKind::cosine;
-    throw Error(describe(flag, "one of constant, step, cosine", "'" + name + "'"));
+    throw ConfigError(field, "one of constant, step, cosine", quote(name));
 }
 
 const char* schedule_name(ScheduleKind kind) {

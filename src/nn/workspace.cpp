@@ -1,4 +1,4 @@
-// Sizing of the per-shard workspace (see workspace.hpp).
+// Sizing of the per-shard workspace and the gather of a batch into it (see workspace.hpp).
 #include "mlptrain/nn/workspace.hpp"
 
 namespace mlptrain {
@@ -21,6 +21,13 @@ Workspace::Workspace(const Model& model, std::int64_t max_rows_, std::int64_t ta
         mask.emplace_back(dropout && hidden ? max_rows_ * model.dim_out(l) : 0);
         dropped.emplace_back(dropout && hidden ? max_rows_ * model.dim_out(l) : 0);
     }
+}
+
+void gather_batch(Workspace& ws, const Dataset& data, const std::int64_t* rows, std::int64_t n) {
+    MLPTRAIN_ASSERT(n >= 0 && n <= ws.max_rows, "batch larger than the workspace");
+    gather_features(ws.input.as_matrix(n, data.features), data, rows, n);
+    if (data.is_classification()) gather_labels(ws.labels.data(), data, rows, n);
+    else gather_targets(ws.targets.as_matrix(n, ws.targets_cols), data, rows, n);
 }
 
 }  // namespace mlptrain

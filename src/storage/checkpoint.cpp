@@ -1,10 +1,8 @@
-// What a checkpoint holds and how it maps onto the trainer (see checkpoint.hpp).
+// What a checkpoint holds and how a snapshot maps onto its tensors (see checkpoint.hpp).
 #include "mlptrain/storage/checkpoint.hpp"
 
 #include <dirent.h>
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -12,10 +10,11 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "mlptrain/core/error.hpp"
+#include "mlptrain/core/matrix.hpp"
+#include "mlptrain/storage/atomic_file.hpp"
 
 namespace mlptrain {
 
@@ -43,27 +42,21 @@ ModelSpec spec_from_json(const json& j) {
     return spec;
 }
 
-// Tensor name of slot `name` in a buffer role ("" for parameters).
-std::string tensor_name(const std::string& prefix, const std::string& slot) {
-    return prefix.empty() ? slot : prefix + "." + slot;
+// Tensor name of a slot in a buffer of `role`: the parameters keep the slot's name.
+std::string tensor_name(const std::string& role, const std::string& slot) {
+    return role == "params" ? slot : role + "." + slot;
 }
 
-void add_buffer(std::vector<TensorView>& views, const std::string& prefix, const Model& model,
-                const float* base) {
+void add_buffer(std::vector<TensorView>& views, const std::string& role, const Model& model, const float* base) {
     for (const Slot& slot : model.layout().slots())
-        views.push_back({tensor_name(prefix, slot.name), {slot.rows, slot.cols}, base + slot.offset});
+        views.push_back({tensor_name(role, slot.name), {slot.rows, slot.cols}, base + slot.offset});
 }
 
-bool all_finite(const float* data, std::int64_t n) {
-    for (std::int64_t i = 0; i < n; ++i)
-        if (!std::isfinite(data[i])) return false;
-    return true;
-}
-
-// Copies the tensors of `prefix` into a buffer with `model`'s layout.
-void copy_buffer(float* base, const std::string& prefix, const Model& model, const LoadedCheckpoint& c) {
+// The tensors of `role` copied into a buffer with `model`'s layout (zero padding).
+AlignedBuffer read_buffer(const std::string& role, const Model& model, const LoadedCheckpoint& c) {
+    AlignedBuffer buffer(model.layout().total());
     for (const Slot& slot : model.layout().slots()) {
-        const std::string name = tensor_name(prefix, slot.name);
+        const std::string name = tensor_name(role, slot.name);
         const auto it = c.file.tensors.find(name);
         if (it == c.file.tensors.end())
             throw Error(describe(c.path, "a tensor '" + name + "'", "none", "the checkpoint does not fit this model or optimizer"));
@@ -72,8 +65,20 @@ void copy_buffer(float* base, const std::string& prefix, const Model& model, con
             throw Error(describe(c.path + ", tensor " + name,
                                  "shape [" + std::to_string(slot.rows) + ", " + std::to_string(slot.cols) + "]",
                                  "another shape", "the checkpoint was saved for another model"));
-        std::copy(t.data.begin(), t.data.end(), base + slot.offset);
+        std::copy(t.data.begin(), t.data.end(), buffer.data() + slot.offset);
     }
+    return buffer;
+}
+
+// The buffer roles present in the file: "params" and every prefix of "<role>.<first slot>".
+std::vector<std::string> roles_in(const LoadedCheckpoint& c, const Model& model) {
+    const std::string first = model.layout().slot(0).name;
+    std::vector<std::string> roles{"params"};
+    for (const auto& [name, tensor] : c.file.tensors)
+        if (name.size() > first.size() + 1 && name.compare(name.size() - first.size(), first.size(), first) == 0 &&
+            name[name.size() - first.size() - 1] == '.')
+            roles.push_back(name.substr(0, name.size() - first.size() - 1));
+    return roles;
 }
 
 std::string step_file_name(std::int64_t step) {
@@ -99,41 +104,36 @@ std::vector<std::string> checkpoint_files(const std::string& dir) {
 
 }  // namespace
 
-void save_checkpoint(const std::string& path, Trainer& trainer, const CheckpointInfo& info) {
-    const Model& model = trainer.model();
+void save_checkpoint(const std::string& path, const Snapshot& snapshot, const CheckpointInfo& info) {
+    const Model model(info.spec);
     const std::int64_t n = model.layout().total();
     std::vector<TensorView> views;
-    if (!all_finite(trainer.params(), n))
-        throw NumericError("step " + std::to_string(trainer.step()) +
-                           ": the weights are not finite; no checkpoint was written");
-    add_buffer(views, "", model, trainer.params());
-    Optimizer& optimizer = trainer.optimizer();
-    const std::vector<std::string> moment_names = optimizer.moment_names();
-    const std::vector<AlignedBuffer*> moments = optimizer.moments();
-    for (std::size_t m = 0; m < moments.size(); ++m) {
-        if (!all_finite(moments[m]->data(), n))
-            throw NumericError("step " + std::to_string(trainer.step()) + ": optimizer." +
-                               moment_names[m] + " is not finite; no checkpoint was written");
-        add_buffer(views, "optimizer." + moment_names[m], model, moments[m]->data());
+    for (const SnapshotBuffer& buffer : snapshot.buffers) {
+        if (buffer.role == "params" && !all_finite(buffer.data, n))
+            throw NumericError("step " + std::to_string(snapshot.step) +
+                               ": the weights are not finite; no checkpoint was written");
+        if (buffer.role.rfind("optimizer.", 0) == 0 && !all_finite(buffer.data, n))
+            throw NumericError("step " + std::to_string(snapshot.step) + ": " + buffer.role +
+                               " is not finite; no checkpoint was written");
+        add_buffer(views, buffer.role, model, buffer.data);
     }
-    if (trainer.best_params().size() == n) add_buffer(views, "best", model, trainer.best_params().data());
     if (!info.standardization.empty()) {
         const auto features = static_cast<std::int64_t>(info.standardization.mean.size());
         views.push_back({"standardization.mean", {features}, info.standardization.mean.data()});
         views.push_back({"standardization.inv_std", {features}, info.standardization.inv_std.data()});
     }
-    const TrainState& st = trainer.state();
-    const json state = {{"step", trainer.step()},
+    const TrainState& st = snapshot.state;
+    const json state = {{"step", snapshot.step},
                         {"epoch", st.epoch},
                         {"position", st.position},
                         {"epoch_loss_sum", st.epoch_loss_sum},
                         {"best_loss", std::isfinite(st.best_loss) ? json(st.best_loss) : json(nullptr)},
                         {"epochs_since_best", st.epochs_since_best},
                         {"finished", st.finished}};
-    const TrainConfig& cfg = trainer.config();
+    const std::uint64_t seed = snapshot.seed;
     const json rng = {{"generator", "philox4x32-10"},
-                      {"seed", cfg.seed},
-                      {"key", {static_cast<std::uint32_t>(cfg.seed), static_cast<std::uint32_t>(cfg.seed >> 32)}},
+                      {"seed", seed},
+                      {"key", {static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32)}},
                       {"streams", "counter = (index, stream, purpose): init=1 (layer, weight), shuffle=2 (epoch), "
                                   "split=3 (class), dropout=4 (block, row, step, layer)"}};
     std::map<std::string, std::string> metadata = {
@@ -144,8 +144,8 @@ void save_checkpoint(const std::string& path, Trainer& trainer, const Checkpoint
         {"input", info.input_u8 ? "uint8 pixels scaled by 1/255" : "float features"},
         {"state", state.dump()},
         {"rng", rng.dump()},
-        {"shards", std::to_string(trainer.shards())},
-        {"weights_fingerprint", trainer.weights_fingerprint()}};
+        {"shards", std::to_string(snapshot.shards)},
+        {"weights_fingerprint", snapshot.weights_fingerprint}};
     write_safetensors(path, views, std::move(metadata));
 }
 
@@ -201,74 +201,51 @@ LoadedCheckpoint load_checkpoint(const std::string& path) {
             inv_std->second.data.size() != mean->second.data.size())
             throw Error(describe(path + ", standardization", std::to_string(c.info.spec.sizes.front()) + " features", "another count"));
     }
-    // The weights must fit the spec the file claims.
+    // Every buffer must fit the spec the file claims.
     const Model model(c.info.spec);
-    AlignedBuffer check(model.layout().total());
-    copy_buffer(check.data(), "", model, c);
+    for (const std::string& role : roles_in(c, model)) c.buffers.emplace(role, read_buffer(role, model, c));
     return c;
 }
 
-void restore_parameters(float* params, const Model& model, const LoadedCheckpoint& checkpoint) {
-    copy_buffer(params, "", model, checkpoint);
+Snapshot LoadedCheckpoint::snapshot() const {
+    Snapshot s;
+    s.step = step;
+    s.state = state;
+    for (const auto& [role, buffer] : buffers) s.buffers.push_back({role, buffer.data()});
+    return s;
 }
 
-void restore_trainer(Trainer& trainer, const LoadedCheckpoint& c) {
-    const Model& model = trainer.model();
-    if (spec_to_json(model.spec()) != spec_to_json(c.info.spec))
-        throw Error(describe(c.path, "model " + model.spec().describe(), c.info.spec.describe(),
-                             "resume with the configuration the checkpoint was saved with"));
-    copy_buffer(trainer.params(), "", model, c);
-    Optimizer& optimizer = trainer.optimizer();
-    const std::vector<std::string> names = optimizer.moment_names();
-    const std::vector<AlignedBuffer*> moments = optimizer.moments();
-    for (std::size_t m = 0; m < moments.size(); ++m) copy_buffer(moments[m]->data(), "optimizer." + names[m], model, c);
-    if (c.file.tensors.count(tensor_name("best", model.layout().slot(0).name))) {
-        trainer.best_params() = AlignedBuffer(model.layout().total());
-        copy_buffer(trainer.best_params().data(), "best", model, c);
-    }
-    trainer.state() = c.state;
-    trainer.set_step(c.step);
+void require_roles(const LoadedCheckpoint& c, const std::vector<std::string>& roles) {
+    const Model model(c.info.spec);
+    for (const std::string& role : roles)
+        if (!c.buffers.count(role))
+            throw Error(describe(c.path, "a tensor '" + tensor_name(role, model.layout().slot(0).name) + "'", "none",
+                                 "the checkpoint does not fit this model or optimizer"));
 }
 
-CheckpointDir::CheckpointDir(std::string dir, int keep) : dir_(std::move(dir)), keep_(keep) {
+CheckpointDir::CheckpointDir(std::string dir, int keep, const std::string& what) : dir_(std::move(dir)), keep_(keep) {
     std::error_code error;
     std::filesystem::create_directories(dir_, error);  // parents too, like mkdir -p
-    if (error)
-        throw Error(describe("--checkpoint-dir " + dir_, "a directory that can be created", error.message()));
+    if (error) throw Error(describe(what + " " + dir_, "a directory that can be created", error.message()));
     struct stat st;
     if (stat(dir_.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
-        throw Error(describe("--checkpoint-dir " + dir_, "a directory", "something else"));
+        throw Error(describe(what + " " + dir_, "a directory", "something else"));
     // A writer killed mid-write leaves its temporary file; the complete files never change.
+    // ("latest.tmp" is the name an older mlptrain gave `latest`'s temporary file.)
     if (DIR* d = opendir(dir_.c_str())) {
         while (dirent* e = readdir(d))
-            if (std::strstr(e->d_name, ".safetensors.tmp-") || std::strcmp(e->d_name, "latest.tmp") == 0)
+            if (is_atomic_temp_name(e->d_name) || std::strcmp(e->d_name, "latest.tmp") == 0)
                 std::remove((dir_ + "/" + e->d_name).c_str());
         closedir(d);
     }
 }
 
-std::string CheckpointDir::save(Trainer& trainer, const CheckpointInfo& info) {
-    const std::string name = step_file_name(trainer.step());
+std::string CheckpointDir::save(const Snapshot& snapshot, const CheckpointInfo& info) {
+    const std::string name = step_file_name(snapshot.step);
     const std::string path = dir_ + "/" + name;
-    save_checkpoint(path, trainer, info);
-    // `latest` (one line, the file name) is replaced only now that the checkpoint is
-    // durable: written to latest.tmp, fsynced, renamed, and the directory fsynced.
-    const std::string latest_tmp = dir_ + "/latest.tmp";
-    {
-        std::FILE* f = std::fopen(latest_tmp.c_str(), "w");
-        if (!f) throw Error(describe(dir_ + "/latest", "a writable file", std::strerror(errno)));
-        const bool ok = std::fprintf(f, "%s\n", name.c_str()) > 0 && std::fflush(f) == 0 && fsync(fileno(f)) == 0;
-        std::fclose(f);
-        if (!ok || std::rename(latest_tmp.c_str(), (dir_ + "/latest").c_str()) != 0) {
-            std::remove(latest_tmp.c_str());
-            throw Error(describe(dir_ + "/latest", "a writable file", std::strerror(errno)));
-        }
-        const int dir_fd = open(dir_.c_str(), O_RDONLY | O_DIRECTORY);
-        if (dir_fd >= 0) {
-            fsync(dir_fd);
-            close(dir_fd);
-        }
-    }
+    save_checkpoint(path, snapshot, info);
+    // `latest` (one line, the file name) is replaced only now that the checkpoint is durable.
+    write_file_atomically(dir_ + "/latest", name + "\n");
     std::vector<std::string> files = checkpoint_files(dir_);
     while (static_cast<int>(files.size()) > keep_) {
         std::remove((dir_ + "/" + files.front()).c_str());
@@ -283,17 +260,17 @@ std::vector<std::int64_t> checkpoint_steps(const std::string& dir) {
     return steps;
 }
 
-LoadedCheckpoint load_newest_checkpoint(const std::string& dir_or_file, const std::string& flag) {
+LoadedCheckpoint load_newest_checkpoint(const std::string& dir_or_file, const std::string& what) {
     struct stat st;
     if (stat(dir_or_file.c_str(), &st) != 0)
-        throw Error(describe(flag + " " + dir_or_file, "a checkpoint file or directory", std::strerror(errno)));
+        throw Error(describe(what + " " + dir_or_file, "a checkpoint file or directory", std::strerror(errno)));
     if (!S_ISDIR(st.st_mode)) return load_checkpoint(dir_or_file);
     // Newest first. A writer killed between its rename and the update of `latest` leaves a
     // complete checkpoint newer than `latest` names: it is as good, so the step number
     // decides. One that does not load (damaged afterwards) yields to the one before it.
     const std::vector<std::string> files = checkpoint_files(dir_or_file);
     if (files.empty())
-        throw Error(describe(flag + " " + dir_or_file, "a directory with step-*.safetensors checkpoints", "none"));
+        throw Error(describe(what + " " + dir_or_file, "a directory with step-*.safetensors checkpoints", "none"));
     std::string first_failure;
     for (auto name = files.rbegin(); name != files.rend(); ++name) {
         try {
@@ -302,7 +279,7 @@ LoadedCheckpoint load_newest_checkpoint(const std::string& dir_or_file, const st
             if (first_failure.empty()) first_failure = e.what();
         }
     }
-    throw Error(flag + " " + dir_or_file + ": no checkpoint there loads; the newest fails with: " + first_failure);
+    throw Error(what + " " + dir_or_file + ": no checkpoint there loads; the newest fails with: " + first_failure);
 }
 
 }  // namespace mlptrain

@@ -1,6 +1,6 @@
-// safetensors writer and strict reader (see safetensors.hpp). The writer goes through a
-// temporary file, fsync and rename, so a crash leaves either the old file or the new one; the
-// reader checks every length, offset, shape and checksum before it trusts or allocates anything.
+// safetensors writer and strict reader (see safetensors.hpp). The writer goes through
+// AtomicFile (temporary file, fsync, rename), so a crash leaves either the old file or the new
+// one; the reader checks every length, offset, shape and checksum before it trusts or allocates anything.
 #include "mlptrain/storage/safetensors.hpp"
 
 #include <fcntl.h>
@@ -12,7 +12,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -20,6 +19,8 @@
 #include <vector>
 
 #include "mlptrain/core/error.hpp"
+#include "mlptrain/core/text.hpp"
+#include "mlptrain/storage/atomic_file.hpp"
 
 // Tensors go to disk as the bytes of the float array: that is little-endian IEEE float32 only
 // on a little-endian host with IEEE floats.
@@ -94,25 +95,8 @@ bool parse_hex32(const std::string& text, std::uint32_t& value) {
 
 // ---- messages -------------------------------------------------------------------------
 
-// Text from the file, for a message: control and non-ASCII bytes escaped and long text cut,
-// so a hostile header cannot flood or garble the terminal.
-std::string printable(const std::string& text, std::size_t max_shown) {
-    std::string out;
-    for (std::size_t i = 0; i < text.size() && i < max_shown; ++i) {
-        const auto c = static_cast<unsigned char>(text[i]);
-        if (c >= 0x20 && c < 0x7F) {
-            out += static_cast<char>(c);
-        } else {
-            char esc[8];
-            std::snprintf(esc, sizeof esc, "\\x%02X", c);
-            out += esc;
-        }
-    }
-    if (text.size() > max_shown) out += "...";
-    return out;
-}
-
-std::string quote(const std::string& text) { return "'" + printable(text, 80) + "'"; }
+// Text from the file, for a message (core/text.hpp escapes control bytes and cuts).
+std::string quote(const std::string& text) { return mlptrain::quote(text, 80); }
 
 // A JSON value from the file, for a message: scalars as written (cut), containers by kind.
 // Never dumps a container: a hostile header may nest arbitrarily deep.
@@ -139,123 +123,6 @@ std::string tensor_at(const std::string& path, const std::string& name, const ch
     throw Error("cannot " + action + " '" + path + "': " + std::strerror(err) + " (hint: " + hint +
                 ")");
 }
-
-std::string write_hint(int err) {
-    switch (err) {
-        case ENOENT: return "the directory does not exist; create it first";
-        case EACCES:
-        case EPERM:
-        case EROFS: return "the directory is not writable; check its permissions";
-        case ENOSPC:
-        case EDQUOT: return "the disk is full; free space or choose another directory";
-        case EISDIR: return "the checkpoint path names a directory; choose a file name";
-        default: return "check that the directory exists, is writable and has free space";
-    }
-}
-
-// ---- atomic write -----------------------------------------------------------------------
-
-// The process umask, read without changing it (umask(2) can only set it, which would race
-// with other threads creating files). Linux reports it in /proc/self/status since 4.7.
-mode_t current_umask() {
-    std::ifstream status("/proc/self/status");
-    std::string line;
-    while (std::getline(status, line)) {
-        if (line.rfind("Umask:", 0) == 0)
-            return static_cast<mode_t>(std::strtoul(line.c_str() + 6, nullptr, 8));
-    }
-    return 022;
-}
-
-std::string parent_directory(const std::string& path) {
-    const std::size_t slash = path.find_last_of('/');
-    if (slash == std::string::npos) return ".";
-    if (slash == 0) return "/";
-    return path.substr(0, slash);
-}
-
-// "<target>.tmp-XXXXXX" in the target's directory (rename(2) is atomic only within one file
-// system). Unlinked on destruction unless renamed over the target by commit().
-class TempFile {
-public:
-    explicit TempFile(const std::string& target) : target_(target), path_(target + ".tmp-XXXXXX") {
-        fd_ = ::mkostemp(path_.data(), O_CLOEXEC);
-        if (fd_ < 0) {
-            const int err = errno;
-            fail_io("create a temporary file for", target_, err, write_hint(err));
-        }
-        // mkstemp creates the file 0600; give the checkpoint the mode a plain open would.
-        // (A throwing constructor runs no destructor, so clean up here.)
-        if (::fchmod(fd_, 0666 & ~current_umask()) != 0) {
-            const int err = errno;
-            ::close(fd_);
-            ::unlink(path_.c_str());
-            errno = err;
-            fail("set the mode of");
-        }
-    }
-    ~TempFile() {
-        if (fd_ >= 0) ::close(fd_);
-        if (!renamed_) ::unlink(path_.c_str());
-    }
-    TempFile(const TempFile&) = delete;
-    TempFile& operator=(const TempFile&) = delete;
-
-    // Writes all `size` bytes, resuming after short writes and signals.
-    void write(const void* data, std::size_t size) {
-        const auto* p = static_cast<const char*>(data);
-        while (size > 0) {
-            const ssize_t n = ::write(fd_, p, std::min(size, max_write));
-            if (n < 0 && errno == EINTR) continue;
-            if (n < 0) fail("write");
-            if (n == 0) {
-                errno = ENOSPC;  // write(2) made no progress: treat as a full disk
-                fail("write");
-            }
-            p += n;
-            size -= static_cast<std::size_t>(n);
-        }
-    }
-
-    // Makes the data durable, renames it over the target and makes the rename durable.
-    void commit() {
-        if (::fsync(fd_) != 0) fail("fsync");
-        const int fd = fd_;
-        fd_ = -1;
-        if (::close(fd) != 0) fail("close");  // NFS and quotas may report write errors here
-        if (::rename(path_.c_str(), target_.c_str()) != 0) {
-            const int err = errno;
-            fail_io("rename '" + path_ + "' over", target_, err, write_hint(err));
-        }
-        renamed_ = true;
-        // The new directory entry survives a power loss only once the directory is synced.
-        const std::string dir = parent_directory(target_);
-        const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dir_fd < 0) {
-            const int err = errno;
-            fail_io("open the directory (to fsync it after writing '" + target_ + "')", dir, err,
-                    "the checkpoint was written but may not survive a power loss");
-        }
-        const int sync_status = ::fsync(dir_fd);
-        const int err = errno;
-        ::close(dir_fd);
-        if (sync_status != 0)
-            fail_io("fsync the directory (after writing '" + target_ + "')", dir, err,
-                    "the checkpoint was written but may not survive a power loss");
-    }
-
-private:
-    [[noreturn]] void fail(const char* action) {
-        const int err = errno;
-        throw Error("cannot write '" + target_ + "': " + action + " of '" + path_ +
-                    "' failed: " + std::strerror(err) + " (hint: " + write_hint(err) + ")");
-    }
-
-    std::string target_;
-    std::string path_;
-    int fd_ = -1;
-    bool renamed_ = false;
-};
 
 // Element count of a shape the caller built (programmer errors assert).
 std::uint64_t checked_count(const TensorView& t) {
@@ -510,15 +377,17 @@ void write_safetensors(const std::string& path, const std::vector<TensorView>& t
     const std::uint64_t header_size = text.size();
     for (int i = 0; i < 8; ++i) prefix[i] = static_cast<char>((header_size >> (8 * i)) & 0xFF);
 
-    TempFile file(path);
+    AtomicFile file(path);
     file.write(prefix.data(), prefix.size());
     file.write(text.data(), text.size());
     for (std::size_t i = 0; i < tensors.size(); ++i) file.write(tensors[i].data, bytes[i]);
     file.commit();
 }
 
-SafetensorsFile read_safetensors(const std::string& path) {
-    InputFile file(path);
+namespace {
+
+// The 8-byte little-endian header length, checked against the file and the 100 MB limit.
+std::uint64_t read_header_size(InputFile& file, const std::string& path) {
     const std::uint64_t file_size = file.size();
     if (file_size < 8)
         throw Error(describe(at(path, "header length"), "8 bytes",
@@ -536,9 +405,11 @@ SafetensorsFile read_safetensors(const std::string& path) {
         throw Error(describe(at(path, "header length"), "at most " + expected,
                              std::to_string(header_size), hint_corrupt));
     }
-    const std::uint64_t data_start = 8 + header_size;
-    const std::uint64_t data_size = file_size - data_start;
+    return header_size;
+}
 
+// The header: a JSON object.
+json read_header(InputFile& file, const std::string& path, std::uint64_t header_size) {
     std::string text(header_size, '\0');
     file.read(8, text.data(), text.size());
     // nlohmann stops at a NUL byte as if the input ended there; JSON allows none outside
@@ -555,9 +426,17 @@ SafetensorsFile read_safetensors(const std::string& path) {
     }
     if (!header.is_object())
         throw Error(describe(at(path, "header"), "a JSON object", show(header), hint_corrupt));
+    return header;
+}
 
-    SafetensorsFile result;
-    // __metadata__: string → string, with our format version and both kinds of checksum.
+// What __metadata__ says about the file itself.
+struct FileChecks {
+    json checksums;              // tensor name → CRC-32C as 8 hex digits
+    std::uint32_t header_crc = 0;
+};
+
+// __metadata__: string → string, with our format version and both kinds of checksum.
+FileChecks read_metadata(const std::string& path, const json& header, std::map<std::string, std::string>& metadata) {
     const auto meta = header.find(metadata_key);
     if (meta == header.end())
         throw Error(describe(at(path, "header"), "a __metadata__ object", "none", hint_corrupt));
@@ -567,11 +446,11 @@ SafetensorsFile read_safetensors(const std::string& path) {
         if (!item.value().is_string())
             throw Error(describe(at(path, "__metadata__ " + quote(item.key())), "a string",
                                  show(item.value()), hint_corrupt));
-        result.metadata[item.key()] = item.value().get<std::string>();
+        metadata[item.key()] = item.value().get<std::string>();
     }
     auto required = [&](const char* key) -> const std::string& {
-        const auto it = result.metadata.find(key);
-        if (it == result.metadata.end())
+        const auto it = metadata.find(key);
+        if (it == metadata.end())
             throw Error(describe(at(path, std::string("__metadata__ '") + key + "'"),
                                  "the entry mlptrain writes", "none", hint_corrupt));
         return it->second;
@@ -581,22 +460,24 @@ SafetensorsFile read_safetensors(const std::string& path) {
         throw Error(describe(at(path, "__metadata__ 'format_version'"),
                              "\"" + std::string(format_version) + "\"", quote(version),
                              "the file was written by another version of mlptrain"));
-    json checksums;
+    FileChecks checks;
     try {
-        checksums = json::parse(required(checksums_key));
+        checks.checksums = json::parse(required(checksums_key));
     } catch (const json::exception& e) {
         throw Error(describe(at(path, "__metadata__ 'checksums'"), "a JSON object",
                              parse_message(e), hint_corrupt));
     }
-    if (!checksums.is_object())
-        throw Error(describe(at(path, "__metadata__ 'checksums'"), "a JSON object", show(checksums),
+    if (!checks.checksums.is_object())
+        throw Error(describe(at(path, "__metadata__ 'checksums'"), "a JSON object", show(checks.checksums),
                              hint_corrupt));
-    std::uint32_t header_crc = 0;
-    if (!parse_hex32(required(header_checksum_key), header_crc))
+    if (!parse_hex32(required(header_checksum_key), checks.header_crc))
         throw Error(describe(at(path, "__metadata__ 'header_checksum'"), "8 lowercase hex digits",
-                             quote(result.metadata[header_checksum_key]), hint_corrupt));
+                             quote(metadata[header_checksum_key]), hint_corrupt));
+    return checks;
+}
 
-    // The tensors' entries, then their byte ranges: sorted, they must tile the data area.
+// The tensors' entries, their byte ranges checked: sorted, they must tile the data area.
+std::vector<TensorEntry> read_entries(const std::string& path, const json& header, std::uint64_t data_size) {
     std::vector<TensorEntry> entries;
     for (const auto& item : header.items()) {
         if (item.key() == metadata_key) continue;
@@ -630,7 +511,12 @@ SafetensorsFile read_safetensors(const std::string& path) {
                 " after the last tensor)",
             "the file has trailing bytes, or its header lost a tensor; " +
                 std::string(hint_corrupt)));
+    return entries;
+}
 
+// Each tensor's CRC-32C from __metadata__ 'checksums', which must list exactly the tensors.
+std::vector<std::uint32_t> expected_checksums(const std::string& path, const json& header, const json& checksums,
+                                              const std::vector<TensorEntry>& entries) {
     std::vector<std::uint32_t> expected_crc(entries.size());
     for (std::size_t i = 0; i < entries.size(); ++i) {
         const std::string& name = entries[i].name;
@@ -649,9 +535,12 @@ SafetensorsFile read_safetensors(const std::string& path) {
                     at(path, "__metadata__ 'checksums'"), "entries for the file's tensors only",
                     "one for " + quote(item.key()) + ", which is not in the file", hint_corrupt));
     }
+    return expected_crc;
+}
 
-    // Everything checked so far could still have been altered consistently (a shape with the
-    // same element count, a metadata value); the header checksum covers all of it.
+// Everything checked so far could still have been altered consistently (a shape with the
+// same element count, a metadata value); the header checksum covers all of it.
+void verify_header_checksum(const std::string& path, json header, std::uint32_t header_crc) {
     header[metadata_key].erase(header_checksum_key);
     const std::string canonical = header.dump();
     const std::uint32_t actual_header_crc = crc32c(canonical.data(), canonical.size());
@@ -660,6 +549,22 @@ SafetensorsFile read_safetensors(const std::string& path) {
                              hex32(actual_header_crc),
                              "the header (shapes, offsets or metadata) was modified or corrupted; "
                              "use an earlier checkpoint"));
+}
+
+}  // namespace
+
+SafetensorsFile read_safetensors(const std::string& path) {
+    InputFile file(path);
+    const std::uint64_t header_size = read_header_size(file, path);
+    const std::uint64_t data_start = 8 + header_size;
+    const std::uint64_t data_size = file.size() - data_start;
+    const json header = read_header(file, path, header_size);
+
+    SafetensorsFile result;
+    const FileChecks checks = read_metadata(path, header, result.metadata);
+    std::vector<TensorEntry> entries = read_entries(path, header, data_size);
+    const std::vector<std::uint32_t> expected_crc = expected_checksums(path, header, checks.checksums, entries);
+    verify_header_checksum(path, header, checks.header_crc);
 
     // Allocations are bounded by the file size: every range was checked against it above.
     for (std::size_t i = 0; i < entries.size(); ++i) {

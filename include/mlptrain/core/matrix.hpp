@@ -36,6 +36,10 @@ struct Matrix {
     }
 };
 
+// Whether every one of the n values is finite (no NaN, no ±Inf).
+bool all_finite(const float* data, std::int64_t n);
+bool all_finite(ConstMatrix m);
+
 inline Matrix make_matrix(float* data, std::int64_t rows, std::int64_t cols) {
     return {data, rows, cols, cols};
 }

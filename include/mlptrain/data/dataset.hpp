@@ -50,6 +50,16 @@ void apply_standardization(Dataset& data, const Standardization& s);
 // Keeps only the first `n` rows (for quick runs on a subset); no-op if n ≥ rows.
 void keep_first_rows(Dataset& data, std::int64_t n);
 
+// Renumbers the class labels of `data` to index `names` (the classes of the training data or
+// of a model), matched by name. Throws Error naming data.source and the first class that
+// `names` lacks: "expected <expected>, found class '<name>' (hint: <hint>)".
+void remap_classes(Dataset& data, const std::vector<std::string>& names, const std::string& expected,
+                   const std::string& hint);
+
+// Appends the rows of `extra` (same kind of features, same columns) after those of `data`;
+// returns the new rows' indices. Throws Error when the two do not fit together.
+std::vector<std::int64_t> append_rows(Dataset& data, const Dataset& extra);
+
 struct Split {
     std::vector<std::int64_t> train, validation, test;  // row indices, each ascending
 };

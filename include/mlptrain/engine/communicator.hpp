@@ -5,7 +5,6 @@
 
 #include <cstdint>
 #include <memory>
-#include <string>
 
 namespace mlptrain {
 
@@ -20,8 +19,6 @@ public:
     virtual ~Communicator() = default;
     virtual int rank() const = 0;
     virtual int size() const = 0;
-    // e.g. "local (1 process)" or "MPI, 4 ranks, Open MPI v4.1.4".
-    virtual std::string describe() const = 0;
 
     // data[i] = Σ_ranks data[i], on every rank. With AllreduceKind::tree and a power-of-two
     // size, rank r's value is combined with rank r^1 first, then pairs with pairs (r^2), …:
@@ -31,8 +28,8 @@ public:
     virtual void broadcast(float* data, std::int64_t n, int root) = 0;
     // The lowest rank whose `value` differs from rank 0's, or −1 when all agree.
     virtual int first_disagreeing_rank(std::uint64_t value) = 0;
-    // true on every rank when `flag` is true on any rank.
-    virtual bool any(bool flag) = 0;
+    // The largest `value` of all ranks, on every rank.
+    virtual int max_over_ranks(int value) = 0;
     // Ends the whole job at once with `status` (after an error on this rank alone).
     [[noreturn]] virtual void abort(int status) = 0;
 };
@@ -43,8 +40,5 @@ std::unique_ptr<Communicator> make_local_communicator();
 // MPI when mlptrain was built with MPI and runs under mpirun/srun with more than one rank
 // (initializing MPI), else the local communicator. Call once, early in main.
 std::unique_ptr<Communicator> make_communicator(int* argc, char*** argv);
-
-// Whether this build has MPI support.
-bool built_with_mpi();
 
 }  // namespace mlptrain

@@ -1,10 +1,9 @@
 // The data-parallel trainer: cuts every mini-batch into a fixed number of shards, runs the
-// shards' forward/backward passes on a oneTBB arena (single-threaded BLAS inside each),
+// shards' forward/backward passes on worker threads (single-threaded BLAS inside each),
 // sums the shard gradients in one fixed pairwise tree, scales by 1/B once, and applies one
 // optimizer step. Results depend on (data, configuration, seed) only — never on threads.
 #pragma once
 
-#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -12,10 +11,10 @@
 #include <string>
 #include <vector>
 
-#include <oneapi/tbb/global_control.h>
-#include <oneapi/tbb/task_arena.h>
-
 #include "mlptrain/engine/communicator.hpp"
+#include "mlptrain/engine/parallel.hpp"
+#include "mlptrain/engine/snapshot.hpp"
+#include "mlptrain/engine/train_state.hpp"
 #include "mlptrain/data/dataset.hpp"
 #include "mlptrain/nn/model.hpp"
 #include "mlptrain/nn/optimizer.hpp"
@@ -24,12 +23,14 @@
 
 namespace mlptrain {
 
+// The trainer's resolved settings (run/prepare.hpp derives them from a RunConfig; the
+// documented defaults live in run/settings.cpp, not here).
 struct TrainConfig {
-    std::int64_t epochs = 100;
-    std::int64_t batch_size = 16;
+    std::int64_t epochs = 1;
+    std::int64_t batch_size = 1;
     std::int64_t shards = 0;  // 0: default_shards(batch_size)
-    int threads = 0;          // 0: default_threads()
-    std::uint64_t seed = 1;
+    int threads = 0;          // 0: every CPU of the affinity mask (worker_threads)
+    std::uint64_t seed = 0;
     std::optional<InitKind> init;  // default: default_init(hidden activation)
     OptimizerConfig optimizer;
     ScheduleConfig schedule;       // holds the learning rate
@@ -42,34 +43,6 @@ struct TrainConfig {
 // its plateau), at least 2 from 64 rows up so that two cores have work. A pure function
 // of the batch size: the shard count is part of what defines the result.
 std::int64_t default_shards(std::int64_t batch_size);
-// CPUs in this process's affinity mask (what taskset and Slurm grant).
-int default_threads();
-
-struct EvalResult {
-    double loss = 0.0;      // mean loss
-    double accuracy = 0.0;  // classification only
-    std::int64_t rows = 0;
-};
-
-struct TrainState {
-    std::int64_t epoch = 1;           // the epoch in progress, 1-based
-    std::int64_t position = 0;        // rows of this epoch's shuffled order already trained
-    double epoch_loss_sum = 0.0;      // Σ per-sample loss over those rows
-    double best_loss = INFINITY;      // early stopping: best validation loss so far
-    std::int64_t epochs_since_best = 0;
-    bool finished = false;            // every epoch ran, or early stopping ended the run
-};
-
-struct EpochReport {
-    std::int64_t epoch = 0;  // 1-based
-    std::int64_t step = 0;   // optimizer steps so far
-    double train_loss = 0.0;
-    std::optional<EvalResult> validation;
-    double learning_rate = 0.0;
-    double samples_per_second = 0.0;
-    double seconds = 0.0;       // since training started
-    bool best = false;          // the best validation loss so far (early stopping)
-};
 
 struct FitCallbacks {
     std::function<void(const EpochReport&)> on_epoch;
@@ -92,44 +65,45 @@ public:
 
     const Model& model() const { return model_; }
     const TrainConfig& config() const { return config_; }
-    int threads() const { return threads_; }
-    std::int64_t shards() const { return shards_; }              // global, all ranks
-    std::int64_t local_shards() const { return local_shards_; }  // this rank's
-    Communicator& communicator() { return *comm_; }
+    int threads() const { return workers_.threads(); }
+    std::int64_t shards() const { return shards_; }  // global, all ranks
     // Wall time spent in the gradient allreduce across ranks so far (0 for one process).
     double allreduce_seconds() const { return allreduce_seconds_; }
     std::int64_t step() const { return step_; }
-    float* params() { return params_.data(); }
     const float* params() const { return params_.data(); }
     std::string weights_fingerprint() const;
-    // Things the user should know once (idle threads, BLAS threading), one line each.
+    // Things the user should know once (idle threads), one line each; field references
+    // marked (core/error.hpp's field_ref).
     const std::vector<std::string>& notices() const { return notices_; }
 
     // One synchronized step over dataset rows rows[0..n), 1 ≤ n ≤ batch size.
     // Returns the mean loss of the batch. Throws NumericError on NaN/Inf.
     double train_step(const Dataset& data, const std::int64_t* rows, std::int64_t n);
 
-    // Mean loss and accuracy over `rows`; predictions (if given) get the predicted class of
-    // each row (classification), outputs (if given) the rows × outputs network outputs.
+    // Mean loss and accuracy over `rows` (see evaluate_rows), with this trainer's weights.
     EvalResult evaluate(const Dataset& data, const std::vector<std::int64_t>& rows,
                         std::vector<std::int32_t>* predictions = nullptr,
                         std::vector<float>* outputs = nullptr);
 
-    // Where the epoch loop stands; with the step count and the weights and moments it is
-    // everything a resumed run needs to continue bit for bit.
-    TrainState& state() { return state_; }
+    // Where the epoch loop stands.
     const TrainState& state() const { return state_; }
-    void set_step(std::int64_t step) { step_ = step; }
-    Optimizer& optimizer() { return optimizer_; }
-    // The early-stopping copy of the best weights (empty until fit allocates it).
-    AlignedBuffer& best_params() { return best_params_; }
-    bool early_stopping() const { return config_.patience > 0; }
+    // Whether early stopping ended the run (patience ran out on the validation loss).
+    bool stopped_early() const;
+
+    // Everything a resumed run needs to continue bit for bit: views of the weights, the
+    // optimizer's moments and the early-stopping copy, valid until the next step.
+    Snapshot snapshot() const;
+    // The roles restore() needs: "params" and the optimizer's moments.
+    std::vector<std::string> required_roles() const;
+    // Copies a snapshot's buffers, loop state and step into this trainer. Asserts that the
+    // required roles are present (check with required_roles() first).
+    void restore(const Snapshot& snapshot);
 
     // The epoch loop from state(): each epoch reshuffles split.train (seeded by the epoch
     // number alone), steps through it in batches (the last may be partial), evaluates
-    // split.validation and reports; early stopping, if configured, restores the best
-    // weights at the end. Returns true when all epochs ran (or early stopping ended them),
-    // false when after_step asked to stop.
+    // split.validation and reports; early stopping, if configured and there is a
+    // validation set, restores the best weights at the end. Returns true when all epochs
+    // ran (or early stopping ended them), false when after_step asked to stop.
     bool fit(const Dataset& data, const Split& split, const FitCallbacks& callbacks);
     bool fit(const Dataset& data, const Split& split,
              const std::function<void(const EpochReport&)>& on_epoch) {
@@ -141,13 +115,12 @@ private:
     void reduce_and_update(std::int64_t n);
     void reduce_chunk(std::int64_t chunk);
     void check_chunk(std::int64_t chunk, float grad_scale);
-    template <typename Body> void parallel(std::int64_t count, const Body& body);
     void throw_non_finite_gradient() const;
     std::string first_non_finite_layer(std::int64_t n) const;
 
     const Model& model_;
     TrainConfig config_;
-    int threads_ = 1;
+    WorkerPool workers_;
     std::int64_t shards_ = 1;
     std::int64_t local_shards_ = 1;
     std::int64_t first_shard_ = 0;
@@ -165,8 +138,6 @@ private:
     std::vector<double> chunk_sumsq_;
     std::vector<unsigned char> chunk_bad_;
     std::vector<std::string> notices_;
-    std::unique_ptr<tbb::global_control> thread_limit_;
-    std::unique_ptr<tbb::task_arena> arena_;
 };
 
 }  // namespace mlptrain

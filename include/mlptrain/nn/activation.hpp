@@ -19,8 +19,8 @@ void activation_forward(Matrix A, ConstMatrix Z, Activation act);
 // (σ' = A(1−A), tanh' = 1−A²). All (B, n); overwrites dZ (dZ may alias dA).
 void activation_backward(Matrix dZ, ConstMatrix dA, ConstMatrix Z, ConstMatrix A, Activation act);
 
-// "relu" → Activation::relu; throws Error naming `flag` and listing the valid names.
-Activation parse_activation(const std::string& name, const std::string& flag = "--activation");
+// "relu" → Activation::relu; throws ConfigError for `field`, listing the valid names.
+Activation parse_activation(const std::string& name, const std::string& field);
 const char* activation_name(Activation act);
 
 }  // namespace mlptrain

@@ -5,7 +5,6 @@
 
 #include <cstdint>
 
-#include "mlptrain/data/dataset.hpp"
 #include "mlptrain/nn/model.hpp"
 #include "mlptrain/nn/workspace.hpp"
 
@@ -24,9 +23,6 @@ struct DropoutContext {
     std::uint64_t step = 0;
     const std::int64_t* rows = nullptr;  // the dataset rows of the shard, in order
 };
-
-// Copies rows[0..n) of `data` into ws.input and the labels or targets. n ≤ ws.max_rows.
-void gather_batch(Workspace& ws, const Dataset& data, const std::int64_t* rows, std::int64_t n);
 
 // Forward over the first n rows of ws.input without dropout; outputs in ws.post.back().
 // Returns Σ_rows loss.

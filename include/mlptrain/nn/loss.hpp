@@ -38,7 +38,7 @@ double loss_forward_backward(Matrix dZ, Matrix P, ConstMatrix Z, const Targets& 
 // Predicted class of row r of the outputs P (argmax; bce: P > 0.5).
 std::int32_t predicted_class(ConstMatrix P, std::int64_t r, Loss loss);
 
-Loss parse_loss(const std::string& name, const std::string& flag = "--loss");
+Loss parse_loss(const std::string& name, const std::string& field);
 const char* loss_name(Loss loss);
 
 }  // namespace mlptrain

@@ -21,10 +21,15 @@ struct ModelSpec {
 
     std::int64_t num_layers() const { return static_cast<std::int64_t>(sizes.size()) - 1; }
     std::string describe() const;  // e.g. "4-64-32-3 relu cross_entropy"
+
+    bool operator==(const ModelSpec& o) const {
+        return sizes == o.sizes && hidden_activation == o.hidden_activation && loss == o.loss && dropout == o.dropout;
+    }
+    bool operator!=(const ModelSpec& o) const { return !(*this == o); }
 };
 
 enum class InitKind { glorot_uniform, he_normal };
-InitKind parse_init(const std::string& name, const std::string& flag = "--init");
+InitKind parse_init(const std::string& name, const std::string& field);
 const char* init_name(InitKind init);
 // He-normal for the ReLU family, Glorot-uniform for the others.
 InitKind default_init(Activation act);

@@ -13,16 +13,20 @@ namespace mlptrain {
 
 enum class OptimizerKind { sgd, adam, adamw };
 
+// The optimizer's resolved settings. No defaults here but Adam's ε: the documented
+// defaults of a run live in one table (run/settings.cpp); a program that drives the engine
+// directly sets what it uses.
 struct OptimizerConfig {
     OptimizerKind kind = OptimizerKind::sgd;
-    float momentum = 0.9f;      // sgd
+    float momentum = 0.0f;      // sgd
     bool nesterov = false;      // sgd
     float weight_decay = 0.0f;  // sgd, adamw: decoupled θ −= lr·λ·θ; adam: coupled g += λ·θ
     float l2 = 0.0f;            // coupled: g += λ·θ before momentum or moments
-    float beta1 = 0.9f, beta2 = 0.999f, epsilon = 1e-8f;  // adam, adamw
+    float beta1 = 0.0f, beta2 = 0.0f;  // adam, adamw
+    float epsilon = 1e-8f;             // adam, adamw: keeps the step finite where v = 0
 };
 
-OptimizerKind parse_optimizer(const std::string& name, const std::string& flag = "--optimizer");
+OptimizerKind parse_optimizer(const std::string& name, const std::string& field);
 const char* optimizer_name(OptimizerKind kind);
 
 // The per-step scalars, computed once per step by the trainer.
@@ -53,6 +57,7 @@ public:
     // "exp_avg_sq" (adam).
     std::vector<std::string> moment_names() const;
     std::vector<AlignedBuffer*> moments();
+    std::vector<const AlignedBuffer*> moments() const;
 
 private:
     OptimizerConfig config_;

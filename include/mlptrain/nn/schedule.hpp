@@ -9,12 +9,13 @@ namespace mlptrain {
 
 enum class ScheduleKind { constant, step, cosine };
 
+// The schedule's resolved settings (the documented defaults live in run/settings.cpp).
 struct ScheduleConfig {
     ScheduleKind kind = ScheduleKind::constant;
-    float lr = 0.05f;                 // peak learning rate (after warm-up)
+    float lr = 0.0f;                  // peak learning rate (after warm-up)
     std::int64_t warmup_steps = 0;    // lr rises linearly from lr/warmup_steps to lr
     std::int64_t step_every = 0;      // step: multiply by gamma every step_every steps
-    float gamma = 0.1f;               // step
+    float gamma = 1.0f;               // step
     float min_lr = 0.0f;              // cosine: the floor reached at total_steps
     std::int64_t total_steps = 0;     // cosine: length of the whole run
 };
@@ -26,7 +27,7 @@ struct ScheduleConfig {
 //   cosine:      min + (lr−min)·½(1 + cos(π·(t−warmup)/(total−warmup)))
 float learning_rate(const ScheduleConfig& s, std::int64_t t);
 
-ScheduleKind parse_schedule(const std::string& name, const std::string& flag = "--schedule");
+ScheduleKind parse_schedule(const std::string& name, const std::string& field);
 const char* schedule_name(ScheduleKind kind);
 
 }  // namespace mlptrain

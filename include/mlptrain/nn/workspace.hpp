@@ -1,12 +1,14 @@
 // Per-shard scratch memory: the gathered batch, every layer's pre-activations and
 // activations, dropout masks, the backward deltas and the shard's own gradient buffer.
-// Sized once for the largest shard; a training step allocates nothing.
+// Sized once for the largest shard; a training step allocates nothing. gather_batch fills
+// it with a batch's rows.
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
 #include "mlptrain/core/arena.hpp"
+#include "mlptrain/data/dataset.hpp"
 #include "mlptrain/nn/model.hpp"
 
 namespace mlptrain {
@@ -27,5 +29,8 @@ struct Workspace {
     std::int64_t targets_cols = 0;
     AlignedBuffer grads;                  // this shard's Σ gradient, arena layout
 };
+
+// Copies rows[0..n) of `data` into ws.input and the labels or targets. n ≤ ws.max_rows.
+void gather_batch(Workspace& ws, const Dataset& data, const std::int64_t* rows, std::int64_t n);
 
 }  // namespace mlptrain

@@ -1,22 +1,24 @@
 // Checkpoints: what a run saves so that it can resume bit for bit, or be used to evaluate
-// and predict — parameters, optimizer moments, early-stopping weights, the feature
-// standardization, class names, the model spec, the configuration, the loop state and the
-// RNG keys — on top of the safetensors format (safetensors.hpp). Also the checkpoint
+// and predict — the trainer's snapshot (parameters, optimizer moments, early-stopping weights,
+// loop state, seed), the feature standardization, class names, the model spec and the
+// configuration — on top of the safetensors format (safetensors.hpp). Also the checkpoint
 // directory: numbered files, a `latest` pointer, and the last K kept.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
+#include "mlptrain/core/arena.hpp"
 #include "mlptrain/data/dataset.hpp"
+#include "mlptrain/engine/snapshot.hpp"
 #include "mlptrain/nn/model.hpp"
 #include "mlptrain/storage/safetensors.hpp"
-#include "mlptrain/engine/trainer.hpp"
 
 namespace mlptrain {
 
-// Everything a checkpoint holds besides the trainer's buffers.
+// Everything a checkpoint holds besides the trainer's snapshot.
 struct CheckpointInfo {
     ModelSpec spec;
     std::vector<std::string> class_names;  // empty for regression
@@ -25,37 +27,41 @@ struct CheckpointInfo {
     bool input_u8 = false;                 // trained on uint8 pixels scaled by 1/255 (IDX)
 };
 
-// Writes `path` atomically. Throws NumericError (and writes nothing) if any parameter or
-// moment is not finite.
-void save_checkpoint(const std::string& path, Trainer& trainer, const CheckpointInfo& info);
+// Writes `path` atomically: one tensor per slot of every snapshot buffer ("<slot>" for the
+// parameters, "<role>.<slot>" for the others), then the standardization. Throws
+// NumericError (and writes nothing) if any parameter or moment is not finite.
+void save_checkpoint(const std::string& path, const Snapshot& snapshot, const CheckpointInfo& info);
 
 struct LoadedCheckpoint {
     std::string path;
     CheckpointInfo info;
     TrainState state;
     std::int64_t step = 0;
-    SafetensorsFile file;
+    SafetensorsFile file;                          // the tensors as read
+    std::map<std::string, AlignedBuffer> buffers;  // role → buffer in the arena layout of info.spec
+
+    const float* params() const { return buffers.at("params").data(); }
+    // The buffers, step and state as a trainer imports them (views into this checkpoint).
+    Snapshot snapshot() const;
 };
 
 // Reads and validates `path` (format, checksums, and that the tensors match the model spec
 // it carries). Throws Error naming the file.
 LoadedCheckpoint load_checkpoint(const std::string& path);
 
-// Copies parameters, moments, early-stopping weights, loop state and step into `trainer`,
-// whose model must have the checkpoint's spec and whose optimizer its moments. Throws
-// Error naming the first mismatch.
-void restore_trainer(Trainer& trainer, const LoadedCheckpoint& checkpoint);
-
-// Copies the checkpoint's parameters into a buffer with `model`'s layout.
-void restore_parameters(float* params, const Model& model, const LoadedCheckpoint& checkpoint);
+// Throws Error naming the checkpoint and the first tensor of the first of `roles` it lacks
+// ("the checkpoint does not fit this model or optimizer").
+void require_roles(const LoadedCheckpoint& checkpoint, const std::vector<std::string>& roles);
 
 // A directory of checkpoints "step-<12 digits>.safetensors" with a `latest` file naming
 // the newest complete one (replaced atomically after that file is durable).
 class CheckpointDir {
 public:
-    CheckpointDir(std::string dir, int keep);  // creates dir if needed; throws Error if it can't
-    // Saves the trainer's current step, updates `latest`, removes the oldest beyond keep.
-    std::string save(Trainer& trainer, const CheckpointInfo& info);
+    // Creates dir if needed, with its parents; throws Error naming `what` (the caller's name
+    // for the directory, e.g. a field reference) if it can't.
+    CheckpointDir(std::string dir, int keep, const std::string& what);
+    // Saves the snapshot's step, updates `latest`, removes the oldest beyond keep.
+    std::string save(const Snapshot& snapshot, const CheckpointInfo& info);
     const std::string& dir() const { return dir_; }
 
 private:
@@ -68,7 +74,8 @@ std::vector<std::int64_t> checkpoint_steps(const std::string& dir);
 
 // Loads a checkpoint file, or the newest step-*.safetensors of a directory that loads
 // (the step number decides, not `latest`, which a writer killed after its rename has not
-// updated yet). Throws Error naming `flag` if there is none.
-LoadedCheckpoint load_newest_checkpoint(const std::string& dir_or_file, const std::string& flag = "--resume");
+// updated yet). Throws Error naming `what` (the caller's name for the path, e.g. a flag or
+// a field reference) if there is none.
+LoadedCheckpoint load_newest_checkpoint(const std::string& dir_or_file, const std::string& what);
 
 }  // namespace mlptrain

@@ -35,15 +35,6 @@ public:
 
     int rank() const override { return rank_; }
     int size() const override { return size_; }
-    std::string describe() const override {
-        char version[MPI_MAX_LIBRARY_VERSION_STRING];
-        int length = 0;
-        MPI_Get_library_version(version, &length);
-        std::string library(version, static_cast<std::size_t>(length));
-        library = library.substr(0, library.find_first_of(",\n"));
-        return "MPI, " + std::to_string(size_) + " rank(s), " + library;
-    }
-
     void allreduce_sum(float* data, std::int64_t n, AllreduceKind kind) override {
         if (size_ == 1) return;
         if (kind == AllreduceKind::mpi) {
@@ -66,10 +57,10 @@ public:
             if (all[static_cast<std::size_t>(r)] != all[0]) return r;
         return -1;
     }
-    bool any(bool flag) override {
-        int mine = flag ? 1 : 0, result = 0;
-        MPI_Allreduce(&mine, &result, 1, MPI_INT, MPI_LOR, MPI_COMM_WORLD);
-        return result != 0;
+    int max_over_ranks(int value) override {
+        int result = value;
+        MPI_Allreduce(&value, &result, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+        return result;
     }
     [[noreturn]] void abort(int status) override {
         MPI_Abort(MPI_COMM_WORLD, status);
@@ -135,7 +126,5 @@ std::unique_ptr<Communicator> make_communicator(int* argc, char*** argv) {
     MPI_Init(argc, argv);
     return std::make_unique<MpiCommunicator>();
 }
-
-bool built_with_mpi() { return true; }
 
 }  // namespace mlptrain

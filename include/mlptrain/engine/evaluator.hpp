@@ -1,0 +1,52 @@
+// Forward passes over many rows — the loss, accuracy, predicted classes and outputs of a
+// model — in chunks of a fixed number of rows spread over worker lanes. Per-chunk sums are
+// combined in chunk order, so a result depends on neither the threads nor the ranks.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "mlptrain/data/dataset.hpp"
+#include "mlptrain/engine/communicator.hpp"
+#include "mlptrain/engine/parallel.hpp"
+#include "mlptrain/engine/train_state.hpp"
+#include "mlptrain/nn/model.hpp"
+#include "mlptrain/nn/workspace.hpp"
+
+namespace mlptrain {
+
+// Mean loss and accuracy of `params` over `rows`, chunk_rows rows at a time (each lane's
+// workspace holds at least chunk_rows rows). predictions (if given) get the predicted class
+// of each row (classification), outputs (if given) the rows × outputs network outputs. With
+// several ranks and neither requested, the ranks split the chunks and combine their sums.
+EvalResult evaluate_rows(const Model& model, const float* params, const Dataset& data,
+                         const std::vector<std::int64_t>& rows, std::int64_t chunk_rows,
+                         const std::vector<std::unique_ptr<Workspace>>& lanes, WorkerPool& workers,
+                         Communicator& comm, std::vector<std::int32_t>* predictions = nullptr,
+                         std::vector<float>* outputs = nullptr);
+
+// evaluate_rows for a trained model outside training: its own workspaces, one lane per
+// worker thread, in one process.
+class Evaluator {
+public:
+    // `targets_cols` > 0 for regression targets (mse), 0 for class labels; threads 0: all.
+    Evaluator(const Model& model, int threads, std::int64_t targets_cols);
+    ~Evaluator();
+
+    int threads() const { return workers_.threads(); }
+    EvalResult evaluate(const float* params, const Dataset& data, const std::vector<std::int64_t>& rows,
+                        std::vector<std::int32_t>* predictions = nullptr,
+                        std::vector<float>* outputs = nullptr);
+
+private:
+    // Rows per chunk. Fixed, because the chunk sums' order defines the loss to the last bit.
+    static constexpr std::int64_t chunk_rows_ = 128;
+
+    const Model& model_;
+    WorkerPool workers_;
+    std::unique_ptr<Communicator> comm_;
+    std::vector<std::unique_ptr<Workspace>> lanes_;
+};
+
+}  // namespace mlptrain

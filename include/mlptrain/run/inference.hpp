@@ -1,0 +1,66 @@
+// A trained model put to use: loading it from a checkpoint, loading data the way it was
+// trained on (its features, its classes by name, its standardization), and forward passes
+// over that data on every worker thread.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "mlptrain/data/dataset.hpp"
+#include "mlptrain/engine/train_state.hpp"
+#include "mlptrain/nn/model.hpp"
+#include "mlptrain/storage/checkpoint.hpp"
+
+namespace mlptrain {
+
+struct SavedModel {
+    LoadedCheckpoint checkpoint;
+
+    const CheckpointInfo& info() const { return checkpoint.info; }
+    const ModelSpec& spec() const { return checkpoint.info.spec; }
+    const float* params() const { return checkpoint.params(); }
+    // Regression models have numeric outputs and no class names (train loads the data that
+    // way exactly when the loss is mse on a CSV file).
+    bool regression() const { return checkpoint.info.class_names.empty(); }
+    std::int64_t inputs() const { return spec().sizes.front(); }
+    std::int64_t outputs() const { return spec().sizes.back(); }
+};
+
+// A checkpoint file, or a checkpoint directory's newest that loads. `what` names the path
+// in messages (e.g. a flag). Throws Error.
+SavedModel load_model(const std::string& dir_or_file, const std::string& what = "model");
+
+// Where the data for a model comes from.
+struct ModelData {
+    ModelData(std::string data_path = "") : path(std::move(data_path)) {}
+
+    std::string path;         // CSV, or IDX images
+    std::string label;        // CSV label column (name or 0-based index); empty: the last
+    bool label_given = false;
+    std::string idx_labels;   // IDX labels (default: found by the usual naming)
+};
+
+enum class Labels {
+    required,  // evaluation: the labels or targets are read and mapped onto the model's
+    optional,  // prediction: a CSV with exactly the model's input columns has no label
+               // column; labels are not read (placeholders stand in)
+};
+
+// Loads data for `model`: the features must be the model's inputs in its format (CSV or
+// IDX), class labels are mapped onto the model's classes by name, and the model's
+// standardization is applied. Throws Error naming the file and what does not fit.
+Dataset load_model_data(const SavedModel& model, const ModelData& source, Labels labels);
+
+// Mean loss and accuracy of a model over every row of `data` (as load_model_data returns
+// it), on `threads` threads (0: all); predicted (if given) gets each row's class.
+EvalResult evaluate(const ModelSpec& spec, const float* params, const Dataset& data, int threads = 0,
+                    std::vector<std::int32_t>* predicted = nullptr);
+
+// The network outputs (rows × outputs: probabilities, or regression values) for every row
+// of `data`; predicted (if given) gets each row's class (classification).
+std::vector<float> predict(const ModelSpec& spec, const float* params, const Dataset& data, int threads = 0,
+                           std::vector<std::int32_t>* predicted = nullptr);
+
+}  // namespace mlptrain

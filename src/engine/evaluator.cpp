@@ -1,0 +1,79 @@
+// Chunked, lane-parallel evaluation (see evaluator.hpp).
+#include "mlptrain/engine/evaluator.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "mlptrain/nn/backprop.hpp"
+#include "mlptrain/nn/loss.hpp"
+
+namespace mlptrain {
+
+EvalResult evaluate_rows(const Model& model, const float* params, const Dataset& data,
+                         const std::vector<std::int64_t>& rows, std::int64_t chunk_rows,
+                         const std::vector<std::unique_ptr<Workspace>>& lanes, WorkerPool& workers,
+                         Communicator& comm, std::vector<std::int32_t>* predictions,
+                         std::vector<float>* outputs) {
+    EvalResult result;
+    result.rows = static_cast<std::int64_t>(rows.size());
+    if (rows.empty()) return result;
+    const std::int64_t chunks = (result.rows + chunk_rows - 1) / chunk_rows;
+    // Per-chunk sums in doubles (correct counts too: exact below 2^53), so that ranks can
+    // add their chunks into zeros exactly.
+    std::vector<double> loss(static_cast<std::size_t>(chunks), 0.0);
+    std::vector<double> correct(static_cast<std::size_t>(chunks), 0.0);
+    const std::int64_t out = model.dim_output();
+    if (predictions) predictions->assign(rows.size(), 0);
+    if (outputs) outputs->assign(rows.size() * static_cast<std::size_t>(out), 0.0f);
+    // Ranks split the chunks (c mod ranks) unless every row's output is wanted here. Lane s
+    // of a rank evaluates its chunks s, s+lanes, … with workspace s.
+    const bool split_ranks = comm.size() > 1 && !predictions && !outputs;
+    const std::int64_t stride = split_ranks ? comm.size() : 1;
+    const std::int64_t first = split_ranks ? comm.rank() : 0;
+    const auto lane_count = static_cast<std::int64_t>(lanes.size());
+    workers.run(lane_count, [&](std::int64_t s) {
+        Workspace& ws = *lanes[static_cast<std::size_t>(s)];
+        MLPTRAIN_ASSERT(ws.max_rows >= chunk_rows, "evaluation chunk larger than the workspace");
+        for (std::int64_t c = first + s * stride; c < chunks; c += lane_count * stride) {
+            const std::int64_t lo = c * chunk_rows, n = std::min(chunk_rows, result.rows - lo);
+            gather_batch(ws, data, rows.data() + lo, n);
+            loss[static_cast<std::size_t>(c)] = forward_loss(ws, model, params, n);
+            const ConstMatrix P = ws.post.back().as_matrix(n, out);
+            for (std::int64_t r = 0; r < n; ++r) {
+                if (data.is_classification()) {
+                    const std::int32_t p = predicted_class(P, r, model.spec().loss);
+                    correct[static_cast<std::size_t>(c)] += p == ws.labels[static_cast<std::size_t>(r)];
+                    if (predictions) (*predictions)[static_cast<std::size_t>(lo + r)] = p;
+                }
+                if (outputs) std::memcpy(outputs->data() + (lo + r) * out, P.row(r), sizeof(float) * out);
+            }
+        }
+    });
+    if (split_ranks) {
+        comm.allreduce_sum(loss.data(), chunks);
+        comm.allreduce_sum(correct.data(), chunks);
+    }
+    double loss_sum = 0.0, correct_sum = 0.0;
+    for (std::int64_t c = 0; c < chunks; ++c) {
+        loss_sum += loss[static_cast<std::size_t>(c)];
+        correct_sum += correct[static_cast<std::size_t>(c)];
+    }
+    result.loss = loss_sum / static_cast<double>(result.rows);
+    result.accuracy = correct_sum / static_cast<double>(result.rows);
+    return result;
+}
+
+Evaluator::Evaluator(const Model& model, int threads, std::int64_t targets_cols)
+    : model_(model), workers_(worker_threads(threads)), comm_(make_local_communicator()) {
+    for (int s = 0; s < workers_.threads(); ++s)
+        lanes_.push_back(std::make_unique<Workspace>(model, chunk_rows_, targets_cols));
+}
+
+Evaluator::~Evaluator() = default;
+
+EvalResult Evaluator::evaluate(const float* params, const Dataset& data, const std::vector<std::int64_t>& rows,
+                               std::vector<std::int32_t>* predictions, std::vector<float>* outputs) {
+    return evaluate_rows(model_, params, data, rows, chunk_rows_, lanes_, workers_, *comm_, predictions, outputs);
+}
+
+}  // namespace mlptrain

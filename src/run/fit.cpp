@@ -1,0 +1,145 @@
+// A prepared run trained to its end (see fit.hpp): resume, checkpoints, stop requests, the
+// ranks' agreement, and the final test evaluation.
+#include "mlptrain/run/fit.hpp"
+
+#include <chrono>
+#include <cstring>
+
+#include "mlptrain/core/error.hpp"
+#include "mlptrain/core/metrics.hpp"
+
+namespace mlptrain {
+namespace {
+
+// FNV-1a 64 of a string, for the ranks' agreement on configuration and model.
+std::uint64_t hash_text(const std::string& text) {
+    return fingerprint64(reinterpret_cast<const unsigned char*>(text.data()), static_cast<std::int64_t>(text.size()));
+}
+
+// FNV-1a 64 of the dataset's size and contents, for the ranks' agreement on the data.
+std::uint64_t hash_dataset(const Dataset& d) {
+    auto bytes = [](const auto& v) {
+        return fingerprint64(reinterpret_cast<const unsigned char*>(v.data()),
+                             static_cast<std::int64_t>(v.size() * sizeof(v[0])));
+    };
+    return hash_text(std::to_string(d.rows) + "x" + std::to_string(d.features) + ":" + std::to_string(bytes(d.x)) +
+                     std::to_string(bytes(d.x_u8)) + std::to_string(bytes(d.labels)) + std::to_string(bytes(d.y)));
+}
+
+// Before step 0 every rank must train the same thing; a mismatch names the rank and what
+// differs instead of hanging or silently averaging different models.
+void check_ranks_agree(Communicator& comm, const PreparedRun& run) {
+    const std::pair<const char*, std::uint64_t> checks[] = {{"configuration", hash_text(run.saved_config)},
+                                                            {"model", hash_text(run.spec.describe())},
+                                                            {"dataset (size and contents)", hash_dataset(run.data)}};
+    for (const auto& [what, value] : checks) {
+        const int rank = comm.first_disagreeing_rank(value);
+        if (rank >= 0)
+            throw Error(describe(std::string(what) + " of rank " + std::to_string(rank), "the same as rank 0's",
+                                 "a different one", "every rank must get the same settings and the same data files"));
+    }
+}
+
+// After every epoch the replicas must hold the same weights.
+void check_replicas_agree(Communicator& comm, const Trainer& trainer, std::int64_t epoch) {
+    const std::int64_t bytes = static_cast<std::int64_t>(sizeof(float)) * trainer.model().layout().total();
+    const int rank = comm.first_disagreeing_rank(fingerprint64(reinterpret_cast<const unsigned char*>(trainer.params()), bytes));
+    if (rank >= 0)
+        throw Error(describe("rank " + std::to_string(rank) + " after epoch " + std::to_string(epoch),
+                             "the weights of rank 0", "different weights",
+                             "the replicas diverged; check that every node runs the same binary on the same CPU type"));
+}
+
+void restore_trainer(Trainer& trainer, const LoadedCheckpoint& c) {
+    const ModelSpec& spec = trainer.model().spec();
+    if (spec != c.info.spec)
+        throw Error(describe(c.path, "model " + spec.describe(), c.info.spec.describe(),
+                             "resume with the configuration the checkpoint was saved with"));
+    require_roles(c, trainer.required_roles());
+    trainer.restore(c.snapshot());
+}
+
+// Rank 0's checkpoint directory, if the run writes one. Runs never mix in one directory:
+// pruning keeps the newest steps, which could be another run's, and `latest` must name this
+// run's newest checkpoint.
+std::optional<CheckpointDir> open_checkpoints(const PreparedRun& run, bool leader) {
+    const std::string& dir = run.config.checkpoint_dir;
+    if (!leader || dir.empty()) return std::nullopt;
+    const std::vector<std::int64_t> steps = checkpoint_steps(dir);
+    const std::string where = field_ref("checkpoint_dir") + " " + dir;
+    if (!steps.empty() && !run.resume)
+        throw Error(describe(where, "an empty directory (or " + field_ref("resume") + " from it)",
+                             "checkpoints of an earlier run, up to step " + std::to_string(steps.back()),
+                             "continue that run with " + field_ref("resume") + " " + dir + ", or choose another directory"));
+    if (!steps.empty() && steps.back() > run.resume->step)
+        throw Error(describe(where, "no checkpoint later than the resumed step " + std::to_string(run.resume->step),
+                             "checkpoints up to step " + std::to_string(steps.back()),
+                             "resume from the directory's latest, or write to another " + field_ref("checkpoint_dir")));
+    return CheckpointDir(dir, static_cast<int>(run.config.keep_checkpoints), field_ref("checkpoint_dir"));
+}
+
+RunStart run_start(const Trainer& trainer, const PreparedRun& run) {
+    RunStart start;
+    start.threads = trainer.threads();
+    start.shards = trainer.shards();
+    start.parameters = trainer.model().layout().parameter_count();
+    start.notices = trainer.notices();
+    start.resumed = run.resume.has_value();
+    if (run.resume) start.resumed_from = run.resume->path;
+    start.step = trainer.step();
+    start.state = trainer.state();
+    return start;
+}
+
+}  // namespace
+
+FitResult fit(PreparedRun& run, RunObserver& observer, Communicator* communicator) {
+    std::unique_ptr<Communicator> local;
+    if (!communicator) communicator = (local = make_local_communicator()).get();
+    Communicator& comm = *communicator;
+    check_ranks_agree(comm, run);
+    const Model model(run.spec);
+    Trainer trainer(model, run.train, run.targets_cols, &comm);
+    if (run.resume) restore_trainer(trainer, *run.resume);
+    std::optional<CheckpointDir> checkpoints = open_checkpoints(run, comm.rank() == 0);
+    const CheckpointInfo info{run.spec, run.data.class_names, run.standardization, run.saved_config,
+                              !run.data.x_u8.empty()};
+    observer.on_start(run_start(trainer, run));
+
+    FitResult result;
+    FitCallbacks callbacks;
+    callbacks.after_step = [&](const TrainState& state) {
+        // Ranks stop at the same step boundary (a signal may reach one first).
+        const int request = observer.stop_request();
+        const int agreed = comm.size() > 1 ? comm.max_over_ranks(request) : request;
+        const bool epoch_end = state.position == 0;
+        const bool periodic = run.config.checkpoint_every > 0 && trainer.step() % run.config.checkpoint_every == 0;
+        if (checkpoints && (epoch_end || periodic || agreed > 0)) {
+            const auto start = std::chrono::steady_clock::now();
+            const std::string path = checkpoints->save(trainer.snapshot(), info);
+            observer.on_checkpoint(path, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+        }
+        if (agreed > 0) {
+            result.stop_request = agreed;
+            return false;
+        }
+        if (!epoch_end) observer.on_step(state, trainer.step());
+        return true;
+    };
+    callbacks.on_epoch = [&](const EpochReport& report) {
+        if (comm.size() > 1) check_replicas_agree(comm, trainer, report.epoch);
+        observer.on_epoch(report);
+    };
+    result.finished = trainer.fit(run.data, run.split, callbacks);
+    result.stopped_early = trainer.stopped_early();
+    result.step = trainer.step();
+    result.state = trainer.state();
+    if (checkpoints) result.checkpoint_dir = checkpoints->dir();
+    if (result.finished && !run.split.test.empty())
+        result.test = trainer.evaluate(run.data, run.split.test, &result.test_predicted);
+    result.weights_fingerprint = trainer.weights_fingerprint();
+    result.params.assign(trainer.params(), trainer.params() + model.layout().total());
+    return result;
+}
+
+}  // namespace mlptrain

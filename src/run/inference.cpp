@@ -1,0 +1,125 @@
+// Loading a trained model and data for it, and forward passes over that data (see
+// inference.hpp).
+#include "mlptrain/run/inference.hpp"
+
+#include <fstream>
+
+#include "mlptrain/core/error.hpp"
+#include "mlptrain/data/csv.hpp"
+#include "mlptrain/data/idx.hpp"
+#include "mlptrain/engine/evaluator.hpp"
+
+namespace mlptrain {
+namespace {
+
+// The columns of a CSV file's header (a quoted field may hold commas), or -1 if the file
+// cannot be read: load_csv then reports that properly.
+std::int64_t csv_header_columns(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::string header;
+    if (!in || !std::getline(in, header)) return -1;
+    std::int64_t columns = 1;
+    bool quoted = false;
+    for (char c : header) {
+        if (c == '"') quoted = !quoted;
+        else if (c == ',' && !quoted) ++columns;
+    }
+    return columns;
+}
+
+std::string join(const std::vector<std::string>& names) {
+    std::string out;
+    for (const std::string& name : names) out += (out.empty() ? "" : ", ") + name;
+    return out;
+}
+
+Dataset read_model_data(const SavedModel& m, const ModelData& source, Labels labels) {
+    if (is_idx_file(source.path)) {
+        if (labels == Labels::optional && source.idx_labels.empty()) return load_idx_images(source.path);
+        const std::string labels_path = source.idx_labels.empty() ? idx_labels_path_for(source.path) : source.idx_labels;
+        if (labels_path.empty())
+            throw Error(describe(source.path, "an IDX labels file beside these IDX images", "none",
+                                 "name it with " + field_ref("labels") + " FILE"));
+        return load_idx(source.path, labels_path);
+    }
+    CsvOptions csv;
+    csv.label = source.label;
+    csv.regression = m.regression();
+    csv.no_label = labels == Labels::optional && !source.label_given && csv_header_columns(source.path) == m.inputs();
+    return load_csv(source.path, csv);
+}
+
+void check_features(const SavedModel& m, const Dataset& data, Labels labels) {
+    const bool idx = data.x.empty() && !data.x_u8.empty();
+    if (idx != m.info().input_u8)
+        throw Error(describe(data.source,
+                             m.info().input_u8 ? "IDX images like the model's training data (uint8 pixels, scaled by 1/255)"
+                                               : "a CSV file like the model's training data",
+                             idx ? "IDX images" : "a CSV file", "give data in the format the model was trained on"));
+    if (data.features == m.inputs()) return;
+    const std::string trained = " (the model was trained on " + std::to_string(m.inputs()) + ")";
+    const std::string hint =
+        idx ? "use images of the size the model was trained on"
+        : labels == Labels::required
+            ? "use the training data's feature columns, in the same order, plus the label column (" +
+                  field_ref("label") + " COL; default the last)"
+            : "use the training data's feature columns, in the same order, optionally followed by the label column";
+    throw Error(describe(data.source, std::to_string(m.inputs()) + (idx ? " features per image" : " feature columns") + trained,
+                         std::to_string(data.features), hint));
+}
+
+}  // namespace
+
+SavedModel load_model(const std::string& dir_or_file, const std::string& what) {
+    return SavedModel{load_newest_checkpoint(dir_or_file, what)};
+}
+
+Dataset load_model_data(const SavedModel& m, const ModelData& source, Labels labels) {
+    Dataset data = read_model_data(m, source, labels);
+    check_features(m, data, labels);
+    const std::vector<std::string>& classes = m.info().class_names;
+    if (labels == Labels::optional) {
+        // Placeholder targets: the forward pass computes a loss that prediction ignores.
+        if (m.regression()) {
+            data.y.assign(static_cast<std::size_t>(data.rows * m.outputs()), 0.0f);
+            data.outputs = m.outputs();
+        } else {
+            data.labels.assign(static_cast<std::size_t>(data.rows), 0);
+        }
+        data.class_names = classes;
+    } else if (m.regression()) {
+        if (data.outputs != m.outputs())
+            throw Error(describe(data.source, std::to_string(m.outputs()) + " regression targets per row (the model's outputs)",
+                                 std::to_string(data.outputs)));
+    } else {
+        remap_classes(data, classes, "only the classes the model was trained on (" + join(classes) + ")",
+                      "remove those rows, or check the label column (" + field_ref("label") + ")");
+    }
+    // The map fitted on the training rows; uint8 (IDX) data is scaled when gathered instead.
+    if (!m.info().standardization.empty()) apply_standardization(data, m.info().standardization);
+    return data;
+}
+
+static std::vector<std::int64_t> all_rows(const Dataset& data) {
+    std::vector<std::int64_t> rows(static_cast<std::size_t>(data.rows));
+    for (std::int64_t r = 0; r < data.rows; ++r) rows[static_cast<std::size_t>(r)] = r;
+    return rows;
+}
+
+EvalResult evaluate(const ModelSpec& spec, const float* params, const Dataset& data, int threads,
+                    std::vector<std::int32_t>* predicted) {
+    const Model model(spec);
+    Evaluator evaluator(model, threads, data.is_classification() ? 0 : data.outputs);
+    return evaluator.evaluate(params, data, all_rows(data), predicted);
+}
+
+std::vector<float> predict(const ModelSpec& spec, const float* params, const Dataset& data, int threads,
+                           std::vector<std::int32_t>* predicted) {
+    const Model model(spec);
+    Evaluator evaluator(model, threads, data.is_classification() ? 0 : data.outputs);
+    std::vector<float> outputs;
+    evaluator.evaluate(params, data, all_rows(data), predicted, &outputs);
+    return outputs;
+}
+
+}  // namespace mlptrain

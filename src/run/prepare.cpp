@@ -1,0 +1,153 @@
+// The rules between a RunConfig and the trainer (see prepare.hpp): data, split,
+// standardization, model spec, resolved training settings, and a resumed run's checks.
+#include "mlptrain/run/prepare.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <sstream>
+
+#include "mlptrain/core/error.hpp"
+#include "mlptrain/data/csv.hpp"
+#include "mlptrain/data/idx.hpp"
+#include "mlptrain/run/settings.hpp"
+
+namespace mlptrain {
+namespace {
+
+// A CSV file, or IDX images with their labels file (given, or found by the usual naming).
+Dataset load_dataset(const std::string& path, const std::string& labels_path, const std::string& labels_field,
+                     const CsvOptions& csv) {
+    if (!is_idx_file(path)) return load_csv(path, csv);
+    const std::string labels = labels_path.empty() ? idx_labels_path_for(path) : labels_path;
+    if (labels.empty())
+        throw Error(describe(path, "an IDX labels file beside these IDX images", "none",
+                             "name it with " + field_ref(labels_field) + " FILE"));
+    return load_idx(path, labels);
+}
+
+// --max-rows keeps the first rows; a file sorted by class may then hold only one class.
+void keep_first_rows_of_classes(Dataset& data, std::int64_t max_rows) {
+    keep_first_rows(data, max_rows);
+    if (!data.is_classification()) return;
+    std::vector<bool> present(static_cast<std::size_t>(data.num_classes()), false);
+    for (std::int32_t label : data.labels) present[static_cast<std::size_t>(label)] = true;
+    const auto count = std::count(present.begin(), present.end(), true);
+    if (count < 2)
+        throw Error(describe(field_ref("max_rows") + " " + std::to_string(max_rows), "rows of at least 2 classes",
+                             "only " + std::to_string(count) + " class",
+                             "take more rows (the file may be sorted by class)"));
+}
+
+// Data: one file split three ways, or a training file (split into train/validation) plus a
+// separate test file whose rows are appended after it.
+void load_and_split(PreparedRun& run) {
+    const RunConfig& c = run.config;
+    const CsvOptions csv{c.label, c.loss == Loss::mse};
+    run.data = load_dataset(c.data.empty() ? c.train_data : c.data, c.train_labels, "train_labels", csv);
+    if (c.max_rows > 0) keep_first_rows_of_classes(run.data, c.max_rows);
+    if (!c.test_data.empty()) {
+        Dataset test = load_dataset(c.test_data, c.test_labels, "test_labels", csv);
+        if (c.max_rows > 0) keep_first_rows(test, c.max_rows);
+        if (run.data.is_classification())
+            remap_classes(test, run.data.class_names, "only classes seen in the training data",
+                          "the test file has a label the training file lacks");
+        run.split = split_dataset(run.data, c.validation_fraction, 0.0, c.seed);
+        run.split.test = append_rows(run.data, test);
+    } else {
+        run.split = split_dataset(run.data, c.validation_fraction, c.test_fraction, c.seed);
+    }
+    if (c.loss == Loss::binary_cross_entropy && run.data.num_classes() != 2)
+        throw Error(describe(field_ref("loss") + " bce", "a dataset with exactly 2 classes",
+                             std::to_string(run.data.num_classes()) + " classes",
+                             "use " + field_ref("loss") + " cross_entropy for more classes"));
+}
+
+ModelSpec model_spec(const RunConfig& c, const Dataset& data) {
+    ModelSpec spec;
+    spec.sizes.push_back(data.features);
+    spec.sizes.insert(spec.sizes.end(), c.layers.begin(), c.layers.end());
+    spec.sizes.push_back(loss_output_size(c.loss, data.num_classes(), data.outputs));
+    spec.hidden_activation = c.activation;
+    spec.loss = c.loss;
+    spec.dropout = c.dropout;
+    return spec;
+}
+
+}  // namespace
+
+TrainConfig resolve_train_config(const RunConfig& c, std::int64_t train_rows, std::vector<std::string>& notes) {
+    TrainConfig t;
+    t.epochs = c.epochs;
+    t.batch_size = c.batch_size;
+    if (t.batch_size > train_rows) {  // also bounds the workspaces by the data, not the setting
+        notes.push_back("note: " + field_ref("batch_size") + " " + std::to_string(c.batch_size) +
+                        " is larger than the " + std::to_string(train_rows) +
+                        " training rows; each step uses all of them");
+        t.batch_size = train_rows;
+    }
+    t.shards = c.shards;
+    t.threads = c.threads;
+    t.seed = c.seed;
+    t.init = c.init;
+    t.optimizer = {c.optimizer, c.momentum, c.nesterov, c.weight_decay, c.l2, c.beta1, c.beta2};
+    t.clip_norm = c.clip_norm;
+    t.patience = c.patience;
+    t.allreduce = c.allreduce;
+    ScheduleConfig& s = t.schedule;
+    s.kind = c.schedule;
+    s.lr = c.lr;
+    // Linear scaling rule: the learning rate was tuned for lr_reference_batch rows per step.
+    if (c.lr_reference_batch > 0)
+        s.lr *= static_cast<float>(t.batch_size) / static_cast<float>(c.lr_reference_batch);
+    const std::int64_t steps_per_epoch = (train_rows + t.batch_size - 1) / t.batch_size;
+    s.warmup_steps = c.warmup_steps;
+    s.step_every = c.lr_step_epochs * steps_per_epoch;
+    s.gamma = c.lr_gamma;
+    s.min_lr = c.min_lr;
+    s.total_steps = t.epochs * steps_per_epoch;
+    return t;
+}
+
+void check_same_configuration(const std::string& saved, const std::string& current, const std::string& path) {
+    std::istringstream a(saved), b(current);
+    std::string line_a, line_b;
+    while (true) {
+        const bool more_a = static_cast<bool>(std::getline(a, line_a));
+        const bool more_b = static_cast<bool>(std::getline(b, line_b));
+        if (!more_a && !more_b) return;
+        if (line_a == line_b) continue;
+        const std::string& line = more_b ? line_b : line_a;
+        const std::string key = line.substr(0, line.find(" ="));
+        const Setting* setting = find_setting(key);
+        throw ConfigError(setting ? setting->field : key, "'" + line_a + "' as saved in " + path, "'" + line_b + "'",
+                          "a resumed run keeps its configuration; drop the setting, or start a new run");
+    }
+}
+
+LoadedCheckpoint load_resume_checkpoint(const std::string& resume) {
+    return load_newest_checkpoint(resume, field_ref("resume"));
+}
+
+PreparedRun prepare_run(const RunConfig& config, std::optional<LoadedCheckpoint> resume) {
+    validate(config);
+    PreparedRun run;
+    run.config = config;
+    run.saved_config = config_lines(config);
+    if (!resume && !config.resume.empty()) resume = load_resume_checkpoint(config.resume);
+    if (resume) check_same_configuration(resume->info.config, run.saved_config, resume->path);
+    load_and_split(run);
+    if (config.standardize && !run.data.x.empty()) {
+        run.standardization = resume ? resume->info.standardization : fit_standardization(run.data, run.split.train);
+        apply_standardization(run.data, run.standardization);
+    }
+    run.spec = model_spec(config, run.data);
+    run.targets_cols = config.loss == Loss::mse ? run.data.outputs : 0;
+    run.train = resolve_train_config(config, static_cast<std::int64_t>(run.split.train.size()), run.notes);
+    // A run resumed from a directory keeps checkpointing there unless told otherwise.
+    if (run.config.checkpoint_dir.empty() && !config.resume.empty() && std::filesystem::is_directory(config.resume))
+        run.config.checkpoint_dir = config.resume;
+    run.resume = std::move(resume);
+    return run;
+}
+
+}  // namespace mlptrain
