@@ -2,8 +2,9 @@
 // changes the kernels, the sgemm self-test passes on every core this CPU runs and fails
 // when a result is corrupted, "OpenBLAS chose a generic core" is simulated through the test
 // seam in-process and end to end, a user's OPENBLAS_CORETYPE is respected with a note, a
-// corrupted core is refused, and MPI ranks agree on one core. The cases that need a CPU
-// wider than SSE say so and pass trivially elsewhere.
+// corrupted core is refused, MPI ranks agree on one core, and bench --json reports the
+// core, the FMA peak and the environment. The cases that need a CPU wider than SSE say so
+// and pass trivially elsewhere.
 #include <doctest/doctest.h>
 
 #include <nlohmann/json.hpp>
@@ -180,6 +181,26 @@ TEST_CASE("cli: --blas-core refuses names and cores this CPU cannot run") {
     CHECK(opteron.exit_status == 2);
     CHECK(contains(opteron.err, "--blas-core: expected a core this CPU can run"));
     CHECK(run_cli("bench --blas-core Opteron --steps 1").exit_status == 2);
+}
+
+// bench --json carries the core, the FMA peak next to the GEMM ceiling, and the environment record.
+TEST_CASE("bench --json reports the core, the FMA peak and the environment") {
+    const nlohmann::json j = bench_json("", true);
+    for (const char* key : {"blas_core", "blas_core_reason", "blas_self_test_ms", "peak_gflops", "peak_fraction",
+                            "ceiling_gflops", "environment"})
+        CHECK_MESSAGE(j.contains(key), key);
+    CHECK(j["blas_core"] == blas_core_name());
+    CHECK(j["peak_gflops"].get<double>() > 0.0);
+    CHECK(j["peak_fraction"].get<double>() > 0.0);
+    CHECK(j["peak_fraction"].get<double>() < 1.5);  // a step cannot beat the silicon (margin for a noisy peak)
+    const nlohmann::json& e = j["environment"];
+    for (const char* key : {"mlptrain_version", "git_commit", "compiler", "compiler_flags", "cpu_model", "logical_cpus",
+                            "isa_flags", "openblas_version", "tbb_version", "blas_core", "env", "date"})
+        CHECK_MESSAGE(e.contains(key), key);
+    CHECK(e["mlptrain_version"] == "0.1.0");
+    CHECK(contains(e["compiler_flags"].get<std::string>(), "-ffp-contract=off"));
+    CHECK(e["openblas_version"].get<std::string>().rfind("0.", 0) == 0);
+    if (const char* coretype = std::getenv("OPENBLAS_CORETYPE")) CHECK(e["env"]["OPENBLAS_CORETYPE"] == coretype);
 }
 
 // MPI ranks that decide on different cores (here: rank 0 is told OpenBLAS chose Prescott,

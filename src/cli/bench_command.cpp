@@ -1,6 +1,8 @@
-// `mlptrain bench`: training throughput on synthetic data, next to the GEMM ceiling measured
-// in the same process — what T concurrent single-threaded sgemm callers reach on the step's
-// GEMMs with B/T rows each, the best any split of this batch could do.
+// `mlptrain bench`: training throughput on synthetic data, next to two limits measured in the
+// same process — the GEMM ceiling (what T concurrent single-threaded sgemm callers reach on
+// the step's GEMMs with B/T rows each, the best any split of this batch could do) and the
+// FMA peak (what T threads of register-only multiply-adds reach: the silicon's limit) — and,
+// with --json, the environment record a reader needs to reproduce or distrust the figure.
 #include <boost/program_options.hpp>
 #include <nlohmann/json.hpp>
 
@@ -12,10 +14,12 @@
 #include <sstream>
 #include <thread>
 
+#include "bench_environment.hpp"
 #include "blas_core_option.hpp"
 #include "commands.hpp"
 #include "mlptrain/core/blas.hpp"
 #include "mlptrain/core/error.hpp"
+#include "mlptrain/core/fma_peak.hpp"
 #include "mlptrain/core/rng.hpp"
 #include "mlptrain/engine/communicator.hpp"
 #include "mlptrain/engine/trainer.hpp"
@@ -131,7 +135,7 @@ struct BenchOptions {
     std::int64_t batch = 0, warmup = 0, steps = 0;  // steps 0: as many as fit in `seconds`
     double seconds = 0.0;
     TrainConfig train;
-    bool ceiling = true;
+    bool ceiling = true;  // also the FMA peak
     bool json = false;
     BlasCoreOption blas_core;
 };
@@ -147,7 +151,7 @@ po::options_description bench_options() {
         ("seconds", po::value<std::string>()->default_value("3"), "time budget of the timed steps when --steps is not given")
         ("warmup", po::value<std::string>()->default_value("10"), "untimed steps first")
         ("activation", po::value<std::string>()->default_value("relu"), "hidden activation")
-        ("no-ceiling", po::bool_switch(), "skip the GEMM ceiling measurement (always skipped under MPI)")
+        ("no-ceiling", po::bool_switch(), "skip the GEMM ceiling and FMA peak measurements (always skipped under MPI)")
         ("allreduce", po::value<std::string>()->default_value("tree"), "across MPI ranks: tree or mpi")
         ("json", po::bool_switch(), "print one JSON object instead of text")
         ("help,h", "show this help");
@@ -208,6 +212,7 @@ struct BenchResult {
     double allreduce_share = 0.0;
     double ceiling = 0.0;  // GFLOP/s; 0 when not measured
     std::int64_t ceiling_rows = 0;
+    FmaPeak peak;          // gflops 0 when not measured
 };
 
 // Warm-up, then timed steps over synthetic rows; the ceiling before and after training
@@ -245,17 +250,19 @@ BenchResult time_steps(const BenchOptions& o, Trainer& trainer, Communicator& co
     r.seconds = seconds_since(start);
     r.allreduce_share = (trainer.allreduce_seconds() - allreduce_before) / r.seconds;
     if (ceiling_on) r.ceiling = std::max(r.ceiling, gemm_ceiling(o.sizes, r.ceiling_rows, trainer.threads(), 1.0));
+    if (ceiling_on) r.peak = measure_fma_peak(trainer.threads(), 0.5);
     return r;
 }
 
 // The figures derived from a result.
 struct BenchFigures {
-    double samples_per_s, params, gflops, efficiency;
+    double samples_per_s, params, gflops, efficiency, peak_fraction;
     BenchFigures(const BenchOptions& o, const Trainer& trainer, const BenchResult& r)
         : samples_per_s(static_cast<double>(r.steps * o.batch) / r.seconds),
           params(static_cast<double>(trainer.model().layout().parameter_count())),
           gflops(6.0 * params * samples_per_s / 1e9),
-          efficiency(r.ceiling > 0 ? gflops / r.ceiling : 0.0) {}
+          efficiency(r.ceiling > 0 ? gflops / r.ceiling : 0.0),
+          peak_fraction(r.peak.gflops > 0 ? gflops / r.peak.gflops : 0.0) {}
 };
 
 nlohmann::json bench_json(const BenchOptions& o, const Trainer& trainer, const BenchResult& r, int ranks,
@@ -267,13 +274,14 @@ nlohmann::json bench_json(const BenchOptions& o, const Trainer& trainer, const B
             {"steps_per_s", static_cast<double>(r.steps) / r.seconds},
             {"us_per_step", r.seconds / static_cast<double>(r.steps) * 1e6}, {"gflops", f.gflops},
             {"ceiling_gflops", r.ceiling}, {"ceiling_rows_per_caller", r.ceiling_rows},
-            {"efficiency", f.efficiency}, {"ranks", ranks}, {"allreduce_share", r.allreduce_share},
+            {"efficiency", f.efficiency}, {"peak_gflops", r.peak.gflops}, {"peak_fraction", f.peak_fraction},
+            {"peak_isa", r.peak.isa}, {"ranks", ranks}, {"allreduce_share", r.allreduce_share},
             {"allreduce", o.train.allreduce == AllreduceKind::tree ? "tree" : "mpi"},
             {"blas", blas_description()}, {"blas_core", blas.core},
             {"blas_core_reason", blas_core_text(blas.reason)}, {"blas_core_note", blas_core_text(blas.note)},
             {"blas_openblas_choice", blas.openblas_choice}, {"blas_self_test_ms", blas.self_test_ms},
             {"blas_self_test_cpu_ms", blas.self_test_cpu_ms},
-            {"blas_selection_ms", blas.total_ms}};
+            {"blas_selection_ms", blas.total_ms}, {"environment", bench_environment(blas)}};
 }
 
 void print_bench_text(const BenchOptions& o, const Trainer& trainer, const BenchResult& r, int ranks,
@@ -292,6 +300,9 @@ void print_bench_text(const BenchOptions& o, const Trainer& trainer, const Bench
     if (r.ceiling > 0)
         std::printf("GEMM ceiling %.2f GFLOP/s (%d concurrent sgemm callers x %lld rows); efficiency %.3f\n",
                     r.ceiling, trainer.threads(), static_cast<long long>(r.ceiling_rows), f.efficiency);
+    if (r.peak.gflops > 0)
+        std::printf("FMA peak %.2f GFLOP/s (%s, %d threads); peak fraction %.3f\n", r.peak.gflops, r.peak.isa,
+                    r.peak.threads, f.peak_fraction);
 }
 
 int bench(const BenchOptions& o, Communicator& comm) {
