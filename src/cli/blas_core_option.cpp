@@ -26,7 +26,8 @@ std::string blas_core_text(const std::string& marked) { return cli_message(Error
 
 std::string blas_core_lines(const BlasSelection& s) {
     std::string text = "blas core: " + s.core + ": " + blas_core_text(s.reason) + "; sgemm self-test passed (" +
-                       std::to_string(s.self_test_calls) + " calls, " + format_fixed(s.self_test_ms, 1) + " ms)\n";
+                       std::to_string(s.self_test_calls) + " calls in " + format_fixed(s.self_test_ms, 1) + " ms, " +
+                       format_fixed(s.self_test_cpu_ms, 1) + " ms CPU)\n";
     if (!s.note.empty()) text += "note: " + blas_core_text(s.note) + "\n";
     return text;
 }

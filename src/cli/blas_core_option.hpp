@@ -17,7 +17,7 @@ void add_blas_core_option(boost::program_options::options_description& desc);
 // The option as given (auto when absent). Throws ConfigError naming blas_core.
 BlasCoreOption blas_core_option(const boost::program_options::variables_map& vm);
 
-// "blas core: Cooperlake: <why>; sgemm self-test passed (84 calls, 3.1 ms)", then
+// "blas core: Cooperlake: <why>; sgemm self-test passed (84 calls in 9.1 ms, 8.6 ms CPU)", then
 // "note: <note>" when the selection has one; each line ends with '\n'.
 std::string blas_core_lines(const BlasSelection& selection);
 // The selection's reason or note as the command line says it (flags for field references).
