@@ -207,7 +207,7 @@ TEST_CASE("cli: train --help lists every flag") {
           "--init", "--epochs", "--batch-size", "--lr", "--lr-reference-batch", "--optimizer",
           "--momentum", "--nesterov", "--weight-decay", "--l2", "--beta1", "--beta2",
           "--schedule", "--warmup-steps", "--lr-step-epochs", "--lr-gamma", "--min-lr",
-          "--clip-norm", "--patience", "--threads", "--shards", "--seed", "--quiet",
+          "--clip-norm", "--patience", "--threads", "--shards", "--seed", "--blas-core", "--quiet",
           "--verbose", "--metrics-out", "--config", "--help"}) {
         INFO("flag: ", flag);
         CHECK(contains(r.out, std::string(flag) + " "));

@@ -1,6 +1,8 @@
-// `mlptrain bench`: training throughput on synthetic data, next to the GEMM ceiling measured
-// in the same process — what T concurrent single-threaded sgemm callers reach on the step's
-// GEMMs with B/T rows each, the best any split of this batch could do.
+// `mlptrain bench`: training throughput on synthetic data, next to two limits measured in the
+// same process — the GEMM ceiling (what T concurrent single-threaded sgemm callers reach on
+// the step's GEMMs with B/T rows each, the best any split of this batch could do) and the
+// FMA peak (what T threads of register-only multiply-adds reach: the silicon's limit) — and,
+// with --json, the environment record a reader needs to reproduce or distrust the figure.
 #include <boost/program_options.hpp>
 #include <nlohmann/json.hpp>
 
@@ -12,13 +14,17 @@
 #include <sstream>
 #include <thread>
 
+#include "bench_environment.hpp"
+#include "blas_core_option.hpp"
 #include "commands.hpp"
 #include "mlptrain/core/blas.hpp"
 #include "mlptrain/core/error.hpp"
+#include "mlptrain/core/fma_peak.hpp"
 #include "mlptrain/core/rng.hpp"
 #include "mlptrain/engine/communicator.hpp"
 #include "mlptrain/engine/trainer.hpp"
 #include "mlptrain/core/text.hpp"
+#include "mlptrain/run/blas_selection.hpp"
 #include "mlptrain/run/config.hpp"
 #include "options.hpp"
 
@@ -129,8 +135,9 @@ struct BenchOptions {
     std::int64_t batch = 0, warmup = 0, steps = 0;  // steps 0: as many as fit in `seconds`
     double seconds = 0.0;
     TrainConfig train;
-    bool ceiling = true;
+    bool ceiling = true;  // also the FMA peak
     bool json = false;
+    BlasCoreOption blas_core;
 };
 
 po::options_description bench_options() {
@@ -144,10 +151,11 @@ po::options_description bench_options() {
         ("seconds", po::value<std::string>()->default_value("3"), "time budget of the timed steps when --steps is not given")
         ("warmup", po::value<std::string>()->default_value("10"), "untimed steps first")
         ("activation", po::value<std::string>()->default_value("relu"), "hidden activation")
-        ("no-ceiling", po::bool_switch(), "skip the GEMM ceiling measurement (always skipped under MPI)")
+        ("no-ceiling", po::bool_switch(), "skip the GEMM ceiling and FMA peak measurements (always skipped under MPI)")
         ("allreduce", po::value<std::string>()->default_value("tree"), "across MPI ranks: tree or mpi")
         ("json", po::bool_switch(), "print one JSON object instead of text")
         ("help,h", "show this help");
+    add_blas_core_option(desc);
     return desc;
 }
 
@@ -194,6 +202,7 @@ bool parse_bench_args(const std::vector<std::string>& args, BenchOptions& o) {
     else if (text("allreduce") != "tree") throw Error(describe("--allreduce", "tree or mpi", quote(text("allreduce"))));
     o.ceiling = !vm["no-ceiling"].as<bool>();
     o.json = vm["json"].as<bool>();
+    o.blas_core = blas_core_option(vm);
     return true;
 }
 
@@ -203,6 +212,7 @@ struct BenchResult {
     double allreduce_share = 0.0;
     double ceiling = 0.0;  // GFLOP/s; 0 when not measured
     std::int64_t ceiling_rows = 0;
+    FmaPeak peak;          // gflops 0 when not measured
 };
 
 // Warm-up, then timed steps over synthetic rows; the ceiling before and after training
@@ -240,40 +250,75 @@ BenchResult time_steps(const BenchOptions& o, Trainer& trainer, Communicator& co
     r.seconds = seconds_since(start);
     r.allreduce_share = (trainer.allreduce_seconds() - allreduce_before) / r.seconds;
     if (ceiling_on) r.ceiling = std::max(r.ceiling, gemm_ceiling(o.sizes, r.ceiling_rows, trainer.threads(), 1.0));
+    if (ceiling_on) r.peak = measure_fma_peak(trainer.threads(), 0.5);
     return r;
 }
 
-void print_bench(const BenchOptions& o, const Trainer& trainer, const BenchResult& r, int ranks) {
-    const double samples_per_s = static_cast<double>(r.steps * o.batch) / r.seconds;
-    const double params = static_cast<double>(trainer.model().layout().parameter_count());
-    const double gflops = 6.0 * params * samples_per_s / 1e9;
-    const double efficiency = r.ceiling > 0 ? gflops / r.ceiling : 0.0;
-    if (o.json) {
-        nlohmann::json j = {
-            {"layers", o.sizes}, {"batch_size", o.batch}, {"threads", trainer.threads()},
-            {"shards", trainer.shards()}, {"parameters", static_cast<std::int64_t>(params)},
-            {"steps", r.steps}, {"seconds", r.seconds}, {"samples_per_s", samples_per_s},
+// The figures derived from a result.
+struct BenchFigures {
+    double samples_per_s, params, gflops, efficiency, peak_fraction;
+    BenchFigures(const BenchOptions& o, const Trainer& trainer, const BenchResult& r)
+        : samples_per_s(static_cast<double>(r.steps * o.batch) / r.seconds),
+          params(static_cast<double>(trainer.model().layout().parameter_count())),
+          gflops(6.0 * params * samples_per_s / 1e9),
+          efficiency(r.ceiling > 0 ? gflops / r.ceiling : 0.0),
+          peak_fraction(r.peak.gflops > 0 ? gflops / r.peak.gflops : 0.0) {}
+};
+
+nlohmann::json bench_json(const BenchOptions& o, const Trainer& trainer, const BenchResult& r, int ranks,
+                          const BlasSelection& blas) {
+    const BenchFigures f(o, trainer, r);
+    return {{"layers", o.sizes}, {"batch_size", o.batch}, {"threads", trainer.threads()},
+            {"shards", trainer.shards()}, {"parameters", static_cast<std::int64_t>(f.params)},
+            {"steps", r.steps}, {"seconds", r.seconds}, {"samples_per_s", f.samples_per_s},
             {"steps_per_s", static_cast<double>(r.steps) / r.seconds},
-            {"us_per_step", r.seconds / static_cast<double>(r.steps) * 1e6}, {"gflops", gflops},
+            {"us_per_step", r.seconds / static_cast<double>(r.steps) * 1e6}, {"gflops", f.gflops},
             {"ceiling_gflops", r.ceiling}, {"ceiling_rows_per_caller", r.ceiling_rows},
-            {"efficiency", efficiency}, {"ranks", ranks}, {"allreduce_share", r.allreduce_share},
+            {"efficiency", f.efficiency}, {"peak_gflops", r.peak.gflops}, {"peak_fraction", f.peak_fraction},
+            {"peak_isa", r.peak.isa}, {"ranks", ranks}, {"allreduce_share", r.allreduce_share},
             {"allreduce", o.train.allreduce == AllreduceKind::tree ? "tree" : "mpi"},
-            {"blas", blas_description()}};
-        std::cout << j.dump() << "\n";
-        return;
-    }
+            {"blas", blas_description()}, {"blas_core", blas.core},
+            {"blas_core_reason", blas_core_text(blas.reason)}, {"blas_core_note", blas_core_text(blas.note)},
+            {"blas_openblas_choice", blas.openblas_choice}, {"blas_self_test_ms", blas.self_test_ms},
+            {"blas_self_test_cpu_ms", blas.self_test_cpu_ms},
+            {"blas_selection_ms", blas.total_ms}, {"environment", bench_environment(blas)}};
+}
+
+void print_bench_text(const BenchOptions& o, const Trainer& trainer, const BenchResult& r, int ranks,
+                      const BlasSelection& blas) {
+    const BenchFigures f(o, trainer, r);
     std::printf("network %s, batch %lld, %d rank(s) x %d thread(s), %lld shard(s); BLAS %s\n",
                 trainer.model().spec().describe().c_str(), static_cast<long long>(o.batch), ranks, trainer.threads(),
                 static_cast<long long>(trainer.shards()), blas_description().c_str());
+    std::printf("%s", blas_core_lines(blas).c_str());
     for (const std::string& notice : trainer.notices()) std::printf("%s\n", cli_message(Error(notice)).c_str());
     std::printf("%lld steps in %.3f s: %.0f samples/s, %.1f steps/s, %.1f us/step\n",
-                static_cast<long long>(r.steps), r.seconds, samples_per_s,
+                static_cast<long long>(r.steps), r.seconds, f.samples_per_s,
                 static_cast<double>(r.steps) / r.seconds, r.seconds / static_cast<double>(r.steps) * 1e6);
-    std::printf("achieved %.2f GFLOP/s (6 x %.0f parameters x samples/s)\n", gflops, params);
+    std::printf("achieved %.2f GFLOP/s (6 x %.0f parameters x samples/s)\n", f.gflops, f.params);
     if (ranks > 1) std::printf("allreduce: %.1f%% of the time\n", 100.0 * r.allreduce_share);
     if (r.ceiling > 0)
         std::printf("GEMM ceiling %.2f GFLOP/s (%d concurrent sgemm callers x %lld rows); efficiency %.3f\n",
-                    r.ceiling, trainer.threads(), static_cast<long long>(r.ceiling_rows), efficiency);
+                    r.ceiling, trainer.threads(), static_cast<long long>(r.ceiling_rows), f.efficiency);
+    if (r.peak.gflops > 0)
+        std::printf("FMA peak %.2f GFLOP/s (%s, %d threads); peak fraction %.3f\n", r.peak.gflops, r.peak.isa,
+                    r.peak.threads, f.peak_fraction);
+}
+
+int bench(const BenchOptions& o, Communicator& comm) {
+    // Before the trainer's workers exist and before any GEMM: the core may be switched.
+    const BlasSelection& blas = process_blas_core(o.blas_core, &comm);
+    ModelSpec spec;
+    spec.sizes = o.sizes;
+    spec.hidden_activation = o.activation;
+    spec.loss = Loss::softmax_cross_entropy;
+    const Model model(spec);
+    Trainer trainer(model, o.train, 0, &comm);
+    const BenchResult result = time_steps(o, trainer, comm);
+    if (comm.rank() != 0) return 0;
+    if (o.json) std::cout << bench_json(o, trainer, result, comm.size(), blas).dump() << "\n";
+    else print_bench_text(o, trainer, result, comm.size(), blas);
+    return 0;
 }
 
 }  // namespace
@@ -281,18 +326,19 @@ void print_bench(const BenchOptions& o, const Trainer& trainer, const BenchResul
 int run_bench(const std::vector<std::string>& args) {
     BenchOptions o;
     if (!parse_bench_args(args, o)) return 0;
-    ModelSpec spec;
-    spec.sizes = o.sizes;
-    spec.hidden_activation = o.activation;
-    spec.loss = Loss::softmax_cross_entropy;
-    const Model model(spec);
     // Under mpirun each rank trains its block of the shards; rank 0 reports.
     const std::unique_ptr<Communicator> comm = make_communicator(nullptr, nullptr);
     if (comm->rank() != 0) std::cout.setstate(std::ios::badbit);
-    Trainer trainer(model, o.train, 0, comm.get());
-    const BenchResult result = time_steps(o, trainer, *comm);
-    if (comm->rank() == 0) print_bench(o, trainer, result, comm->size());
-    return 0;
+    try {
+        return bench(o, *comm);
+    } catch (const Error& e) {
+        if (comm->size() == 1) throw;  // main prints it
+        // Other ranks may be waiting in a collective: print, then end the whole job.
+        std::cerr << "mlptrain: error: rank " << comm->rank() << ": " << cli_message(e) << "\n";
+        std::cerr.flush();
+        comm->abort(e.exit_status());
+    }
+    return 1;  // not reached: abort ends the process
 }
 
 }  // namespace mlptrain::cli

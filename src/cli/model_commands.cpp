@@ -7,6 +7,7 @@
 #include <cmath>
 #include <iostream>
 
+#include "blas_core_option.hpp"
 #include "commands.hpp"
 #include "mlptrain/core/error.hpp"
 #include "mlptrain/core/metrics.hpp"
@@ -25,6 +26,7 @@ struct ModelArgs {
     std::string model, output;
     ModelData data;
     int threads = 0;  // 0: every CPU of the affinity mask
+    BlasCoreOption blas_core;
 };
 
 // Parses `args` against `desc`; returns false (after printing the help) for --help.
@@ -56,6 +58,7 @@ bool parse_model_args(const std::vector<std::string>& args, const po::options_de
     a.data.label_given = vm.count("label") > 0;
     a.data.idx_labels = text("labels");
     if (vm.count("threads")) a.threads = parse_threads(text("threads"), "threads");
+    a.blas_core = blas_core_option(vm);
     return true;
 }
 
@@ -66,6 +69,7 @@ void add_data_options(po::options_description& desc) {
         ("label", po::value<std::string>(), "CSV label column: header name or 0-based index (default: last)")
         ("labels", po::value<std::string>(), "IDX labels for --data (default: its name with images-idx3 → labels-idx1)")
         ("threads", po::value<std::string>(), "worker threads (default: CPUs in the affinity mask)");
+    add_blas_core_option(desc);
 }
 
 // A CSV field: quoted when it holds a comma (load_csv reads it back).
@@ -151,10 +155,12 @@ int run_evaluate(const std::vector<std::string>& args) {
 
     const SavedModel m = load_model(a.model, "--model");
     const Dataset data = load_model_data(m, a.data, Labels::required);
+    const BlasSelection& blas = process_blas_core(a.blas_core);
     std::vector<std::int32_t> predicted;
     const EvalResult result = evaluate(m.spec(), m.params(), data, a.threads, &predicted);
 
     print_model(m, data);
+    std::cout << blas_core_lines(blas);
     if (m.regression()) {
         std::cout << "loss (mse) " << format_fixed(result.loss, 6) << "\n";
         std::cout << "rmse " << format_fixed(std::sqrt(result.loss), 6) << "\n";
@@ -184,6 +190,8 @@ int run_predict(const std::vector<std::string>& args) {
     }
     const SavedModel m = load_model(a.model, "--model");
     const Dataset data = load_model_data(m, a.data, Labels::optional);
+    const BlasSelection& blas = process_blas_core(a.blas_core);
+    if (!blas.note.empty()) std::cout << "note: " << blas_core_text(blas.note) << "\n";
     std::vector<std::int32_t> predicted;
     const std::vector<float> outputs = predict(m.spec(), m.params(), data, a.threads, &predicted);
     output->write(predictions_csv(m, data, outputs, predicted));

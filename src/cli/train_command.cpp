@@ -6,6 +6,7 @@
 #include <iostream>
 #include <memory>
 
+#include "blas_core_option.hpp"
 #include "commands.hpp"
 #include "metrics_log.hpp"
 #include "mlptrain/core/blas.hpp"
@@ -52,6 +53,7 @@ void print_header(const PreparedRun& run, const RunStart& start) {
     std::cout << ", batch " << t.batch_size << ", " << t.epochs << " epochs\n";
     std::cout << "parallel: " << start.threads << " thread(s), " << start.shards << " shard(s) per batch; BLAS "
               << blas_description() << "\n";
+    std::cout << blas_core_lines(start.blas);
     for (const std::string& notice : start.notices) std::cout << cli_message(Error(notice)) << "\n";
 }
 

@@ -1,9 +1,22 @@
-// cblas_sgemm wrapper and OpenBLAS introspection (see blas.hpp). The only includer of cblas.h.
+// cblas_sgemm wrapper, OpenBLAS introspection and the run-time core switch (see blas.hpp).
+// The only includer of cblas.h.
+//
+// The switch: OpenBLAS 0.3.x DYNAMIC_ARCH builds export gotoblas_dynamic_quit() (drops the
+// active kernel table) and gotoblas_dynamic_init() (reads OPENBLAS_CORETYPE, picks the table
+// and runs its init(), which sets the blocking parameters). The library's constructor ran
+// the latter once before main; running the pair again before any BLAS call leaves the
+// library as the constructor would have with the variable set: every kernel pointer and
+// blocking parameter is read from the table at call time, and nothing else set up at load
+// (thread pool, buffer pool of compile-time size) depends on the core. They are looked up
+// with dlsym, so a build without them still links and simply cannot switch.
 #include "mlptrain/core/blas.hpp"
 
 #include <cblas.h>
+#include <dlfcn.h>
 
 #include <cstdlib>
+#include <cstring>
+#include <optional>
 
 namespace mlptrain {
 
@@ -46,6 +59,47 @@ std::string blas_description() {
         default: mode = "OpenMP build, " + std::to_string(openblas_get_num_threads()) + " thread(s) per call"; break;
     }
     return std::string(openblas_get_config()) + ", core " + openblas_get_corename() + ", " + mode;
+}
+
+namespace {
+
+using VoidFn = void (*)();
+
+VoidFn find_function(const char* name) { return reinterpret_cast<VoidFn>(dlsym(RTLD_DEFAULT, name)); }
+
+}  // namespace
+
+std::string blas_version() {
+    const std::string config = openblas_get_config();
+    const std::string prefix = "OpenBLAS ";
+    if (config.rfind(prefix, 0) != 0) return "";
+    return config.substr(prefix.size(), config.find(' ', prefix.size()) - prefix.size());
+}
+
+std::string blas_core_name() { return openblas_get_corename(); }
+
+bool blas_can_switch_core() {
+    return std::strstr(openblas_get_config(), "DYNAMIC_ARCH") != nullptr &&
+           find_function("gotoblas_dynamic_quit") != nullptr && find_function("gotoblas_dynamic_init") != nullptr;
+}
+
+std::string switch_blas_core(const std::string& core) {
+    const VoidFn quit = find_function("gotoblas_dynamic_quit");
+    const VoidFn init = find_function("gotoblas_dynamic_init");
+    if (quit == nullptr || init == nullptr) return blas_core_name();
+    const char* user = std::getenv("OPENBLAS_CORETYPE");
+    const std::optional<std::string> saved = user ? std::optional<std::string>(user) : std::nullopt;
+    // "" must unset the variable: OpenBLAS takes any set value, even "", as a request, and
+    // for a name it does not know picks by CPU features instead of its CPUID model table.
+    if (core.empty()) unsetenv("OPENBLAS_CORETYPE");
+    else setenv("OPENBLAS_CORETYPE", core.c_str(), 1);
+    quit();
+    init();
+    // The environment stays the user's: child processes and the benchmark's record of
+    // OPENBLAS_* variables show what the user set; blas_core_name() shows what runs.
+    if (saved) setenv("OPENBLAS_CORETYPE", saved->c_str(), 1);
+    else unsetenv("OPENBLAS_CORETYPE");
+    return blas_core_name();
 }
 
 }  // namespace mlptrain

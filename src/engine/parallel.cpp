@@ -10,6 +10,7 @@
 #include <oneapi/tbb/info.h>
 #include <oneapi/tbb/parallel_for.h>
 #include <oneapi/tbb/task_arena.h>
+#include <oneapi/tbb/version.h>
 
 #include "mlptrain/core/blas.hpp"
 #include "mlptrain/core/error.hpp"
@@ -22,6 +23,8 @@ int default_threads() {
     if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
     return 1;
 }
+
+std::string tbb_version() { return TBB_runtime_version(); }
 
 int worker_threads(int requested) {
     const int cap = blas_max_concurrent_callers();

@@ -78,8 +78,9 @@ std::optional<CheckpointDir> open_checkpoints(const PreparedRun& run, bool leade
     return CheckpointDir(dir, static_cast<int>(run.config.keep_checkpoints), field_ref("checkpoint_dir"));
 }
 
-RunStart run_start(const Trainer& trainer, const PreparedRun& run) {
+RunStart run_start(const Trainer& trainer, const PreparedRun& run, const BlasSelection& blas) {
     RunStart start;
+    start.blas = blas;
     start.threads = trainer.threads();
     start.shards = trainer.shards();
     start.parameters = trainer.model().layout().parameter_count();
@@ -98,13 +99,15 @@ FitResult fit(PreparedRun& run, RunObserver& observer, Communicator* communicato
     if (!communicator) communicator = (local = make_local_communicator()).get();
     Communicator& comm = *communicator;
     check_ranks_agree(comm, run);
+    // Before the first GEMM and before any worker thread exists: the core may be switched.
+    const BlasSelection& blas = process_blas_core(run.config.blas_core, &comm);
     const Model model(run.spec);
     Trainer trainer(model, run.train, run.targets_cols, &comm);
     if (run.resume) restore_trainer(trainer, *run.resume);
     std::optional<CheckpointDir> checkpoints = open_checkpoints(run, comm.rank() == 0);
     const CheckpointInfo info{run.spec, run.data.class_names, run.standardization, run.saved_config,
                               !run.data.x_u8.empty()};
-    observer.on_start(run_start(trainer, run));
+    observer.on_start(run_start(trainer, run, blas));
 
     FitResult result;
     FitCallbacks callbacks;

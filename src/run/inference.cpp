@@ -8,6 +8,7 @@
 #include "mlptrain/data/csv.hpp"
 #include "mlptrain/data/idx.hpp"
 #include "mlptrain/engine/evaluator.hpp"
+#include "mlptrain/run/blas_selection.hpp"
 
 namespace mlptrain {
 namespace {
@@ -108,6 +109,7 @@ static std::vector<std::int64_t> all_rows(const Dataset& data) {
 
 EvalResult evaluate(const ModelSpec& spec, const float* params, const Dataset& data, int threads,
                     std::vector<std::int32_t>* predicted) {
+    process_blas_core();  // the process's core, selected now if nobody did before
     const Model model(spec);
     Evaluator evaluator(model, threads, data.is_classification() ? 0 : data.outputs);
     return evaluator.evaluate(params, data, all_rows(data), predicted);
@@ -115,6 +117,7 @@ EvalResult evaluate(const ModelSpec& spec, const float* params, const Dataset& d
 
 std::vector<float> predict(const ModelSpec& spec, const float* params, const Dataset& data, int threads,
                            std::vector<std::int32_t>* predicted) {
+    process_blas_core();
     const Model model(spec);
     Evaluator evaluator(model, threads, data.is_classification() ? 0 : data.outputs);
     std::vector<float> outputs;

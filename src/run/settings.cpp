@@ -147,6 +147,13 @@ const std::vector<Setting> table = {
      "across MPI ranks: tree (bitwise equal to one process) or mpi (MPI_Allreduce, equal within rounding)", "tree",
      nullptr, false, false, set_allreduce,
      [](const RunConfig& c) -> std::string { return c.allreduce == AllreduceKind::tree ? "tree" : "mpi"; }},
+    {"blas-core", "blas_core", "Execution",
+     "OpenBLAS kernel set: auto (the widest this CPU runs, verified by an sgemm self-test; an "
+     "OPENBLAS_CORETYPE you set is kept), keep (OpenBLAS's own choice) or a core name such as Haswell, "
+     "SkylakeX, Cooperlake. Weights depend on it: fingerprints match per machine type and core",
+     "auto", nullptr, false, false,
+     [](RunConfig& c, Text t, Text f) { c.blas_core = parse_blas_core_option(t, f); },
+     [](const RunConfig& c) { return blas_core_option_name(c.blas_core); }},
     {"checkpoint-dir", "checkpoint_dir", "Checkpoints",
      "write checkpoints here (every epoch, every --checkpoint-every steps, and on SIGTERM/SIGINT/SIGUSR1)", nullptr,
      nullptr, false, false, set_text<&RunConfig::checkpoint_dir>, get_text<&RunConfig::checkpoint_dir>},

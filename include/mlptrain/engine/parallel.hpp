@@ -5,11 +5,15 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 
 namespace mlptrain {
 
 // CPUs in this process's affinity mask (what taskset and Slurm grant).
 int default_threads();
+
+// The oneTBB version that runs (TBB_runtime_version(): "2021.8.0"), for benchmark records.
+std::string tbb_version();
 
 // The worker threads for a request: `requested` (≥ 1), or default_threads() for 0, at most
 // the concurrent callers the linked BLAS keeps buffers for. Throws ConfigError (field

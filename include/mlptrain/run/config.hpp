@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "mlptrain/core/blas_core.hpp"
 #include "mlptrain/engine/communicator.hpp"
 #include "mlptrain/nn/activation.hpp"
 #include "mlptrain/nn/loss.hpp"
@@ -60,6 +61,7 @@ struct RunConfig {
     std::int64_t shards = 0;  // 0: from the batch size
     std::uint64_t seed = 0;
     AllreduceKind allreduce = AllreduceKind::tree;
+    BlasCoreOption blas_core;  // OpenBLAS kernel set: auto, keep or a core (run/blas_selection.hpp)
 
     // Checkpoints.
     std::string checkpoint_dir;

@@ -11,6 +11,7 @@
 
 #include "mlptrain/engine/communicator.hpp"
 #include "mlptrain/engine/train_state.hpp"
+#include "mlptrain/run/blas_selection.hpp"
 #include "mlptrain/run/prepare.hpp"
 
 namespace mlptrain {
@@ -21,6 +22,7 @@ struct RunStart {
     std::int64_t shards = 1;  // per batch, all ranks
     std::int64_t parameters = 0;
     std::vector<std::string> notices;  // from the trainer (field references marked)
+    BlasSelection blas;                // the BLAS core the run uses, and why
     bool resumed = false;
     std::string resumed_from;  // the checkpoint file
     std::int64_t step = 0;     // steps already taken

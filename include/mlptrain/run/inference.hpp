@@ -54,7 +54,9 @@ enum class Labels {
 Dataset load_model_data(const SavedModel& model, const ModelData& source, Labels labels);
 
 // Mean loss and accuracy of a model over every row of `data` (as load_model_data returns
-// it), on `threads` threads (0: all); predicted (if given) gets each row's class.
+// it), on `threads` threads (0: all); predicted (if given) gets each row's class. Both this
+// and predict() run on the process's BLAS core (process_blas_core: selected automatically
+// here when nothing selected it before).
 EvalResult evaluate(const ModelSpec& spec, const float* params, const Dataset& data, int threads = 0,
                     std::vector<std::int32_t>* predicted = nullptr);
 
