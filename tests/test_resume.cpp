@@ -173,6 +173,32 @@ TEST_CASE("SIGTERM checkpoints, and the resumed run matches the uninterrupted on
     CHECK(fingerprint_of(resumed.out) == fingerprint_of(straight.out));
 }
 
+// A batch script forwards Slurm's SIGUSR1 whenever it comes, also before training starts,
+// while mlptrain still reads its settings and data: the run must take it (not die of it,
+// status 138, with nothing saved), stop at its first step boundary with a checkpoint, exit
+// 75, and resume to the uninterrupted weights. The --config file is a FIFO, so the signal
+// lands for certain while it is read: opening the FIFO's write end returns only once
+// mlptrain has opened it for reading. (Handlers installed only at the start of training,
+// as before, let this run die of the signal.)
+TEST_CASE("SIGUSR1 before training starts checkpoints at the first step") {
+    TempDir dir;
+    const std::string ckpt = dir.path() + "/ckpt", fifo = dir.path() + "/run.cfg";
+    const std::string data = test_support::data_path("iris.csv");
+    const std::string args = " --epochs 20 --seed 5 --threads 1";
+    const auto straight = run_cli("train --data '" + data + "'" + args + " --quiet");
+    REQUIRE(straight.exit_status == 0);
+    const auto stopped = test_support::run_shell(
+        "mkfifo '" + fifo + "' && { '" + test_support::binary_path() + "' train --config '" + fifo + "'" + args +
+        " --checkpoint-dir '" + ckpt + "' & pid=$!; exec 3>'" + fifo + "'; kill -USR1 $pid; echo 'data = " + data +
+        "' >&3; exec 3>&-; wait $pid; }");
+    INFO(stopped.out, stopped.err);
+    CHECK(stopped.exit_status == 75);
+    CHECK(stopped.out.find("stopped by signal 10 at step 1 ") != std::string::npos);
+    const auto resumed = run_cli("train --resume '" + ckpt + "' --quiet");
+    REQUIRE(resumed.exit_status == 0);
+    CHECK(fingerprint_of(resumed.out) == fingerprint_of(straight.out));
+}
+
 // A NaN blow-up stops with exit status 3 naming the step and a layer, and every
 // checkpoint left behind holds finite numbers only.
 TEST_CASE("numeric failure exits 3 and never checkpoints non-finite weights") {

@@ -17,6 +17,7 @@
 #include "mlptrain/core/error.hpp"
 #include "mlptrain/core/rng.hpp"
 #include "mlptrain/engine/communicator.hpp"
+#include "mlptrain/engine/launch_check.hpp"
 #include "mlptrain/engine/trainer.hpp"
 #include "mlptrain/core/text.hpp"
 #include "mlptrain/run/config.hpp"
@@ -288,6 +289,9 @@ int run_bench(const std::vector<std::string>& args) {
     const Model model(spec);
     // Under mpirun each rank trains its block of the shards; rank 0 reports.
     const std::unique_ptr<Communicator> comm = make_communicator(nullptr, nullptr);
+    // Several tasks that MPI does not join would each time their own run (see check_launch).
+    const std::string launch_problem = check_launch(comm->size());
+    if (!launch_problem.empty()) throw Error(launch_problem);
     if (comm->rank() != 0) std::cout.setstate(std::ios::badbit);
     Trainer trainer(model, o.train, 0, comm.get());
     const BenchResult result = time_steps(o, trainer, *comm);
