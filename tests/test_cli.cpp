@@ -302,8 +302,8 @@ TEST_CASE("cli: a task of several that MPI does not join is refused") {
     }
     CHECK_FALSE(std::filesystem::exists(ckpt));
     CHECK_FALSE(std::filesystem::exists(metrics));
-    CHECK(fingerprint_of(test_support::run_shell("MLPTRAIN_INDEPENDENT_TASKS=1 " + task + iris + " --epochs 2")).size() ==
-          16);
+    const CommandResult independent = test_support::run_shell("MLPTRAIN_INDEPENDENT_TASKS=1 " + task + iris + " --epochs 2");
+    CHECK(fingerprint_of(independent).size() == 16);
 }
 
 // --metrics-out writes one JSON object per epoch with the documented fields, and
