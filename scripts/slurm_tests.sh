@@ -10,8 +10,17 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+# Each passed scenario adds its job ids, restart counts and fingerprints to this file.
+MLPTRAIN_SLURM_SUMMARY=$(mktemp "${TMPDIR:-/tmp}/mlptrain-slurm-summary.XXXXXX")
+export MLPTRAIN_SLURM_SUMMARY
+
 report() {
     local status=$?
+    if [[ -s "$MLPTRAIN_SLURM_SUMMARY" ]]; then
+        echo "slurm_tests.sh: scenario, seconds, jobs:"
+        cat "$MLPTRAIN_SLURM_SUMMARY"
+    fi
+    rm -f "$MLPTRAIN_SLURM_SUMMARY"
     if [[ $status -eq 0 ]]; then
         echo "slurm_tests.sh: passed in ${SECONDS} s"
     else

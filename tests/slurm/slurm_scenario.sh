@@ -17,7 +17,8 @@
 # MLPTRAIN_SOURCE_DIR (the repository; default: two levels above this script),
 # MLPTRAIN_SLURM_CACHE (cached reference fingerprints; default: the binary's
 # directory/slurm-tests), MLPTRAIN_SLURM_KEEP (a directory to copy the job logs and the
-# cluster's job completion log to, for a report).
+# cluster's job completion log to, for a report), MLPTRAIN_SLURM_SUMMARY (a file to append
+# a passed scenario's job ids, restart counts and fingerprints to).
 set -uo pipefail
 
 SCENARIO=${1:?usage: slurm_scenario.sh SCENARIO|cluster-start|cluster-stop}
@@ -301,18 +302,20 @@ case "$SCENARIO" in
     duplicate)
         # Two tasks that MPI does not join must both refuse, before writing anything; the
         # same for bench. With the documented opt-out they train, independently.
-        out=$WORK/duplicate.out
+        out=$WORK/duplicate-train.out
         srun --mpi=none -n 2 -l build/mlptrain train --data data/iris.csv --epochs 5 \
             --checkpoint-dir "$WORK/dup-checkpoints" --metrics-out "$WORK/dup-metrics.jsonl" >"$out" 2>&1
         status=$?
         say "srun --mpi=none -n 2 mlptrain train: exit $status"
         check_duplicate_refused "$out" "$status"
         [[ ! -e "$WORK/dup-checkpoints" && ! -e "$WORK/dup-metrics.jsonl" ]] || fail "a refused task wrote files"
+        out=$WORK/duplicate-bench.out
         srun --mpi=none -n 2 -l build/mlptrain bench --layers 4,8,3 --batch-size 8 --steps 1 --warmup 0 \
             --no-ceiling >"$out" 2>&1
         status=$?
         say "srun --mpi=none -n 2 mlptrain bench: exit $status"
         check_duplicate_refused "$out" "$status"
+        out=$WORK/independent.out
         MLPTRAIN_INDEPENDENT_TASKS=1 srun --mpi=none -n 2 -l build/mlptrain train --data data/iris.csv \
             --epochs 2 --quiet >"$out" 2>&1
         status=$?
@@ -367,5 +370,10 @@ case "$SCENARIO" in
         exit 2
         ;;
 esac
-for line in "${SUMMARY[@]}"; do say "summary: $line"; done
+for line in "${SUMMARY[@]}"; do
+    say "summary: $line"
+    if [[ -n "${MLPTRAIN_SLURM_SUMMARY:-}" ]]; then
+        printf '%-11s %4ss  %s\n' "$SCENARIO" "$SECONDS" "$line" >>"$MLPTRAIN_SLURM_SUMMARY"
+    fi
+done
 say "passed"
