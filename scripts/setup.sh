@@ -36,8 +36,12 @@ declare -A PACKAGE_GROUPS=(
     [fashion-mnist]="dataset-fashion-mnist time"
     [torch]="python3-torch python3-numpy"
     [plots]="python3-matplotlib"
+    # A real Slurm for scripts/slurm/local_cluster.sh and the slurm-labelled tests. Slurm's
+    # pmix plugin dlopen()s the unversioned libpmix.so, which only libpmix-dev ships: without
+    # it `srun --mpi=list` still lists pmix, but `srun --mpi=pmix` fails.
+    [slurm]="slurm-wlm munge libpmix-dev"
 )
-GROUP_NAMES=(mpi fashion-mnist torch plots)
+GROUP_NAMES=(mpi fashion-mnist torch plots slurm)
 
 add_group() {
     local group=$1

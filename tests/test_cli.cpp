@@ -279,6 +279,33 @@ TEST_CASE("cli: fingerprint does not depend on --threads") {
     CHECK(fingerprint_of(run_cli(digits + " --shards 4 --threads 4")) == sharded);
 }
 
+// One of several tasks that MPI does not join (srun --mpi=none -n 2, where the cluster's
+// MpiDefault is none) would train alone into the same files as the others: train and bench
+// refuse at once with exit 2 and a message naming the fix, and write nothing. With the
+// documented opt-out the task trains. (tests/slurm/ checks the same under a real srun.)
+TEST_CASE("cli: a task of several that MPI does not join is refused") {
+    const TempDir dir;
+    const std::string ckpt = dir.path() + "/ckpt", metrics = dir.path() + "/metrics.jsonl";
+    const std::string task = "SLURM_STEP_NUM_TASKS=2 SLURM_PROCID=1 " + q(test_support::binary_path()) + " ";
+    for (const std::string& args :
+         {iris + " --epochs 2 --checkpoint-dir " + q(ckpt) + " --metrics-out " + q(metrics),
+          std::string("bench --layers 4,8,3 --batch-size 8 --steps 1 --warmup 0 --no-ceiling")}) {
+        const CommandResult r = test_support::run_shell(task + args);
+        INFO("args: ", args);
+        INFO("stderr: ", r.err);
+        CHECK(r.exit_status == 2);
+        CHECK(r.err.rfind("mlptrain: error: started as task 1 of 2 (SLURM_STEP_NUM_TASKS=2)", 0) == 0);
+        CHECK(contains(r.err, "srun --mpi=pmix"));
+        CHECK(contains(r.err, "MLPTRAIN_INDEPENDENT_TASKS=1"));
+        CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+        CHECK(r.out.empty());
+    }
+    CHECK_FALSE(std::filesystem::exists(ckpt));
+    CHECK_FALSE(std::filesystem::exists(metrics));
+    const CommandResult independent = test_support::run_shell("MLPTRAIN_INDEPENDENT_TASKS=1 " + task + iris + " --epochs 2");
+    CHECK(fingerprint_of(independent).size() == 16);
+}
+
 // --metrics-out writes one JSON object per epoch with the documented fields, and
 // scripts/plot_metrics.py turns it into a PNG (when python3-matplotlib is installed).
 TEST_CASE("metrics log and its plot") {

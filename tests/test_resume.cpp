@@ -173,6 +173,33 @@ TEST_CASE("SIGTERM checkpoints, and the resumed run matches the uninterrupted on
     CHECK(fingerprint_of(resumed.out) == fingerprint_of(straight.out));
 }
 
+// A batch script forwards Slurm's SIGUSR1 whenever it comes, also before training starts,
+// while mlptrain still reads its settings and data: the run must take it (not die of it,
+// status 138, with nothing saved), stop at its first step boundary with a checkpoint, exit
+// 75, and resume to the uninterrupted weights. The --config file is a FIFO that the shell
+// holds open but writes only after the signal, so the signal lands for certain while
+// mlptrain waits in reading it. (With the handlers installed only when training starts, as
+// before, this run died of the signal.) Never hangs: if mlptrain ends early, the wait ends.
+TEST_CASE("SIGUSR1 before training starts checkpoints at the first step") {
+    TempDir dir;
+    const std::string ckpt = dir.path() + "/ckpt", fifo = dir.path() + "/run.cfg";
+    const std::string data = test_support::data_path("iris.csv");
+    const std::string args = " --epochs 20 --seed 5 --threads 1";
+    const auto straight = run_cli("train --data '" + data + "'" + args + " --quiet");
+    REQUIRE(straight.exit_status == 0);
+    const auto stopped = test_support::run_shell(
+        "mkfifo '" + fifo + "' && exec 3<>'" + fifo + "' && { '" + test_support::binary_path() + "' train --config '" +
+        fifo + "'" + args + " --checkpoint-dir '" + ckpt + "' 3>&- & pid=$!; " +
+        "until ls -l /proc/$pid/fd 2>/dev/null | grep -q run.cfg || ! kill -0 $pid 2>/dev/null; do sleep 0.01; done; " +
+        "kill -USR1 $pid; echo 'data = " + data + "' >&3; exec 3>&-; wait $pid; }");
+    INFO(stopped.out, stopped.err);
+    CHECK(stopped.exit_status == 75);
+    CHECK(stopped.out.find("stopped by signal 10 at step 1 ") != std::string::npos);
+    const auto resumed = run_cli("train --resume '" + ckpt + "' --quiet");
+    REQUIRE(resumed.exit_status == 0);
+    CHECK(fingerprint_of(resumed.out) == fingerprint_of(straight.out));
+}
+
 // A NaN blow-up stops with exit status 3 naming the step and a layer, and every
 // checkpoint left behind holds finite numbers only.
 TEST_CASE("numeric failure exits 3 and never checkpoints non-finite weights") {

@@ -22,6 +22,7 @@
 #include "mlptrain/core/fma_peak.hpp"
 #include "mlptrain/core/rng.hpp"
 #include "mlptrain/engine/communicator.hpp"
+#include "mlptrain/engine/launch_check.hpp"
 #include "mlptrain/engine/trainer.hpp"
 #include "mlptrain/core/text.hpp"
 #include "mlptrain/run/blas_selection.hpp"
@@ -328,6 +329,9 @@ int run_bench(const std::vector<std::string>& args) {
     if (!parse_bench_args(args, o)) return 0;
     // Under mpirun each rank trains its block of the shards; rank 0 reports.
     const std::unique_ptr<Communicator> comm = make_communicator(nullptr, nullptr);
+    // Several tasks that MPI does not join would each time their own run (see check_launch).
+    const std::string launch_problem = check_launch(comm->size());
+    if (!launch_problem.empty()) throw Error(launch_problem);
     if (comm->rank() != 0) std::cout.setstate(std::ios::badbit);
     try {
         return bench(o, *comm);

@@ -12,6 +12,7 @@
 #include "mlptrain/core/blas.hpp"
 #include "mlptrain/core/metrics.hpp"
 #include "mlptrain/core/text.hpp"
+#include "mlptrain/engine/launch_check.hpp"
 #include "mlptrain/run/fit.hpp"
 #include "options.hpp"
 #include "progress.hpp"
@@ -77,10 +78,15 @@ void print_test_result(const PreparedRun& run, const FitResult& result, bool ver
 
 // What the user sees while the run goes: the header, epoch lines, a progress bar on a
 // terminal, checkpoint lines with --verbose, the metrics log; and the signals as requests.
+// No progress bar in an MPI job: Open MPI's mpirun gives every rank a pseudo-terminal as
+// stdout even when its own output goes to a file (a Slurm log), so isatty() cannot tell.
 class TrainPrinter : public RunObserver {
 public:
-    TrainPrinter(const PreparedRun& run, const TrainArgs& args, bool leader)
-        : run_(run), args_(args), leader_(leader), progress_(leader && !args.quiet && stdout_is_terminal()) {}
+    TrainPrinter(const PreparedRun& run, const TrainArgs& args, const Communicator& comm)
+        : run_(run),
+          args_(args),
+          leader_(comm.rank() == 0),
+          progress_(leader_ && comm.size() == 1 && !args.quiet && stdout_is_terminal()) {}
 
     void on_start(const RunStart& start) override {
         // Created only now that every input has been checked; a resumed run appends.
@@ -144,10 +150,9 @@ int train(const std::vector<std::string>& args, Communicator& comm) {
     }
     if (!parsed.quiet)
         for (const std::string& note : run.notes) std::cout << cli_message(Error(note)) << "\n";
-    TrainPrinter printer(run, parsed, comm.rank() == 0);
-    std::signal(SIGTERM, on_stop_signal);
+    TrainPrinter printer(run, parsed, comm);
+    // SIGTERM and SIGUSR1 are taken since run_train; Ctrl-C ends a slow load at once until now.
     std::signal(SIGINT, on_stop_signal);
-    std::signal(SIGUSR1, on_stop_signal);
     const FitResult result = fit(run, printer, &comm);
     if (!result.finished) {
         printer.clear();
@@ -173,6 +178,15 @@ int train(const std::vector<std::string>& args, Communicator& comm) {
 int run_train(const std::vector<std::string>& args) {
     // MPI starts here when launched by mpirun/srun; the communicator ends it.
     const std::unique_ptr<Communicator> comm = make_communicator(nullptr, nullptr);
+    // From here on SIGUSR1 and SIGTERM are remembered, not fatal: one that arrives while the
+    // data loads (a batch script forwards --signal=B:USR1 at any moment) stops the run at its
+    // first step boundary with a checkpoint and exit 75/143, instead of killing the process
+    // (138/143) with nothing saved.
+    std::signal(SIGTERM, on_stop_signal);
+    std::signal(SIGUSR1, on_stop_signal);
+    // Several tasks that MPI does not join would each train alone into the same files.
+    const std::string launch_problem = check_launch(comm->size());
+    if (!launch_problem.empty()) throw Error(launch_problem);
     try {
         return train(args, *comm);
     } catch (const Error& e) {

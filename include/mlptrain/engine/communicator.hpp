@@ -41,4 +41,7 @@ std::unique_ptr<Communicator> make_local_communicator();
 // (initializing MPI), else the local communicator. Call once, early in main.
 std::unique_ptr<Communicator> make_communicator(int* argc, char*** argv);
 
+// Whether this build has the MPI communicator (for check_launch's advice).
+bool built_with_mpi();
+
 }  // namespace mlptrain

@@ -127,4 +127,6 @@ std::unique_ptr<Communicator> make_communicator(int* argc, char*** argv) {
     return std::make_unique<MpiCommunicator>();
 }
 
+bool built_with_mpi() { return true; }
+
 }  // namespace mlptrain

@@ -5,4 +5,6 @@ namespace mlptrain {
 
 std::unique_ptr<Communicator> make_communicator(int*, char***) { return make_local_communicator(); }
 
+bool built_with_mpi() { return false; }
+
 }  // namespace mlptrain
