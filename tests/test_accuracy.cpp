@@ -3,6 +3,7 @@
 // linear target. These hold the defaults in src/config.cpp to what they promise.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -118,4 +119,37 @@ TEST_CASE("accuracy: regression on a linear target") {
     CHECK(t.accuracy < 0.0);  // no accuracy for a numeric target
     CHECK(t.loss >= 0.0);
     CHECK(t.loss < 0.05 * variance);
+}
+
+// Issue 11, defect 10: a regression target far from unit scale (mean ~150, sd ~77, like the
+// diabetes data) trains with the default settings: the targets are standardized, and the test
+// RMSE and R² are reported in the original units, R² well above predicting the mean.
+TEST_CASE("accuracy: regression with defaults on a diabetes-like target") {
+    const test_support::TempDir dir;
+    std::mt19937 bits(77);
+    auto normal = [&bits]() {  // Box-Muller from raw mt19937 words (specified by the standard)
+        const double u1 = (static_cast<double>(bits()) + 1.0) / 4294967297.0, u2 = static_cast<double>(bits()) / 4294967296.0;
+        return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
+    };
+    std::string csv = "age,bmi,bp,s1,s2,target\n";
+    for (int i = 0; i < 442; ++i) {
+        double x[5];
+        for (double& v : x) v = normal();
+        const double y = 152.0 + 30.0 * x[0] + 45.0 * x[1] - 20.0 * x[2] + 15.0 * x[3] * x[4] + 35.0 * normal();
+        char line[160];
+        std::snprintf(line, sizeof line, "%.4f,%.4f,%.4f,%.4f,%.4f,%.1f\n", x[0], x[1], x[2], x[3], x[4], y);
+        csv += line;
+    }
+    const std::string path = dir.write_file("diabetes-like.csv", csv);
+    const CommandResult r = run_cli("train --data '" + path + "' --loss mse");
+    const TestResult t = parse_test_line(r);
+    std::smatch m;
+    REQUIRE(std::regex_search(r.out, m, std::regex("test: rmse ([0-9.]+)  r2 ([-0-9.]+)  \\(predicting the mean: rmse ([0-9.]+)\\)")));
+    const double rmse = std::stod(m[1]), r2 = std::stod(m[2]), mean_rmse = std::stod(m[3]);
+    MESSAGE("diabetes-like: test mse " << t.loss << ", rmse " << rmse << ", r2 " << r2 << ", mean predictor rmse " << mean_rmse);
+    CHECK(std::isfinite(t.loss));
+    CHECK(rmse == doctest::Approx(std::sqrt(t.loss)).epsilon(1e-3));
+    CHECK(mean_rmse > 50.0);  // original units, not standardized ones
+    CHECK(rmse < 0.8 * mean_rmse);
+    CHECK(r2 > 0.4);
 }

@@ -349,3 +349,93 @@ TEST_CASE("config file values that fail validation name the file and line") {
     CHECK(contains(r.err, cfg + ", line 2, key 'batch-size': expected a positive integer"));
     CHECK(r.out.empty());
 }
+
+// Issue 11, defect 3: --metrics-out naming the data (or the --config file) is refused before
+// anything is written; the data is intact.
+TEST_CASE("cli: --metrics-out over an input is refused") {
+    const TempDir dir;
+    const std::string data = dir.write_file("data.csv", "a,b,y\n1,2,x\n3,4,y\n5,6,x\n7,8,y\n9,1,x\n2,3,y\n4,5,x\n6,7,y\n8,9,x\n1,3,y\n");
+    const auto size = std::filesystem::file_size(data);
+    const CommandResult r = run_cli("train --data " + q(data) + " --metrics-out " + q(data) + " --epochs 1");
+    CHECK(r.exit_status == 2);
+    CHECK(contains(r.err, "--metrics-out"));
+    CHECK(contains(r.err, "the same file as --data"));
+    CHECK(std::filesystem::file_size(data) == size);
+    const std::string cfg = dir.write_file("run.cfg", "epochs = 1\n");
+    const CommandResult c = run_cli(iris + " --config " + q(cfg) + " --metrics-out " + q(cfg));
+    CHECK(c.exit_status == 2);
+    CHECK(contains(c.err, "the same file as --config"));
+}
+
+// Issue 11, defect 4: --config naming a directory is refused; a `config = FILE` line in a
+// config file (includes are not supported) is refused at its line.
+TEST_CASE("cli: --config directory and config lines are refused") {
+    const TempDir dir;
+    expect_rejected(iris + " --config " + q(dir.path()), {"--config", "a directory"});
+    const std::string other = dir.write_file("other.cfg", "epochs = 3\n");
+    const std::string main_cfg = dir.write_file("main.cfg", "# settings\nconfig = " + other + "\n");
+    expect_rejected(iris + " --config " + q(main_cfg), {main_cfg + ", line 2", "'config'"});
+}
+
+// Issue 11, defect 5: results lost on a full standard output are exit 2 with a message.
+TEST_CASE("cli: train to a full disk fails") {
+    const CommandResult r = test_support::run_shell("'" + test_support::binary_path() + "' " + iris + " --epochs 2 > /dev/full");
+    CHECK(r.exit_status == 2);
+    CHECK(contains(r.err, "cannot write to standard output"));
+}
+
+// Issue 11, defect 6: bytes of a data file that are not printable are escaped in a message
+// (a NUL no longer cuts it, an escape sequence never reaches the terminal) and it keeps its hint.
+TEST_CASE("cli: raw bytes in messages are escaped") {
+    const TempDir dir;
+    const std::string nul = dir.write_file("nul.csv", std::string("a,b,label\n1,2,x\n3,4\0zz,y\n5,6,x\n", 31));
+    const CommandResult r = run_cli("train --data " + q(nul) + " --epochs 1");
+    CHECK(r.exit_status == 2);
+    CHECK(contains(r.err, "'4\\x00zz'"));
+    CHECK(contains(r.err, "(hint: "));
+    const std::string esc = dir.write_file("esc.csv", "a,b,label\n1,2,x\n3,\x1b[31mRED\x1b[0m,y\n5,6,x\n");
+    const CommandResult e = run_cli("train --data " + q(esc) + " --epochs 1");
+    CHECK(e.exit_status == 2);
+    CHECK(e.err.find('\x1b') == std::string::npos);
+    CHECK(contains(e.err, "\\x1B[31mRED"));
+}
+
+// Issue 11, defect 7: every config-file error names the file and the line: an unknown key, a
+// key given twice, a line without '='.
+TEST_CASE("cli: config file errors name the line") {
+    const TempDir dir;
+    const std::string unknown = dir.write_file("u.cfg", "epochs = 1\nbogus = 3\n");
+    expect_rejected(iris + " --config " + q(unknown), {unknown + ", line 2", "'bogus'"});
+    const std::string twice = dir.write_file("t.cfg", "epochs = 1\n\nepochs = 2\n");
+    expect_rejected(iris + " --config " + q(twice), {twice + ", line 3", "'epochs'"});
+    const std::string bare = dir.write_file("b.cfg", "epochs = 1\nquiet\n");
+    expect_rejected(iris + " --config " + q(bare), {bare + ", line 2", "'key = value'"});
+}
+
+// Issue 11, defect 12: text that Boost would expand (%value%, %canonical_option%) in a config
+// file, or an option name, is a one-line error at once, never a hang.
+TEST_CASE("cli: placeholders in a config file or an option do not hang") {
+    const TempDir dir;
+    const std::string value = dir.write_file("v.cfg", "nesterov = %value%\n");
+    const std::string key = dir.write_file("k.cfg", "%canonical_option% = 1\n");
+    for (const std::string& cfg : {value, key}) {
+        const CommandResult r = test_support::run_shell("timeout 20 '" + test_support::binary_path() + "' " + iris +
+                                                        " --config " + q(cfg) + " --metrics-out " + q(dir.path() + "/m"));
+        CHECK(r.exit_status == 2);
+        CHECK(contains(r.err, cfg + ", line 1"));
+        CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+    }
+    const CommandResult o = test_support::run_shell("timeout 20 '" + test_support::binary_path() + "' " + iris +
+                                                    " --%canonical_option% 1");
+    CHECK(o.exit_status == 2);
+    CHECK(contains(o.err, "unknown option"));
+}
+
+// Issue 11, defect 13: --max-rows 0 and an empty --label are refused; a network too large for
+// memory names --layers and the size it needs; an integer too large says so.
+TEST_CASE("cli: small refusals") {
+    expect_rejected(iris + " --max-rows 0", {"--max-rows", "a positive number of rows", "omit --max-rows"});
+    expect_rejected(iris + " --label ''", {"--label", "an empty name"});
+    expect_rejected(iris + " --layers 100000,100000", {"--layers 100000,100000", "parameters", "GB"});
+    expect_rejected(iris + " --epochs 99999999999999999999", {"--epochs", "too large"});
+}

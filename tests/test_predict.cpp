@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "mlptrain/storage/checkpoint.hpp"
 #include "test_support.hpp"
 
 using test_support::CommandResult;
@@ -271,4 +272,65 @@ TEST_CASE("bce model gives two probability columns") {
         CHECK(std::fabs(p0 + p1 - 1.0) < 1e-4);
         CHECK(rows[i][0] == (p1 > 0.5 ? "malignant" : "benign"));
     }
+}
+
+// Issue 11, defect 2: a model whose weights are finite but huge gives NaN/Inf outputs;
+// evaluate and predict say so (exit 3, the rows, the first layer) and predict writes nothing.
+TEST_CASE("non-finite outputs are exit 3, and predict writes nothing") {
+    const TempDir dir;
+    mlptrain::LoadedCheckpoint c = mlptrain::load_newest_checkpoint(iris_model(), "--model");
+    mlptrain::AlignedBuffer& params = c.buffers.at("params");
+    for (std::int64_t i = 0; i < params.size(); ++i) params.data()[i] *= 1e30f;  // finite, huge
+    const std::string huge = dir.path() + "/huge.safetensors";
+    mlptrain::save_checkpoint(huge, c.snapshot(), c.info);
+    const std::string iris = q(data_path("iris.csv"));
+
+    const CommandResult e = run_cli("evaluate --model " + q(huge) + " --data " + iris);
+    INFO("evaluate: ", e.err);
+    CHECK(e.exit_status == 3);
+    CHECK(contains(e.err, "not finite"));
+    CHECK(contains(e.err, "of 150 rows, first row "));
+    CHECK(contains(e.err, "layers."));
+    CHECK_FALSE(contains(e.out, "accuracy"));
+
+    const std::string out = dir.path() + "/out/pred.csv";
+    std::filesystem::create_directory(dir.path() + "/out");
+    const CommandResult p = run_cli("predict --model " + q(huge) + " --data " + iris + " --output " + q(out));
+    INFO("predict: ", p.err);
+    CHECK(p.exit_status == 3);
+    CHECK(contains(p.err, "not finite"));
+    CHECK(is_empty_dir(dir.path() + "/out"));
+}
+
+// Issue 11, defect 3: an output that is an input (the data, the model) is refused with exit 2
+// before anything is written; the input is intact.
+TEST_CASE("predict refuses an output that is one of its inputs") {
+    const TempDir dir;
+    const std::string mine = dir.write_file("mine.csv", [] {
+        std::ifstream in(data_path("iris.csv"));
+        std::stringstream text;
+        text << in.rdbuf();
+        return text.str();
+    }());
+    const auto size = std::filesystem::file_size(mine);
+    expect_rejected(run_cli("predict --model " + q(iris_model()) + " --data " + q(mine) + " --output " + q(mine)),
+                    {"--output", "the same file as --data"});
+    // The same file through another spelling of its path.
+    expect_rejected(run_cli("predict --model " + q(iris_model()) + " --data " + q(mine) + " --output " +
+                            q(dir.path() + "/./mine.csv")),
+                    {"--output", "the same file as --data"});
+    CHECK(std::filesystem::file_size(mine) == size);
+    const std::string model = iris_model() + "/latest";
+    expect_rejected(run_cli("predict --model " + q(iris_model()) + " --data " + q(mine) + " --output " + q(model)),
+                    {"--output", "the same file as --model"});
+    CHECK(std::filesystem::file_size(mine) == size);
+}
+
+// Issue 11, defect 5: results that cannot be written to standard output are a failure with a
+// message, not exit 0.
+TEST_CASE("evaluate to a full disk fails") {
+    const CommandResult r = test_support::run_shell("'" + test_support::binary_path() + "' evaluate --model " +
+                                                    q(iris_model()) + " --data " + q(data_path("iris.csv")) + " > /dev/full");
+    CHECK(r.exit_status == 2);
+    CHECK(contains(r.err, "cannot write to standard output"));
 }

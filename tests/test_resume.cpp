@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -316,4 +317,52 @@ TEST_CASE("a training checkpoint reads with NumPy alone") {
     for (const char* name : {"layers.0.weight", "layers.2.bias", "optimizer.momentum.layers.1.weight",
                              "standardization.mean"})
         CHECK(r.out.find(name) != std::string::npos);
+}
+
+// Issue 11, defect 8: a newest checkpoint that does not load is renamed *.corrupt (never
+// deleted) with a one-line warning, and the run resumes from the one before it and finishes
+// with the weights of the uninterrupted run.
+TEST_CASE("resume moves a corrupt newest checkpoint aside and finishes") {
+    TempDir dir;
+    const std::string ckpt = dir.path() + "/ckpt";
+    const auto straight = run_cli(base_args + " --checkpoint-dir '" + ckpt + "'");
+    REQUIRE(straight.exit_status == 0);
+    // Keep step 40 and a damaged step 60 (as if the disk corrupted it after the run).
+    std::filesystem::remove(step_file(ckpt, 20));
+    std::filesystem::resize_file(step_file(ckpt, 60), 100);
+    const auto resumed = run_cli("train --resume '" + ckpt + "'");
+    INFO(resumed.err);
+    REQUIRE(resumed.exit_status == 0);
+    CHECK(fingerprint_of(resumed.out) == fingerprint_of(straight.out));
+    CHECK(resumed.err.find("warning: " + step_file(ckpt, 60) + " does not load") != std::string::npos);
+    CHECK(std::count(resumed.err.begin(), resumed.err.end(), '\n') == 1);
+    CHECK(std::filesystem::exists(step_file(ckpt, 60) + ".corrupt"));
+    CHECK(std::filesystem::file_size(step_file(ckpt, 60) + ".corrupt") == 100);
+    CHECK(std::filesystem::exists(step_file(ckpt, 60)));  // written again by the resumed run
+}
+
+// Issue 11, defect 9: a run started in one directory with a relative --data path resumes from
+// another directory, with or without the data named again by another path; other content
+// under the run's data path is refused.
+TEST_CASE("resume finds the data by content, from any directory") {
+    TempDir dir;
+    std::filesystem::create_directories(dir.path() + "/work");
+    std::filesystem::copy_file(test_support::data_path("digits.csv"), dir.path() + "/work/digits.csv");
+    const std::string args = "' train --data digits.csv --layers 32 --epochs 3 --batch-size 64 --seed 3 --checkpoint-dir ck";
+    const auto straight = test_support::run_shell("cd '" + dir.path() + "/work' && '" + test_support::binary_path() + args);
+    REQUIRE(straight.exit_status == 0);
+    std::filesystem::remove(step_file(dir.path() + "/work/ck", 60));
+    const auto elsewhere = run_cli("train --resume '" + dir.path() + "/work/ck'");
+    INFO(elsewhere.err);
+    REQUIRE(elsewhere.exit_status == 0);
+    CHECK(fingerprint_of(elsewhere.out) == fingerprint_of(straight.out));
+    std::filesystem::remove(step_file(dir.path() + "/work/ck", 60));
+    const auto named = run_cli("train --resume '" + dir.path() + "/work/ck' --data '" + dir.path() + "/work/../work/digits.csv'");
+    INFO(named.err);
+    CHECK(named.exit_status == 0);
+    CHECK(fingerprint_of(named.out) == fingerprint_of(straight.out));
+    std::filesystem::remove(step_file(dir.path() + "/work/ck", 60));
+    const auto other = run_cli("train --resume '" + dir.path() + "/work/ck' --data '" + test_support::data_path("iris.csv") + "'");
+    CHECK(other.exit_status == 2);
+    CHECK(other.err.find("content hash") != std::string::npos);
 }

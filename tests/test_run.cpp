@@ -263,15 +263,15 @@ TEST_CASE("evaluate and predict a saved model") {
 
     const Dataset data = load_model_data(model, iris_file(), Labels::required);
     std::vector<std::int32_t> one, two;
-    const EvalResult a = evaluate(model.spec(), model.params(), data, 1, &one);
-    const EvalResult b = evaluate(model.spec(), model.params(), data, 2, &two);
+    const EvalResult a = evaluate(model, data, 1, &one);
+    const EvalResult b = evaluate(model, data, 2, &two);
     CHECK(a.rows == 150);
     CHECK(a.accuracy > 0.9);
     CHECK(a.loss == b.loss);
     CHECK(one == two);
     const Dataset features = load_model_data(model, iris_file(), Labels::optional);
-    const std::vector<float> p1 = predict(model.spec(), model.params(), features, 1);
-    const std::vector<float> p2 = predict(model.spec(), model.params(), features, 2);
+    const std::vector<float> p1 = predict(model, features, 1);
+    const std::vector<float> p2 = predict(model, features, 2);
     CHECK(p1.size() == 450);
     CHECK(p1 == p2);
 }

@@ -16,6 +16,7 @@
 
 #include "bench_environment.hpp"
 #include "blas_core_option.hpp"
+#include "command_line.hpp"
 #include "commands.hpp"
 #include "mlptrain/core/blas.hpp"
 #include "mlptrain/core/error.hpp"
@@ -163,15 +164,7 @@ po::options_description bench_options() {
 // Parses the flags; returns false (after printing the help) for --help.
 bool parse_bench_args(const std::vector<std::string>& args, BenchOptions& o) {
     const po::options_description desc = bench_options();
-    po::variables_map vm;
-    try {
-        po::store(po::command_line_parser(args).options(desc).run(), vm);
-        po::notify(vm);
-    } catch (const po::unknown_option& e) {
-        throw Error("unknown option '" + e.get_option_name() + "' (hint: run 'mlptrain bench --help' for the options)");
-    } catch (const po::error& e) {
-        throw Error(std::string(e.what()) + " (hint: run 'mlptrain bench --help' for the options)");
-    }
+    const po::variables_map vm = parse_command_line(args, desc, "bench");
     if (vm.count("help")) {
         std::cout << "usage: mlptrain bench [options]\n\n" << desc;
         return false;

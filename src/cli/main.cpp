@@ -1,6 +1,8 @@
 // mlptrain's entry point: dispatches to a subcommand and turns errors into one message on
 // stderr and an exit status (2 bad input, 3 numeric failure).
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <iostream>
 #include <new>
@@ -9,6 +11,7 @@
 
 #include "commands.hpp"
 #include "mlptrain/core/error.hpp"
+#include "mlptrain/core/text.hpp"
 #include "options.hpp"
 
 static const char* usage =
@@ -23,8 +26,8 @@ static const char* usage =
     "  --version   print the version\n"
     "  --help      print this help\n";
 
-int main(int argc, char** argv) {
-    std::vector<std::string> args(argv + 1, argv + argc);
+// Runs the command named by args[0]; errors become one message on stderr and a status.
+static int run_command(std::vector<std::string> args) {
     try {
         if (args.empty()) {
             std::cerr << usage;
@@ -44,8 +47,8 @@ int main(int argc, char** argv) {
         if (command == "bench") return mlptrain::cli::run_bench(args);
         if (command == "evaluate") return mlptrain::cli::run_evaluate(args);
         if (command == "predict") return mlptrain::cli::run_predict(args);
-        throw mlptrain::Error("unknown command '" + command +
-                              "': expected train, evaluate, predict or bench (hint: mlptrain --help)");
+        throw mlptrain::Error("unknown command " + mlptrain::quote(command) +
+                              ": expected train, evaluate, predict or bench (hint: mlptrain --help)");
     } catch (const mlptrain::Error& e) {
         std::cout.flush();
         std::cerr << "mlptrain: error: " << mlptrain::cli::cli_message(e) << "\n";
@@ -59,3 +62,16 @@ int main(int argc, char** argv) {
         return 1;
     }
 }
+
+// Results that never reached standard output (a full disk, a closed pipe) are a failure,
+// not a success: stdout is flushed and checked before the status is returned.
+static int check_stdout(int status) {
+    std::cout.flush();
+    if (std::fflush(stdout) == 0 && !std::ferror(stdout)) return status;
+    const int err = errno;
+    std::cerr << "mlptrain: error: cannot write to standard output: " << std::strerror(err)
+              << " (hint: the results were lost; check the disk or the pipe it writes to)\n";
+    return status == 0 ? 2 : status;
+}
+
+int main(int argc, char** argv) { return check_stdout(run_command(std::vector<std::string>(argv + 1, argv + argc))); }

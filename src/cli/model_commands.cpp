@@ -8,13 +8,16 @@
 #include <iostream>
 
 #include "blas_core_option.hpp"
+#include "command_line.hpp"
 #include "commands.hpp"
 #include "mlptrain/core/error.hpp"
 #include "mlptrain/core/metrics.hpp"
 #include "mlptrain/core/text.hpp"
 #include "mlptrain/run/config.hpp"
 #include "mlptrain/run/inference.hpp"
+#include "mlptrain/data/idx.hpp"
 #include "mlptrain/storage/atomic_file.hpp"
+#include "mlptrain/storage/file_identity.hpp"
 
 namespace po = boost::program_options;
 
@@ -33,15 +36,7 @@ struct ModelArgs {
 bool parse_model_args(const std::vector<std::string>& args, const po::options_description& desc,
                       const std::string& command, const std::string& synopsis, ModelArgs& a) {
     const std::string hint = "run 'mlptrain " + command + " --help' for the options";
-    po::variables_map vm;
-    try {
-        po::store(po::command_line_parser(args).options(desc).run(), vm);
-        po::notify(vm);
-    } catch (const po::unknown_option& e) {
-        throw Error("unknown option '" + e.get_option_name() + "' (hint: " + hint + ")");
-    } catch (const po::error& e) {
-        throw Error(std::string(e.what()) + " (hint: " + hint + ")");
-    }
+    const po::variables_map vm = parse_command_line(args, desc, command);
     if (vm.count("help")) {
         std::cout << "usage: mlptrain " << command << " " << synopsis << "\n\n" << desc;
         return false;
@@ -53,6 +48,9 @@ bool parse_model_args(const std::vector<std::string>& args, const po::options_de
     }
     a.model = text("model");
     a.output = text("output");
+    if (vm.count("label") && text("label").empty())
+        throw Error(describe("--label", "a column name or 0-based index", "an empty name",
+                             "omit --label for the last column"));
     a.data.path = text("data");
     a.data.label = text("label");
     a.data.label_given = vm.count("label") > 0;
@@ -75,6 +73,11 @@ void add_data_options(po::options_description& desc) {
 // A CSV field: quoted when it holds a comma (load_csv reads it back).
 std::string csv_field(const std::string& text) {
     return text.find(',') == std::string::npos ? text : "\"" + text + "\"";
+}
+
+// Newer checkpoints of a --model directory that did not load, one line each on stderr.
+void print_warnings(const SavedModel& m) {
+    for (const std::string& warning : m.checkpoint.warnings) std::cerr << "mlptrain: " << warning << "\n";
 }
 
 void print_model(const SavedModel& m, const Dataset& data) {
@@ -154,16 +157,20 @@ int run_evaluate(const std::vector<std::string>& args) {
     if (!parse_model_args(args, desc, "evaluate", "--model FILE --data FILE [options]", a)) return 0;
 
     const SavedModel m = load_model(a.model, "--model");
+    print_warnings(m);
     const Dataset data = load_model_data(m, a.data, Labels::required);
     const BlasSelection& blas = process_blas_core(a.blas_core);
     std::vector<std::int32_t> predicted;
-    const EvalResult result = evaluate(m.spec(), m.params(), data, a.threads, &predicted);
+    RegressionScore score;
+    const EvalResult result = evaluate(m, data, a.threads, &predicted, &score);
 
     print_model(m, data);
     std::cout << blas_core_lines(blas);
-    if (m.regression()) {
+    if (m.regression()) {  // in the targets' original units
         std::cout << "loss (mse) " << format_fixed(result.loss, 6) << "\n";
-        std::cout << "rmse " << format_fixed(std::sqrt(result.loss), 6) << "\n";
+        std::cout << "rmse " << format_fixed(score.rmse, 6) << "\n";
+        std::cout << "r2 " << format_fixed(score.r2, 4) << " (predicting the mean: rmse " << format_fixed(score.mean_rmse, 6)
+                  << ")\n";
         return 0;
     }
     const auto correct = static_cast<std::int64_t>(std::llround(result.accuracy * static_cast<double>(result.rows)));
@@ -182,18 +189,25 @@ int run_predict(const std::vector<std::string>& args) {
     ModelArgs a;
     if (!parse_model_args(args, desc, "predict", "--model FILE --data FILE --output FILE [options]", a)) return 0;
 
-    std::unique_ptr<AtomicFile> output;  // created first: a bad path fails before any work
+    const SavedModel m = load_model(a.model, "--model");
+    print_warnings(m);
+    // Never over an input: the data, its labels, the model (or a checkpoint directory's `latest`).
+    refuse_output_over_input("--output", a.output,
+                             {{"--data", a.data.path},
+                              {"--labels", a.data.idx_labels.empty() ? idx_labels_path_for(a.data.path) : a.data.idx_labels},
+                              {"--model", m.checkpoint.path},
+                              {"--model", a.model + "/latest"}});
+    std::unique_ptr<AtomicFile> output;  // created before the work: a bad path fails first
     try {
         output = std::make_unique<AtomicFile>(a.output);
     } catch (const Error& e) {
         throw Error("--output: " + std::string(e.what()));
     }
-    const SavedModel m = load_model(a.model, "--model");
     const Dataset data = load_model_data(m, a.data, Labels::optional);
     const BlasSelection& blas = process_blas_core(a.blas_core);
     if (!blas.note.empty()) std::cout << "note: " << blas_core_text(blas.note) << "\n";
     std::vector<std::int32_t> predicted;
-    const std::vector<float> outputs = predict(m.spec(), m.params(), data, a.threads, &predicted);
+    const std::vector<float> outputs = predict(m, data, a.threads, &predicted);
     output->write(predictions_csv(m, data, outputs, predicted));
     output->commit();
     std::cout << "predict: " << data.rows << " rows from " << data.source << " with " << m.checkpoint.path

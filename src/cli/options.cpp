@@ -3,21 +3,23 @@
 // rendered in the command line's terms.
 #include "options.hpp"
 
+#include "command_line.hpp"
+
 #include <sys/stat.h>
 
 #include <boost/program_options.hpp>
 #include <fstream>
 #include <sstream>
 
+#include "mlptrain/data/idx.hpp"
 #include "mlptrain/run/prepare.hpp"
 #include "mlptrain/run/settings.hpp"
+#include "mlptrain/storage/file_identity.hpp"
 
 namespace po = boost::program_options;
 
 namespace mlptrain::cli {
 namespace {
-
-const char* const help_hint = "run 'mlptrain train --help' for the options";
 
 // Every setting as a flag (grouped as the table groups them), then train's own options.
 // Values are read as text and converted by the table, so that a bad value gets our message.
@@ -76,15 +78,7 @@ std::string value_of(const std::vector<ConfigEntry>& entries, const std::string&
 }  // namespace
 
 TrainArgs parse_train_args(const std::vector<std::string>& args) {
-    const po::options_description desc = train_options();
-    po::variables_map vm;
-    try {
-        po::store(po::command_line_parser(args).options(desc).run(), vm);
-    } catch (const po::unknown_option& e) {
-        throw Error("unknown option '" + e.get_option_name() + "' (hint: " + help_hint + ")");
-    } catch (const po::error& e) {
-        throw Error(std::string(e.what()) + " (hint: " + help_hint + ")");
-    }
+    const po::variables_map vm = parse_command_line(args, train_options(), "train");
     TrainArgs a;
     for (const Setting& s : settings()) {
         if (!vm.count(s.key) || vm[s.key].defaulted()) continue;
@@ -140,6 +134,19 @@ RunConfig build_run_config(const TrainArgs& args, std::optional<LoadedCheckpoint
         apply_setting(config, e.key, e.value);
     }
     return config;
+}
+
+void refuse_outputs_over_inputs(const TrainArgs& args, const RunConfig& c) {
+    if (args.metrics_out.empty()) return;
+    const std::string train = c.data.empty() ? c.train_data : c.data;
+    refuse_output_over_input("--metrics-out", args.metrics_out,
+                             {{"--data", c.data},
+                              {"--train-data", c.train_data},
+                              {"--test-data", c.test_data},
+                              {"--train-labels", c.train_labels.empty() ? idx_labels_path_for(train) : c.train_labels},
+                              {"--test-labels", c.test_labels.empty() ? idx_labels_path_for(c.test_data) : c.test_labels},
+                              {"--config", args.config_file},
+                              {"--resume", c.resume}});
 }
 
 std::string cli_message(const Error& error, const ConfigSources* sources) {

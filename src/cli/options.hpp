@@ -47,6 +47,10 @@ private:
 // file ask to resume. Throws Error with the value's source in the message.
 RunConfig build_run_config(const TrainArgs& args, std::optional<LoadedCheckpoint>& resume, ConfigSources& sources);
 
+// Refuses (Error, before anything is written) a --metrics-out that names one of the run's
+// inputs: a data or labels file, the --config file or the checkpoint resumed from.
+void refuse_outputs_over_inputs(const TrainArgs& args, const RunConfig& config);
+
 // A library error as the command line says it: field references as flags ("--lr"), a
 // ConfigError's field where its value was written.
 std::string cli_message(const Error& error, const ConfigSources* sources = nullptr);

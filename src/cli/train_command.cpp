@@ -64,6 +64,9 @@ void print_test_result(const PreparedRun& run, const FitResult& result, bool ver
     std::cout << "test: loss " << format_fixed(test.loss, 4);
     if (data.is_classification()) std::cout << "  accuracy " << format_fixed(test.accuracy, 4);
     std::cout << "  (" << test.rows << " rows)\n";
+    if (const auto& score = result.test_regression)  // the loss above is the mse in these units
+        std::cout << "test: rmse " << format_fixed(score->rmse, 4) << "  r2 " << format_fixed(score->r2, 4)
+                  << "  (predicting the mean: rmse " << format_fixed(score->mean_rmse, 4) << ")\n";
     if (!verbose || !data.is_classification()) return;
     std::vector<std::int32_t> truth;
     for (std::int64_t row : run.split.test) truth.push_back(data.labels[static_cast<std::size_t>(row)]);
@@ -144,12 +147,16 @@ int train(const std::vector<std::string>& args, Communicator& comm) {
     std::optional<LoadedCheckpoint> resume;
     PreparedRun run;
     try {
-        run = prepare_run(build_run_config(parsed, resume, sources), std::move(resume));
+        RunConfig config = build_run_config(parsed, resume, sources);
+        refuse_outputs_over_inputs(parsed, config);
+        run = prepare_run(config, std::move(resume));
     } catch (const Error& e) {
         rethrow_for_cli(e, &sources);
     }
-    if (!parsed.quiet)
-        for (const std::string& note : run.notes) std::cout << cli_message(Error(note)) << "\n";
+    for (const std::string& note : run.notes) {
+        if (note.rfind("warning:", 0) == 0) std::cerr << "mlptrain: " << cli_message(Error(note)) << "\n";
+        else if (!parsed.quiet) std::cout << cli_message(Error(note)) << "\n";
+    }
     TrainPrinter printer(run, parsed, comm);
     // SIGTERM and SIGUSR1 are taken since run_train; Ctrl-C ends a slow load at once until now.
     std::signal(SIGINT, on_stop_signal);

@@ -1,6 +1,7 @@
 // Fingerprints and confusion matrices (see metrics.hpp).
 #include "mlptrain/core/metrics.hpp"
 
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 
@@ -38,6 +39,30 @@ std::vector<std::vector<std::int64_t>> confusion_matrix(const std::vector<std::i
         ++counts[static_cast<std::size_t>(truth[i])][static_cast<std::size_t>(predicted[i])];
     }
     return counts;
+}
+
+RegressionScore score_regression(const float* predicted, const float* targets, std::int64_t rows,
+                                 std::int64_t outputs) {
+    MLPTRAIN_ASSERT(rows > 0 && outputs > 0, "score_regression needs values");
+    RegressionScore score;
+    const auto n = static_cast<double>(rows * outputs);
+    double sse = 0.0, sst = 0.0;
+    for (std::int64_t j = 0; j < outputs; ++j) {
+        double mean = 0.0;
+        for (std::int64_t r = 0; r < rows; ++r) mean += targets[r * outputs + j];
+        mean /= static_cast<double>(rows);
+        for (std::int64_t r = 0; r < rows; ++r) {
+            const double t = targets[r * outputs + j];
+            const double d = predicted[r * outputs + j] - t;
+            sse += d * d;
+            sst += (t - mean) * (t - mean);
+        }
+    }
+    score.mse = sse / n;
+    score.rmse = std::sqrt(score.mse);
+    score.mean_rmse = std::sqrt(sst / n);
+    score.r2 = sst > 0.0 ? 1.0 - sse / sst : 0.0;
+    return score;
 }
 
 }  // namespace mlptrain

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "mlptrain/core/error.hpp"
+#include "mlptrain/core/text.hpp"
 
 namespace mlptrain {
 namespace {
@@ -59,13 +60,6 @@ std::string_view trim(std::string_view s) {
     while (!s.empty() && is_blank(s.front())) s.remove_prefix(1);
     while (!s.empty() && (is_blank(s.back()) || s.back() == '\r')) s.remove_suffix(1);
     return s;
-}
-
-// Quoted for a message, shortened so that one bad field cannot flood the terminal.
-std::string quote(std::string_view text) {
-    constexpr std::size_t max_chars = 40;
-    if (text.size() <= max_chars) return "'" + std::string(text) + "'";
-    return "'" + std::string(text.substr(0, max_chars)) + "...'";
 }
 
 // Splits one line into trimmed fields (`fields` is reused so that no line allocates).

@@ -5,11 +5,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <string>
 
 #include "mlptrain/core/error.hpp"
+#include "mlptrain/core/metrics.hpp"
 #include "mlptrain/core/rng.hpp"
 #include "mlptrain/core/text.hpp"
 
@@ -68,36 +70,33 @@ void check_part(const std::vector<std::int64_t>& part, double fraction, const ch
         rule + "; use a larger " + name + " fraction, or 0 to disable the " + name + " set"));
 }
 
-}  // namespace
-
-Standardization fit_standardization(const Dataset& data, const std::vector<std::int64_t>& rows) {
-    MLPTRAIN_ASSERT(!rows.empty(), "fit_standardization needs at least one row");
-    check_rows(data, rows.data(), static_cast<std::int64_t>(rows.size()));
-    const std::int64_t features = data.features;
+// Mean and inverse standard deviation of each of `columns` columns of value(row, col) over
+// `rows`. Two passes in double: the mean, then the squared deviations from it (no
+// cancellation from E[x²] − E[x]²).
+template <typename Value>
+Standardization fit_columns(const std::vector<std::int64_t>& rows, std::int64_t columns, const Value& value) {
     const double n = static_cast<double>(rows.size());
     Standardization s;
-    s.mean.assign(features, 0.0f);
-    s.inv_std.assign(features, 1.0f);
-    for (std::int64_t c = 0; c < features; ++c) {
-        // Two passes in double: the mean, then the squared deviations from it (no
-        // cancellation from E[x²] − E[x]²).
-        double sum = 0.0, lo = feature_value(data, rows[0], c), hi = lo;
+    s.mean.assign(columns, 0.0f);
+    s.inv_std.assign(columns, 1.0f);
+    for (std::int64_t c = 0; c < columns; ++c) {
+        double sum = 0.0, lo = value(rows[0], c), hi = lo;
         for (const std::int64_t r : rows) {
-            const double v = feature_value(data, r, c);
+            const double v = value(r, c);
             sum += v;
             lo = std::min(lo, v);
             hi = std::max(hi, v);
         }
         if (lo == hi) {
-            // Constant: subtract the exact value so the feature becomes exactly 0; a
-            // computed std would be rounding noise, and 1/noise would blow the feature up.
+            // Constant: subtract the exact value so the column becomes exactly 0; a computed
+            // std would be rounding noise, and 1/noise would blow it up.
             s.mean[c] = static_cast<float>(lo);
             continue;
         }
         const double mean = sum / n;
         double squares = 0.0;
         for (const std::int64_t r : rows) {
-            const double d = feature_value(data, r, c) - mean;
+            const double d = value(r, c) - mean;
             squares += d * d;
         }
         const double std_dev = std::sqrt(squares / n);  // population std, as StandardScaler
@@ -105,6 +104,47 @@ Standardization fit_standardization(const Dataset& data, const std::vector<std::
         s.inv_std[c] = std_dev > 0.0 ? static_cast<float>(1.0 / std_dev) : 1.0f;
     }
     return s;
+}
+
+// x' = (x − mean)·inv_std over `rows` rows of s.mean.size() columns, in place.
+void standardize_rows(float* values, std::int64_t rows, const Standardization& s) {
+    const auto columns = static_cast<std::int64_t>(s.mean.size());
+    for (std::int64_t r = 0; r < rows; ++r) {
+        float* x = values + r * columns;
+        for (std::int64_t c = 0; c < columns; ++c) x[c] = (x[c] - s.mean[c]) * s.inv_std[c];
+    }
+}
+
+}  // namespace
+
+Standardization fit_standardization(const Dataset& data, const std::vector<std::int64_t>& rows) {
+    MLPTRAIN_ASSERT(!rows.empty(), "fit_standardization needs at least one row");
+    check_rows(data, rows.data(), static_cast<std::int64_t>(rows.size()));
+    return fit_columns(rows, data.features, [&](std::int64_t r, std::int64_t c) { return feature_value(data, r, c); });
+}
+
+Standardization fit_target_standardization(const Dataset& data, const std::vector<std::int64_t>& rows) {
+    MLPTRAIN_ASSERT(!rows.empty(), "fit_target_standardization needs at least one row");
+    check_rows(data, rows.data(), static_cast<std::int64_t>(rows.size()));
+    MLPTRAIN_ASSERT(static_cast<std::int64_t>(data.y.size()) == data.rows * data.outputs, "dataset has no targets");
+    return fit_columns(rows, data.outputs, [&](std::int64_t r, std::int64_t c) {
+        return static_cast<double>(data.y[static_cast<std::size_t>(r * data.outputs + c)]);
+    });
+}
+
+void apply_target_standardization(Dataset& data, const Standardization& s) {
+    MLPTRAIN_ASSERT(static_cast<std::int64_t>(s.mean.size()) == data.outputs &&
+                        static_cast<std::int64_t>(data.y.size()) == data.rows * data.outputs,
+                    "target standardization does not fit the targets");
+    standardize_rows(data.y.data(), data.rows, s);
+}
+
+void undo_standardization(float* values, std::int64_t rows, const Standardization& s) {
+    const auto columns = static_cast<std::int64_t>(s.mean.size());
+    for (std::int64_t r = 0; r < rows; ++r) {
+        float* v = values + r * columns;
+        for (std::int64_t c = 0; c < columns; ++c) v[c] = v[c] / s.inv_std[c] + s.mean[c];
+    }
 }
 
 void apply_standardization(Dataset& data, const Standardization& s) {
@@ -116,10 +156,7 @@ void apply_standardization(Dataset& data, const Standardization& s) {
                         " features, data has " + std::to_string(features));
     MLPTRAIN_ASSERT(static_cast<std::int64_t>(data.x.size()) == data.rows * features,
                     "dataset x has the wrong size");
-    for (std::int64_t r = 0; r < data.rows; ++r) {
-        float* x = data.x.data() + r * features;
-        for (std::int64_t c = 0; c < features; ++c) x[c] = (x[c] - s.mean[c]) * s.inv_std[c];
-    }
+    standardize_rows(data.x.data(), data.rows, s);
 }
 
 Split split_dataset(const Dataset& data, double validation_fraction, double test_fraction,
@@ -263,6 +300,24 @@ std::vector<std::int64_t> append_rows(Dataset& data, const Dataset& extra) {
     data.rows += extra.rows;
     data.source += " + " + extra.source;
     return rows;
+}
+
+std::string dataset_hash(const Dataset& d) {
+    std::uint64_t hash = fingerprint64(reinterpret_cast<const unsigned char*>(&d.rows), sizeof d.rows);
+    auto mix = [&hash](const void* bytes, std::size_t size) {
+        // Chained: each part's hash feeds the next, so parts cannot trade bytes.
+        hash ^= fingerprint64(static_cast<const unsigned char*>(bytes), static_cast<std::int64_t>(size));
+        hash *= 0x100000001b3ull;
+    };
+    mix(&d.features, sizeof d.features);
+    mix(d.x.data(), d.x.size() * sizeof(float));
+    mix(d.x_u8.data(), d.x_u8.size());
+    mix(d.labels.data(), d.labels.size() * sizeof(std::int32_t));
+    for (const std::string& name : d.class_names) mix(name.data(), name.size() + 1);
+    mix(d.y.data(), d.y.size() * sizeof(float));
+    char text[17];
+    std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(hash));
+    return text;
 }
 
 }  // namespace mlptrain

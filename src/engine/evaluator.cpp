@@ -2,8 +2,10 @@
 #include "mlptrain/engine/evaluator.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
+#include "mlptrain/core/error.hpp"
 #include "mlptrain/nn/backprop.hpp"
 #include "mlptrain/nn/loss.hpp"
 
@@ -73,7 +75,38 @@ Evaluator::~Evaluator() = default;
 
 EvalResult Evaluator::evaluate(const float* params, const Dataset& data, const std::vector<std::int64_t>& rows,
                                std::vector<std::int32_t>* predictions, std::vector<float>* outputs) {
-    return evaluate_rows(model_, params, data, rows, chunk_rows_, lanes_, workers_, *comm_, predictions, outputs);
+    std::vector<float> own_outputs;  // every row's outputs are checked, wanted or not
+    std::vector<float>& out = outputs ? *outputs : own_outputs;
+    const EvalResult result = evaluate_rows(model_, params, data, rows, chunk_rows_, lanes_, workers_, *comm_, predictions, &out);
+    if (!std::isfinite(result.loss) || !all_finite(out.data(), static_cast<std::int64_t>(out.size())))
+        throw_non_finite(params, data, rows, out);
+    return result;
+}
+
+void Evaluator::throw_non_finite(const float* params, const Dataset& data, const std::vector<std::int64_t>& rows,
+                                 const std::vector<float>& outputs) {
+    const std::int64_t width = model_.dim_output();
+    std::int64_t bad = 0, first = -1;
+    for (std::size_t r = 0; r < rows.size(); ++r)
+        if (!all_finite(outputs.data() + static_cast<std::int64_t>(r) * width, width)) {
+            if (first < 0) first = static_cast<std::int64_t>(r);
+            ++bad;
+        }
+    if (first < 0)
+        throw NumericError("the loss over " + std::to_string(rows.size()) +
+                           " rows is not finite though every output is (outputs too large for the loss; hint: "
+                           "check the data for extreme values)");
+    // The first bad row once more, alone, to see which layer lost it.
+    Workspace& ws = *lanes_[0];
+    gather_batch(ws, data, &rows[static_cast<std::size_t>(first)], 1);
+    forward_loss(ws, model_, params, 1);
+    const int layer = first_non_finite_layer(ws, model_, 1);
+    throw NumericError("the model's outputs are not finite (NaN or Inf) for " + std::to_string(bad) + " of " +
+                       std::to_string(rows.size()) + " rows, first row " +
+                       std::to_string(rows[static_cast<std::size_t>(first)] + 1) + ", first non-finite in " +
+                       (layer >= 0 ? describe_layer_outputs(model_, params, layer) : std::string("the output activation")) +
+                       " (hint: the weights are too large for this data; check the data for extreme values, or use "
+                       "an earlier checkpoint)");
 }
 
 }  // namespace mlptrain

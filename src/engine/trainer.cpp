@@ -129,17 +129,14 @@ void Trainer::check_chunk(std::int64_t chunk, float grad_scale) {
 // Where a non-finite loss came from: the first layer (in forward order) whose
 // pre-activations hold NaN/Inf in any of this rank's shards, else the loss itself.
 std::string Trainer::first_non_finite_layer(std::int64_t n) const {
-    for (int l = 0; l < model_.num_layers(); ++l) {
-        for (std::int64_t s = 0; s < local_shards_; ++s) {
-            const std::int64_t g = first_shard_ + s;
-            const std::int64_t rows = (g + 1) * n / shards_ - g * n / shards_;
-            const float* z = workspaces_[static_cast<std::size_t>(s)]->pre[static_cast<std::size_t>(l)].data();
-            for (std::int64_t i = 0; i < rows * model_.dim_out(l); ++i)
-                if (!std::isfinite(z[i]))
-                    return "layers." + std::to_string(l) + " (its outputs X·Wᵀ + b; weights " +
-                           (all_finite(model_.weight(params_.data(), l)) ? "finite" : "not finite") + ")";
-        }
+    int first = -1;
+    for (std::int64_t s = 0; s < local_shards_; ++s) {
+        const std::int64_t g = first_shard_ + s;
+        const std::int64_t rows = (g + 1) * n / shards_ - g * n / shards_;
+        const int layer = mlptrain::first_non_finite_layer(*workspaces_[static_cast<std::size_t>(s)], model_, rows);
+        if (layer >= 0 && (first < 0 || layer < first)) first = layer;
     }
+    if (first >= 0) return describe_layer_outputs(model_, params_.data(), first);
     return "the loss (finite outputs, overflowing loss)";
 }
 

@@ -129,4 +129,15 @@ double forward_backward(Workspace& ws, const Model& model, const float* params, 
     return loss;
 }
 
+int first_non_finite_layer(const Workspace& ws, const Model& model, std::int64_t n) {
+    for (int l = 0; l < model.num_layers(); ++l)
+        if (!all_finite(ws.pre[static_cast<std::size_t>(l)].data(), n * model.dim_out(l))) return l;
+    return -1;
+}
+
+std::string describe_layer_outputs(const Model& model, const float* params, int layer) {
+    return "layers." + std::to_string(layer) + " (its outputs X·Wᵀ + b; weights " +
+           (all_finite(model.weight(params, layer)) ? "finite" : "not finite") + ")";
+}
+
 }  // namespace mlptrain

@@ -19,6 +19,9 @@ std::int64_t parse_integer(const std::string& text, const std::string& field) {
     const char* last = first + text.size();
     if (!text.empty() && text[0] == '+') ++first;
     const auto [end, ec] = std::from_chars(first, last, value);
+    if (ec == std::errc::result_out_of_range && end == last)
+        throw ConfigError(field, "an integer from -9223372036854775808 to 9223372036854775807",
+                          quote(text) + ", too large");
     if (text.empty() || ec != std::errc() || end != last) throw ConfigError(field, "an integer", quote(text));
     return value;
 }

@@ -2,11 +2,15 @@
 // ranks' agreement, and the final test evaluation.
 #include "mlptrain/run/fit.hpp"
 
+#include <unistd.h>
+
 #include <chrono>
 #include <cstring>
+#include <new>
 
 #include "mlptrain/core/error.hpp"
 #include "mlptrain/core/metrics.hpp"
+#include "mlptrain/core/text.hpp"
 
 namespace mlptrain {
 namespace {
@@ -29,7 +33,7 @@ std::uint64_t hash_dataset(const Dataset& d) {
 // Before step 0 every rank must train the same thing; a mismatch names the rank and what
 // differs instead of hanging or silently averaging different models.
 void check_ranks_agree(Communicator& comm, const PreparedRun& run) {
-    const std::pair<const char*, std::uint64_t> checks[] = {{"configuration", hash_text(run.saved_config)},
+    const std::pair<const char*, std::uint64_t> checks[] = {{"configuration", hash_text(config_lines(run.config))},
                                                             {"model", hash_text(run.spec.describe())},
                                                             {"dataset (size and contents)", hash_dataset(run.data)}};
     for (const auto& [what, value] : checks) {
@@ -78,6 +82,54 @@ std::optional<CheckpointDir> open_checkpoints(const PreparedRun& run, bool leade
     return CheckpointDir(dir, static_cast<int>(run.config.keep_checkpoints), field_ref("checkpoint_dir"));
 }
 
+// The final test: the loss and accuracy, and for regression the RMSE and R² in the targets'
+// original units (outputs and targets un-standardized).
+void evaluate_test(Trainer& trainer, const PreparedRun& run, FitResult& result) {
+    if (run.targets_cols == 0) {
+        result.test = trainer.evaluate(run.data, run.split.test, &result.test_predicted);
+        return;
+    }
+    std::vector<float> outputs;
+    result.test = trainer.evaluate(run.data, run.split.test, nullptr, &outputs);
+    const std::int64_t rows = result.test->rows, cols = run.targets_cols;
+    std::vector<float> targets;
+    for (std::int64_t r : run.split.test)
+        targets.insert(targets.end(), run.data.y.begin() + r * cols, run.data.y.begin() + (r + 1) * cols);
+    if (!run.target_standardization.empty()) {
+        undo_standardization(outputs.data(), rows, run.target_standardization);
+        undo_standardization(targets.data(), rows, run.target_standardization);
+    }
+    result.test_regression = score_regression(outputs.data(), targets.data(), rows, cols);
+    result.test->loss = result.test_regression->mse;
+}
+
+// The trainer, or, when its buffers do not fit in memory, an error that says which setting
+// asked for how much.
+std::unique_ptr<Trainer> make_trainer(const Model& model, const PreparedRun& run, Communicator& comm) {
+    // Weights, their momentum or Adam moments, and each shard's gradient: float copies. A
+    // request beyond the machine's memory is refused before it is made (zeroing it would
+    // call the OOM killer, not return an error).
+    const std::int64_t shards = run.train.shards > 0 ? run.train.shards : default_shards(run.train.batch_size);
+    const double bytes = static_cast<double>(3 + shards) * 4.0 * static_cast<double>(model.layout().total());
+    const double memory = static_cast<double>(::sysconf(_SC_PHYS_PAGES)) * static_cast<double>(::sysconf(_SC_PAGE_SIZE));
+    auto too_large = [&] {
+        std::string layers;
+        for (std::int64_t width : run.config.layers) layers += (layers.empty() ? "" : ",") + std::to_string(width);
+        return Error(describe(field_ref("layers") + " " + layers, "a network whose training state fits in memory",
+                              std::to_string(model.layout().parameter_count()) + " parameters, about " +
+                                  format_fixed(bytes / 1e9, 1) + " GB for the weights, optimizer moments and " +
+                                  std::to_string(shards) + " shard gradient(s), on a machine with " +
+                                  format_fixed(memory / 1e9, 1) + " GB",
+                              "use narrower or fewer layers, or a machine with more memory"));
+    };
+    if (memory > 0 && bytes > memory) throw too_large();
+    try {
+        return std::make_unique<Trainer>(model, run.train, run.targets_cols, &comm);
+    } catch (const std::bad_alloc&) {
+        throw too_large();
+    }
+}
+
 RunStart run_start(const Trainer& trainer, const PreparedRun& run, const BlasSelection& blas) {
     RunStart start;
     start.blas = blas;
@@ -102,11 +154,12 @@ FitResult fit(PreparedRun& run, RunObserver& observer, Communicator* communicato
     // Before the first GEMM and before any worker thread exists: the core may be switched.
     const BlasSelection& blas = process_blas_core(run.config.blas_core, &comm);
     const Model model(run.spec);
-    Trainer trainer(model, run.train, run.targets_cols, &comm);
+    std::unique_ptr<Trainer> owned = make_trainer(model, run, comm);
+    Trainer& trainer = *owned;
     if (run.resume) restore_trainer(trainer, *run.resume);
     std::optional<CheckpointDir> checkpoints = open_checkpoints(run, comm.rank() == 0);
-    const CheckpointInfo info{run.spec, run.data.class_names, run.standardization, run.saved_config,
-                              !run.data.x_u8.empty()};
+    const CheckpointInfo info{run.spec,         run.data.class_names,   run.standardization,
+                              run.target_standardization, run.saved_config, run.data_hash, !run.data.x_u8.empty()};
     observer.on_start(run_start(trainer, run, blas));
 
     FitResult result;
@@ -138,8 +191,7 @@ FitResult fit(PreparedRun& run, RunObserver& observer, Communicator* communicato
     result.step = trainer.step();
     result.state = trainer.state();
     if (checkpoints) result.checkpoint_dir = checkpoints->dir();
-    if (result.finished && !run.split.test.empty())
-        result.test = trainer.evaluate(run.data, run.split.test, &result.test_predicted);
+    if (result.finished && !run.split.test.empty()) evaluate_test(trainer, run, result);
     result.weights_fingerprint = trainer.weights_fingerprint();
     result.params.assign(trainer.params(), trainer.params() + model.layout().total());
     return result;

@@ -107,21 +107,32 @@ static std::vector<std::int64_t> all_rows(const Dataset& data) {
     return rows;
 }
 
-EvalResult evaluate(const ModelSpec& spec, const float* params, const Dataset& data, int threads,
-                    std::vector<std::int32_t>* predicted) {
+EvalResult evaluate(const SavedModel& model, const Dataset& data, int threads, std::vector<std::int32_t>* predicted,
+                    RegressionScore* regression) {
     process_blas_core();  // the process's core, selected now if nobody did before
-    const Model model(spec);
-    Evaluator evaluator(model, threads, data.is_classification() ? 0 : data.outputs);
-    return evaluator.evaluate(params, data, all_rows(data), predicted);
+    const Model network(model.spec());
+    Evaluator evaluator(network, threads, data.is_classification() ? 0 : data.outputs);
+    if (!model.regression()) return evaluator.evaluate(model.params(), data, all_rows(data), predicted);
+    // Regression: the loss in the targets' units, from the outputs mapped back to them.
+    std::vector<float> outputs;
+    EvalResult result = evaluator.evaluate(model.params(), data, all_rows(data), nullptr, &outputs);
+    const Standardization& targets = model.info().target_standardization;
+    if (!targets.empty()) undo_standardization(outputs.data(), data.rows, targets);
+    const RegressionScore score = score_regression(outputs.data(), data.y.data(), data.rows, data.outputs);
+    result.loss = score.mse;
+    if (regression) *regression = score;
+    return result;
 }
 
-std::vector<float> predict(const ModelSpec& spec, const float* params, const Dataset& data, int threads,
+std::vector<float> predict(const SavedModel& model, const Dataset& data, int threads,
                            std::vector<std::int32_t>* predicted) {
     process_blas_core();
-    const Model model(spec);
-    Evaluator evaluator(model, threads, data.is_classification() ? 0 : data.outputs);
+    const Model network(model.spec());
+    Evaluator evaluator(network, threads, data.is_classification() ? 0 : data.outputs);
     std::vector<float> outputs;
-    evaluator.evaluate(params, data, all_rows(data), predicted, &outputs);
+    evaluator.evaluate(model.params(), data, all_rows(data), predicted, &outputs);
+    const Standardization& targets = model.info().target_standardization;
+    if (!targets.empty()) undo_standardization(outputs.data(), data.rows, targets);
     return outputs;
 }
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <sstream>
+#include <system_error>
 
 #include "mlptrain/core/error.hpp"
 #include "mlptrain/data/csv.hpp"
@@ -108,15 +109,27 @@ TrainConfig resolve_train_config(const RunConfig& c, std::int64_t train_rows, st
     return t;
 }
 
+// The settings that name data files: compared by content, not by the path's text.
+static bool is_data_path(const std::string& line) {
+    for (const char* key : {"data", "train-data", "test-data", "train-labels", "test-labels"})
+        if (line.rfind(std::string(key) + " = ", 0) == 0) return true;
+    return false;
+}
+
+static std::vector<std::string> lines_without_data_paths(const std::string& text) {
+    std::vector<std::string> lines;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);)
+        if (!is_data_path(line)) lines.push_back(line);
+    return lines;
+}
+
 void check_same_configuration(const std::string& saved, const std::string& current, const std::string& path) {
-    std::istringstream a(saved), b(current);
-    std::string line_a, line_b;
-    while (true) {
-        const bool more_a = static_cast<bool>(std::getline(a, line_a));
-        const bool more_b = static_cast<bool>(std::getline(b, line_b));
-        if (!more_a && !more_b) return;
+    const std::vector<std::string> a = lines_without_data_paths(saved), b = lines_without_data_paths(current);
+    for (std::size_t i = 0; i < std::max(a.size(), b.size()); ++i) {
+        const std::string line_a = i < a.size() ? a[i] : "", line_b = i < b.size() ? b[i] : "";
         if (line_a == line_b) continue;
-        const std::string& line = more_b ? line_b : line_a;
+        const std::string& line = i < b.size() ? line_b : line_a;
         const std::string key = line.substr(0, line.find(" ="));
         const Setting* setting = find_setting(key);
         throw ConfigError(setting ? setting->field : key, "'" + line_a + "' as saved in " + path, "'" + line_b + "'",
@@ -124,21 +137,53 @@ void check_same_configuration(const std::string& saved, const std::string& curre
     }
 }
 
+// The data paths as canonical absolute paths (regular files only: a pipe has no path to
+// keep), so that a checkpoint names its data from any working directory.
+static RunConfig with_canonical_data_paths(RunConfig c) {
+    for (std::string* path : {&c.data, &c.train_data, &c.test_data, &c.train_labels, &c.test_labels}) {
+        std::error_code error;
+        if (path->empty() || !std::filesystem::is_regular_file(*path, error)) continue;
+        const std::filesystem::path canonical = std::filesystem::canonical(*path, error);
+        if (!error) *path = canonical.string();
+    }
+    return c;
+}
+
+// A resumed run trains on the data its checkpoint was trained on, whatever path reaches it.
+static void check_same_data(const PreparedRun& run, const LoadedCheckpoint& resume) {
+    if (resume.info.data_hash.empty() || resume.info.data_hash == run.data_hash) return;
+    throw ConfigError(run.config.data.empty() ? "train_data" : "data",
+                      "the data " + resume.path + " was trained on (content hash " + resume.info.data_hash + ")",
+                      "other content in " + run.data.source + " (hash " + run.data_hash + ")",
+                      "give the run's own data file; a resumed run keeps its data");
+}
+
 LoadedCheckpoint load_resume_checkpoint(const std::string& resume) {
-    return load_newest_checkpoint(resume, field_ref("resume"));
+    return load_newest_checkpoint(resume, field_ref("resume"), true);
 }
 
 PreparedRun prepare_run(const RunConfig& config, std::optional<LoadedCheckpoint> resume) {
     validate(config);
     PreparedRun run;
     run.config = config;
-    run.saved_config = config_lines(config);
+    run.saved_config = config_lines(with_canonical_data_paths(config));
     if (!resume && !config.resume.empty()) resume = load_resume_checkpoint(config.resume);
-    if (resume) check_same_configuration(resume->info.config, run.saved_config, resume->path);
+    if (resume) {
+        run.notes.insert(run.notes.end(), resume->warnings.begin(), resume->warnings.end());
+        check_same_configuration(resume->info.config, run.saved_config, resume->path);
+    }
     load_and_split(run);
+    run.data_hash = dataset_hash(run.data);
+    if (resume) check_same_data(run, *resume);
     if (config.standardize && !run.data.x.empty()) {
         run.standardization = resume ? resume->info.standardization : fit_standardization(run.data, run.split.train);
         apply_standardization(run.data, run.standardization);
+    }
+    // (A checkpoint written before targets were standardized resumes without it.)
+    if (config.loss == Loss::mse && config.standardize_target && !run.data.y.empty()) {
+        run.target_standardization =
+            resume ? resume->info.target_standardization : fit_target_standardization(run.data, run.split.train);
+        if (!run.target_standardization.empty()) apply_target_standardization(run.data, run.target_standardization);
     }
     run.spec = model_spec(config, run.data);
     run.targets_cols = config.loss == Loss::mse ? run.data.outputs : 0;

@@ -39,6 +39,21 @@ std::string layers_text(const RunConfig& c) {
     return text;
 }
 
+// A typed 0 would read as "no rows"; every row is the default (0 in RunConfig), so the text
+// form takes only positive counts.
+void set_max_rows(RunConfig& c, Text t, Text f) {
+    c.max_rows = parse_integer(t, f);
+    if (c.max_rows <= 0)
+        throw ConfigError(f, "a positive number of rows", t, "omit " + field_ref(f) + " to use every row");
+}
+
+// An empty label column is no column: the last one is the default when none is given.
+void set_label(RunConfig& c, Text t, Text f) {
+    if (t.empty())
+        throw ConfigError(f, "a column name or 0-based index", "an empty name", "omit " + field_ref(f) + " for the last column");
+    c.label = t;
+}
+
 void set_seed(RunConfig& c, Text t, Text f) {
     const std::int64_t seed = parse_integer(t, f);
     if (seed < 0) throw ConfigError(f, "a non-negative integer", quote(t));
@@ -70,7 +85,7 @@ const std::vector<Setting> table = {
     {"test-labels", "test_labels", "Data", "IDX labels for --test-data", nullptr, "default: likewise", false, true,
      set_text<&RunConfig::test_labels>, get_text<&RunConfig::test_labels>},
     {"label", "label", "Data", "CSV label column: header name or 0-based index", nullptr, "default: last", false,
-     true, set_text<&RunConfig::label>, get_text<&RunConfig::label>},
+     true, set_label, get_text<&RunConfig::label>},
     {"validation-fraction", "validation_fraction", "Data", "share of rows held out for validation", "0.1", nullptr,
      false, true, set_double<&RunConfig::validation_fraction>, get_double<&RunConfig::validation_fraction>},
     {"test-fraction", "test_fraction", "Data", "share of rows held out for the final test", "0.2", nullptr, false,
@@ -79,8 +94,15 @@ const std::vector<Setting> table = {
      "default: fit mean/std on train rows", true, true,
      [](RunConfig& c, Text t, Text f) { c.standardize = !parse_switch(t, f); },
      [](const RunConfig& c) -> std::string { return c.standardize ? "false" : "true"; }},
+    // Written to a checkpoint only when switched off, so that the configuration text of a run
+    // that does not use it (every classification) is what it was before it existed.
+    {"no-standardize-target", "standardize_target", "Data",
+     "mse: do not standardize the regression targets (default: fit mean/std on train rows; outputs are reported "
+     "and written in the original units)", "false", nullptr, true, true,
+     [](RunConfig& c, Text t, Text f) { c.standardize_target = !parse_switch(t, f); },
+     [](const RunConfig& c) -> std::string { return c.standardize_target ? "" : "true"; }},
     {"max-rows", "max_rows", "Data", "use only the first N rows of each data file, for quick runs", nullptr,
-     "default: all", false, true, set_integer<&RunConfig::max_rows>, get_positive<&RunConfig::max_rows>},
+     "default: all", false, true, set_max_rows, get_positive<&RunConfig::max_rows>},
     {"layers", "layers", "Model", "hidden layer widths, comma-separated", "64,32", nullptr, false, true,
      [](RunConfig& c, Text t, Text f) { c.layers = parse_layer_sizes(t, f); }, layers_text},
     {"activation", "activation", "Model", "hidden activation: relu, leaky_relu, tanh, sigmoid, identity", "relu",

@@ -52,6 +52,27 @@ void add_buffer(std::vector<TensorView>& views, const std::string& role, const M
         views.push_back({tensor_name(role, slot.name), {slot.rows, slot.cols}, base + slot.offset});
 }
 
+// "<name>.mean" and "<name>.inv_std", when there is a standardization.
+void add_standardization(std::vector<TensorView>& views, const std::string& name, const Standardization& s) {
+    if (s.empty()) return;
+    const auto columns = static_cast<std::int64_t>(s.mean.size());
+    views.push_back({name + ".mean", {columns}, s.mean.data()});
+    views.push_back({name + ".inv_std", {columns}, s.inv_std.data()});
+}
+
+// The standardization stored under `name` (empty if the file has none); `columns` values each.
+Standardization read_standardization(const LoadedCheckpoint& c, const std::string& name, std::int64_t columns) {
+    Standardization s;
+    const auto mean = c.file.tensors.find(name + ".mean");
+    const auto inv_std = c.file.tensors.find(name + ".inv_std");
+    if (mean == c.file.tensors.end() || inv_std == c.file.tensors.end()) return s;
+    if (mean->second.data.size() != static_cast<std::size_t>(columns) || inv_std->second.data.size() != mean->second.data.size())
+        throw Error(describe(c.path + ", " + name, std::to_string(columns) + " values", "another count"));
+    s.mean = mean->second.data;
+    s.inv_std = inv_std->second.data;
+    return s;
+}
+
 // The tensors of `role` copied into a buffer with `model`'s layout (zero padding).
 AlignedBuffer read_buffer(const std::string& role, const Model& model, const LoadedCheckpoint& c) {
     AlignedBuffer buffer(model.layout().total());
@@ -117,11 +138,8 @@ void save_checkpoint(const std::string& path, const Snapshot& snapshot, const Ch
                                " is not finite; no checkpoint was written");
         add_buffer(views, buffer.role, model, buffer.data);
     }
-    if (!info.standardization.empty()) {
-        const auto features = static_cast<std::int64_t>(info.standardization.mean.size());
-        views.push_back({"standardization.mean", {features}, info.standardization.mean.data()});
-        views.push_back({"standardization.inv_std", {features}, info.standardization.inv_std.data()});
-    }
+    add_standardization(views, "standardization", info.standardization);
+    add_standardization(views, "target_standardization", info.target_standardization);
     const TrainState& st = snapshot.state;
     const json state = {{"step", snapshot.step},
                         {"epoch", st.epoch},
@@ -146,6 +164,7 @@ void save_checkpoint(const std::string& path, const Snapshot& snapshot, const Ch
         {"rng", rng.dump()},
         {"shards", std::to_string(snapshot.shards)},
         {"weights_fingerprint", snapshot.weights_fingerprint}};
+    if (!info.data_hash.empty()) metadata["data_hash"] = info.data_hash;
     write_safetensors(path, views, std::move(metadata));
 }
 
@@ -166,6 +185,7 @@ LoadedCheckpoint load_checkpoint(const std::string& path) {
         c.info.spec = spec_from_json(json::parse(field("model")));
         c.info.class_names = json::parse(field("class_names")).get<std::vector<std::string>>();
         c.info.config = field("config");
+        if (meta.count("data_hash")) c.info.data_hash = meta.at("data_hash");
         c.info.input_u8 = field("input") == "uint8 pixels scaled by 1/255";
         const json state = json::parse(field("state"));
         c.step = state.at("step").get<std::int64_t>();
@@ -192,15 +212,8 @@ LoadedCheckpoint load_checkpoint(const std::string& path) {
     } catch (const Error& e) {
         throw Error(path + ": " + e.what());
     }
-    const auto mean = c.file.tensors.find("standardization.mean");
-    const auto inv_std = c.file.tensors.find("standardization.inv_std");
-    if (mean != c.file.tensors.end() && inv_std != c.file.tensors.end()) {
-        c.info.standardization.mean = mean->second.data;
-        c.info.standardization.inv_std = inv_std->second.data;
-        if (mean->second.data.size() != static_cast<std::size_t>(c.info.spec.sizes.front()) ||
-            inv_std->second.data.size() != mean->second.data.size())
-            throw Error(describe(path + ", standardization", std::to_string(c.info.spec.sizes.front()) + " features", "another count"));
-    }
+    c.info.standardization = read_standardization(c, "standardization", c.info.spec.sizes.front());
+    c.info.target_standardization = read_standardization(c, "target_standardization", c.info.spec.sizes.back());
     // Every buffer must fit the spec the file claims.
     const Model model(c.info.spec);
     for (const std::string& role : roles_in(c, model)) c.buffers.emplace(role, read_buffer(role, model, c));
@@ -260,7 +273,17 @@ std::vector<std::int64_t> checkpoint_steps(const std::string& dir) {
     return steps;
 }
 
-LoadedCheckpoint load_newest_checkpoint(const std::string& dir_or_file, const std::string& what) {
+// Renames a checkpoint that does not load to "<name>.corrupt" (never deleted: a person may
+// want to look at it), so that it no longer counts as the directory's newest. Returns the
+// warning to show. A rename that fails because another rank moved it first is fine.
+static std::string set_aside(const std::string& path, const std::string& failure) {
+    const std::string aside = path + ".corrupt";
+    const bool moved = std::rename(path.c_str(), aside.c_str()) == 0;
+    return "warning: " + path + " does not load (" + failure + "); " +
+           (moved ? "renamed to " + aside : std::string("left where it is")) + " and skipped";
+}
+
+LoadedCheckpoint load_newest_checkpoint(const std::string& dir_or_file, const std::string& what, bool set_aside_corrupt) {
     struct stat st;
     if (stat(dir_or_file.c_str(), &st) != 0)
         throw Error(describe(what + " " + dir_or_file, "a checkpoint file or directory", std::strerror(errno)));
@@ -272,11 +295,17 @@ LoadedCheckpoint load_newest_checkpoint(const std::string& dir_or_file, const st
     if (files.empty())
         throw Error(describe(what + " " + dir_or_file, "a directory with step-*.safetensors checkpoints", "none"));
     std::string first_failure;
+    std::vector<std::string> warnings;
     for (auto name = files.rbegin(); name != files.rend(); ++name) {
+        const std::string path = dir_or_file + "/" + *name;
         try {
-            return load_checkpoint(dir_or_file + "/" + *name);
+            LoadedCheckpoint c = load_checkpoint(path);
+            c.warnings = std::move(warnings);
+            return c;
         } catch (const Error& e) {
             if (first_failure.empty()) first_failure = e.what();
+            warnings.push_back(set_aside_corrupt ? set_aside(path, e.what())
+                                                 : "warning: " + path + " does not load (" + e.what() + "); skipped");
         }
     }
     throw Error(what + " " + dir_or_file + ": no checkpoint there loads; the newest fails with: " + first_failure);

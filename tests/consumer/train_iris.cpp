@@ -32,7 +32,7 @@ int main(int argc, char** argv) {
         // The checkpoint, loaded back and evaluated on every row of the file.
         const mlptrain::SavedModel model = mlptrain::load_model(argv[2]);
         const mlptrain::Dataset data = mlptrain::load_model_data(model, {argv[1]}, mlptrain::Labels::required);
-        const mlptrain::EvalResult all = mlptrain::evaluate(model.spec(), model.params(), data);
+        const mlptrain::EvalResult all = mlptrain::evaluate(model, data);
         std::printf("checkpoint at step %lld: accuracy %.4f on all %lld rows\n",
                     static_cast<long long>(model.checkpoint.step), all.accuracy, static_cast<long long>(all.rows));
         std::printf("weights fingerprint: %s\n", result.weights_fingerprint.c_str());

@@ -18,4 +18,17 @@ std::vector<std::vector<std::int64_t>> confusion_matrix(const std::vector<std::i
                                                         const std::vector<std::int32_t>& predicted,
                                                         std::int64_t classes);
 
+// How well predicted values fit regression targets, in the targets' units. R² = 1 −
+// SSE / SST, SST around the targets' own mean: 0 for predicting that mean, 1 for a perfect
+// fit; mean_rmse is the RMSE of predicting the mean, the baseline to beat.
+struct RegressionScore {
+    double mse = 0.0;  // mean over rows and outputs of (predicted − target)²
+    double rmse = 0.0;
+    double r2 = 0.0;
+    double mean_rmse = 0.0;
+};
+// predicted and targets: rows × outputs, row-major.
+RegressionScore score_regression(const float* predicted, const float* targets, std::int64_t rows,
+                                 std::int64_t outputs);
+
 }  // namespace mlptrain

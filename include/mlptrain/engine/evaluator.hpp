@@ -35,11 +35,16 @@ public:
     ~Evaluator();
 
     int threads() const { return workers_.threads(); }
+    // As evaluate_rows; throws NumericError (naming how many rows, the first of them and the
+    // first layer whose outputs are not finite) when an output or the loss is NaN or Inf.
     EvalResult evaluate(const float* params, const Dataset& data, const std::vector<std::int64_t>& rows,
                         std::vector<std::int32_t>* predictions = nullptr,
                         std::vector<float>* outputs = nullptr);
 
 private:
+    [[noreturn]] void throw_non_finite(const float* params, const Dataset& data, const std::vector<std::int64_t>& rows,
+                                       const std::vector<float>& outputs);
+
     // Rows per chunk. Fixed, because the chunk sums' order defines the loss to the last bit.
     static constexpr std::int64_t chunk_rows_ = 128;
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "mlptrain/nn/model.hpp"
 #include "mlptrain/nn/workspace.hpp"
@@ -33,5 +34,11 @@ double forward_loss(Workspace& ws, const Model& model, const float* params, std:
 // writes zeros. Returns Σ_rows loss.
 double forward_backward(Workspace& ws, const Model& model, const float* params, float* grads,
                         std::int64_t n, const DropoutContext* dropout);
+
+// Where a forward pass over the first n rows of `ws` stopped being finite: the first layer
+// (in forward order) whose pre-activations Z hold NaN or Inf, or -1 when none does.
+int first_non_finite_layer(const Workspace& ws, const Model& model, std::int64_t n);
+// "layers.<l> (its outputs X·Wᵀ + b; weights finite|not finite)", for messages.
+std::string describe_layer_outputs(const Model& model, const float* params, int layer);
 
 }  // namespace mlptrain

@@ -27,7 +27,8 @@ struct RunConfig {
     std::string label;                      // CSV label column (name or 0-based index); empty: last
     double validation_fraction = 0.0;
     double test_fraction = 0.0;
-    bool standardize = false;  // per-feature standardization fitted on the training rows
+    bool standardize = false;         // per-feature standardization fitted on the training rows
+    bool standardize_target = false;  // mse: the same for the regression targets
     std::int64_t max_rows = 0;  // use only the first N rows of each data file (0: all)
 
     // Model.

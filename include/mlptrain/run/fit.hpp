@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "mlptrain/core/metrics.hpp"
 #include "mlptrain/engine/communicator.hpp"
 #include "mlptrain/engine/train_state.hpp"
 #include "mlptrain/run/blas_selection.hpp"
@@ -52,7 +53,9 @@ struct FitResult {
     std::int64_t step = 0;
     TrainState state;
     std::string checkpoint_dir;  // where checkpoints were written ("" for none)
-    std::optional<EvalResult> test;            // when finished with a test set
+    std::optional<EvalResult> test;            // when finished with a test set (regression: loss in
+                                               // the targets' original units)
+    std::optional<RegressionScore> test_regression;  // mse: RMSE and R², original units
     std::vector<std::int32_t> test_predicted;  // classification: the class of each test row
     std::string weights_fingerprint;
     std::vector<float> params;  // the final weights, in the arena layout of Model(spec)

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "mlptrain/core/metrics.hpp"
 #include "mlptrain/data/dataset.hpp"
 #include "mlptrain/engine/train_state.hpp"
 #include "mlptrain/nn/model.hpp"
@@ -53,16 +54,19 @@ enum class Labels {
 // standardization is applied. Throws Error naming the file and what does not fit.
 Dataset load_model_data(const SavedModel& model, const ModelData& source, Labels labels);
 
-// Mean loss and accuracy of a model over every row of `data` (as load_model_data returns
-// it), on `threads` threads (0: all); predicted (if given) gets each row's class. Both this
-// and predict() run on the process's BLAS core (process_blas_core: selected automatically
-// here when nothing selected it before).
-EvalResult evaluate(const ModelSpec& spec, const float* params, const Dataset& data, int threads = 0,
-                    std::vector<std::int32_t>* predicted = nullptr);
+// Mean loss and accuracy of `model` over every row of `data` (as load_model_data returns
+// it), on `threads` threads (0: all); predicted (if given) gets each row's class. For a
+// regression model the loss is the mse in the targets' original units, and `regression`
+// (if given) gets the RMSE and R². Throws NumericError when an output is NaN or Inf. Both
+// this and predict() run on the process's BLAS core (process_blas_core: selected
+// automatically here when nothing selected it before).
+EvalResult evaluate(const SavedModel& model, const Dataset& data, int threads = 0,
+                    std::vector<std::int32_t>* predicted = nullptr, RegressionScore* regression = nullptr);
 
-// The network outputs (rows × outputs: probabilities, or regression values) for every row
-// of `data`; predicted (if given) gets each row's class (classification).
-std::vector<float> predict(const ModelSpec& spec, const float* params, const Dataset& data, int threads = 0,
+// The network outputs (rows × outputs: probabilities, or regression values in the targets'
+// original units) for every row of `data`; predicted (if given) gets each row's class.
+// Throws NumericError when an output is NaN or Inf.
+std::vector<float> predict(const SavedModel& model, const Dataset& data, int threads = 0,
                            std::vector<std::int32_t>* predicted = nullptr);
 
 }  // namespace mlptrain

@@ -19,10 +19,13 @@ namespace mlptrain {
 
 struct PreparedRun {
     RunConfig config;             // as given; checkpoint_dir defaults to a resumed directory
-    std::string saved_config;     // config_lines(config): what checkpoints store
+    std::string saved_config;     // config_lines(config), data paths canonical: what checkpoints store
+    std::string data_hash;        // dataset_hash of the data as loaded: what identifies it on resume
     Dataset data;                 // a test file's rows appended after the training file's; standardized
     Split split;
     Standardization standardization;  // fitted on split.train, or the resumed checkpoint's
+    // mse with standardize_target: the targets' map, likewise (data.y is standardized).
+    Standardization target_standardization;
     ModelSpec spec;
     TrainConfig train;            // resolved (resolve_train_config)
     std::int64_t targets_cols = 0;  // regression targets per row (mse), 0 for class labels
@@ -41,7 +44,9 @@ PreparedRun prepare_run(const RunConfig& config, std::optional<LoadedCheckpoint>
 LoadedCheckpoint load_resume_checkpoint(const std::string& resume);
 
 // Throws ConfigError naming the first result-defining setting whose value differs between
-// `saved` (config_lines of the checkpoint at `path`) and `current`.
+// `saved` (config_lines of the checkpoint at `path`) and `current`. Data paths are not
+// compared as text: the data's content (PreparedRun::data_hash) identifies it, so a resumed
+// run may reach the same file by another path, or from another directory.
 void check_same_configuration(const std::string& saved, const std::string& current, const std::string& path);
 
 // The trainer's settings for `train_rows` training rows: the batch clamped to them (a note

@@ -22,8 +22,10 @@ namespace mlptrain {
 struct CheckpointInfo {
     ModelSpec spec;
     std::vector<std::string> class_names;  // empty for regression
-    Standardization standardization;       // empty if none
+    Standardization standardization;       // features; empty if none
+    Standardization target_standardization;  // regression targets; empty if none
     std::string config;                    // the run's configuration, as `key = value` lines
+    std::string data_hash;                 // what the run trained on (dataset_hash, hex; "" if unknown)
     bool input_u8 = false;                 // trained on uint8 pixels scaled by 1/255 (IDX)
 };
 
@@ -38,6 +40,7 @@ struct LoadedCheckpoint {
     TrainState state;
     std::int64_t step = 0;
     SafetensorsFile file;                          // the tensors as read
+    std::vector<std::string> warnings;             // newer checkpoints that did not load
     std::map<std::string, AlignedBuffer> buffers;  // role → buffer in the arena layout of info.spec
 
     const float* params() const { return buffers.at("params").data(); }
@@ -74,8 +77,11 @@ std::vector<std::int64_t> checkpoint_steps(const std::string& dir);
 
 // Loads a checkpoint file, or the newest step-*.safetensors of a directory that loads
 // (the step number decides, not `latest`, which a writer killed after its rename has not
-// updated yet). Throws Error naming `what` (the caller's name for the path, e.g. a flag or
-// a field reference) if there is none.
-LoadedCheckpoint load_newest_checkpoint(const std::string& dir_or_file, const std::string& what);
+// updated yet). Newer files that do not load are skipped with a warning; with
+// `set_aside_corrupt` (a run resuming into the directory) they are also renamed
+// "<file>.corrupt", never deleted, so that they are not in its way. Throws Error naming
+// `what` (the caller's name for the path, e.g. a flag or a field reference) if none loads.
+LoadedCheckpoint load_newest_checkpoint(const std::string& dir_or_file, const std::string& what,
+                                        bool set_aside_corrupt = false);
 
 }  // namespace mlptrain
