@@ -13,7 +13,7 @@ EvalResult evaluate_rows(const Model& model, const float* params, const Dataset&
                          const std::vector<std::int64_t>& rows, std::int64_t chunk_rows,
                          const std::vector<std::unique_ptr<Workspace>>& lanes, WorkerPool& workers,
                          Communicator& comm, std::vector<std::int32_t>* predictions,
-                         std::vector<float>* outputs) {
+                         std::vector<float>* outputs, int outputs_layer) {
     EvalResult result;
     result.rows = static_cast<std::int64_t>(rows.size());
     if (rows.empty()) return result;
@@ -23,8 +23,12 @@ EvalResult evaluate_rows(const Model& model, const float* params, const Dataset&
     std::vector<double> loss(static_cast<std::size_t>(chunks), 0.0);
     std::vector<double> correct(static_cast<std::size_t>(chunks), 0.0);
     const std::int64_t out = model.dim_output();
+    MLPTRAIN_ASSERT(outputs_layer >= -1 && outputs_layer < model.num_layers(), "evaluation outputs layer");
+    // The layer `outputs` receives: forward_loss leaves every layer's activations in ws.post.
+    const int copied = outputs_layer < 0 ? model.num_layers() - 1 : outputs_layer;
+    const std::int64_t width = model.dim_out(copied);
     if (predictions) predictions->assign(rows.size(), 0);
-    if (outputs) outputs->assign(rows.size() * static_cast<std::size_t>(out), 0.0f);
+    if (outputs) outputs->assign(rows.size() * static_cast<std::size_t>(width), 0.0f);
     // Ranks split the chunks (c mod ranks) unless every row's output is wanted here. Lane s
     // of a rank evaluates its chunks s, s+lanes, … with workspace s.
     const bool split_ranks = comm.size() > 1 && !predictions && !outputs;
@@ -39,13 +43,14 @@ EvalResult evaluate_rows(const Model& model, const float* params, const Dataset&
             gather_batch(ws, data, rows.data() + lo, n);
             loss[static_cast<std::size_t>(c)] = forward_loss(ws, model, params, n);
             const ConstMatrix P = ws.post.back().as_matrix(n, out);
+            const ConstMatrix A = ws.post[static_cast<std::size_t>(copied)].as_matrix(n, width);
             for (std::int64_t r = 0; r < n; ++r) {
                 if (data.is_classification()) {
                     const std::int32_t p = predicted_class(P, r, model.spec().loss);
                     correct[static_cast<std::size_t>(c)] += p == ws.labels[static_cast<std::size_t>(r)];
                     if (predictions) (*predictions)[static_cast<std::size_t>(lo + r)] = p;
                 }
-                if (outputs) std::memcpy(outputs->data() + (lo + r) * out, P.row(r), sizeof(float) * out);
+                if (outputs) std::memcpy(outputs->data() + (lo + r) * width, A.row(r), sizeof(float) * width);
             }
         }
     });
@@ -72,8 +77,10 @@ Evaluator::Evaluator(const Model& model, int threads, std::int64_t targets_cols)
 Evaluator::~Evaluator() = default;
 
 EvalResult Evaluator::evaluate(const float* params, const Dataset& data, const std::vector<std::int64_t>& rows,
-                               std::vector<std::int32_t>* predictions, std::vector<float>* outputs) {
-    return evaluate_rows(model_, params, data, rows, chunk_rows_, lanes_, workers_, *comm_, predictions, outputs);
+                               std::vector<std::int32_t>* predictions, std::vector<float>* outputs,
+                               int outputs_layer) {
+    return evaluate_rows(model_, params, data, rows, chunk_rows_, lanes_, workers_, *comm_, predictions, outputs,
+                         outputs_layer);
 }
 
 }  // namespace mlptrain
