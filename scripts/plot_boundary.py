@@ -672,19 +672,19 @@ def main():
         a.frames = 0 if a.output.lower().endswith(".gif") else 6
     if a.hidden_max < 1 or a.frame_ms < 1 or a.frames < 0 or a.levels < 0:
         fail("--hidden-max, --frame-ms: expected positive integers; --frames, --levels: 0 or more")
-    # matplotlib draws; Pillow writes GIFs and palette PNGs (Debian's matplotlib depends on it).
+    ml = Mlptrain(find_mlptrain(a.mlptrain))
+    model = resolve_checkpoint(a.model)
+    info = read_checkpoint(model)
+    names, x, y = read_data(a.data, a.label)
+    scene = Scene(a, info, names, x, y)
+    # matplotlib draws; Pillow writes GIFs and palette PNGs (Debian's matplotlib depends on
+    # it). Imported only now: it takes a second or more, and bad input fails before that.
     for module in ("matplotlib", "PIL") if a.output.lower().endswith(".gif") else ("matplotlib",):
         if importlib.util.find_spec(module) is None:
             fail(f"Python module {module} is missing for {sys.executable} (hint: scripts/setup.sh --with plots, "
                  "then run the script with /usr/bin/python3)", 1)
     import matplotlib
     matplotlib.use("Agg")
-
-    ml = Mlptrain(find_mlptrain(a.mlptrain))
-    model = resolve_checkpoint(a.model)
-    info = read_checkpoint(model)
-    names, x, y = read_data(a.data, a.label)
-    scene = Scene(a, info, names, x, y)
     with tempfile.TemporaryDirectory(prefix="plot_boundary.") as tmp:
         if a.animate is not None:
             fig, layout = plot_animation(a, ml, scene, run_dir, tmp)

@@ -181,10 +181,10 @@ class Plots(unittest.TestCase):
         cls.points, cls.labels = read_points(cls.moons_data)
         # The plain picture that several tests read.
         cls.still = plot(cls.moons, cls.moons_data, os.path.join(TMP.name, "moons.png"))
-        # Every checkpoint kept: 14 steps an epoch, 70 in all, so every 10th step and the
-        # epoch ends 14, 28, 42, 56: 11 files.
+        # Every checkpoint kept: 14 steps an epoch, 56 in all, so every 10th step and the
+        # epoch ends 14, 28, 42, 56: 9 files.
         cls.run_dir, _ = train("anim", cls.moons_data, "--layers 8,8 --activation tanh --optimizer adam --lr 0.01 "
-                               "--weight-decay 0 --epochs 5 --checkpoint-every 10 --keep-checkpoints 0")
+                               "--weight-decay 0 --epochs 4 --checkpoint-every 10 --keep-checkpoints 0")
 
     # The map shows mlptrain's class on both sides of the boundary, in the data's units.
     def test_boundary_colours_match_predictions(self):
@@ -201,15 +201,6 @@ class Plots(unittest.TestCase):
         self.assertIn("2-8-8-2 tanh cross_entropy", layout["title"])
         self.assertIn("epoch 40 (step 560)", layout["title"])
         self.assertRegex(layout["title"], rf"test accuracy {re.escape(accuracy)} \(\d+ of {rows}\)")
-
-    # Without test rows (or without the run's data file where the checkpoint says), the
-    # title says what its accuracy is instead: all of DATA, as predict classifies it.
-    def test_title_without_test_rows(self):
-        model, _ = train("no_test", self.moons_data, "--layers 4 --activation tanh --epochs 3 --test-fraction 0")
-        layout, _, r = plot(model, self.moons_data, os.path.join(TMP.name, "no_test.png"))
-        self.assertRegex(layout["title"], r"accuracy on all 300 rows of moons\.csv 0\.\d{4}$")
-        self.assertNotIn("test accuracy", layout["title"])
-        self.assertIn("no test accuracy", r.stderr)
 
     # Misclassified points (as many as evaluate counts) are ringed in black; sure, isolated
     # correct ones are not.
@@ -246,11 +237,12 @@ class Plots(unittest.TestCase):
         (x0, x1), (y0, y1) = layout["map"]["xlim"], layout["map"]["ylim"]
         step = np.array([(x1 - x0) / grid, (y1 - y0) / grid])
         around = np.array([(i, j) for i in (-1, 0, 1) for j in (-1, 0, 1)]) * step
+        # The same cells in every panel (each panel spans the map's ranges): one predict call.
+        centres = cell_centres({"xlim": [x0, x1], "ylim": [y0, y1]}, grid, margin=1)[::11]
+        header, rows = predict(self.moons, (centres[:, None, :] + around[None]).reshape(-1, 2), activations=1)
+        self.assertEqual(header, [f"h1_{u}" for u in range(8)])
         for panel in layout["hidden"]:
             box = {"bbox": panel["bbox"], "xlim": [x0, x1], "ylim": [y0, y1]}
-            centres = cell_centres(box, grid, margin=1)[::11]
-            header, rows = predict(self.moons, (centres[:, None, :] + around[None]).reshape(-1, 2), activations=1)
-            self.assertEqual(header[panel["unit"]], f"h1_{panel['unit']}")
             values = np.array([float(r[panel["unit"]]) for r in rows]).reshape(len(centres), len(around))
             expected = cmap((values - panel["vmin"]) / (panel["vmax"] - panel["vmin"]))[..., :3]
             errors = [np.abs(image[to_pixel(box, x, y)] - e).max(axis=1).min()
@@ -277,7 +269,7 @@ class Plots(unittest.TestCase):
     def test_gif_has_one_frame_per_checkpoint(self):
         run_dir = self.run_dir
         checkpoints = [n for n in os.listdir(run_dir) if n.endswith(".safetensors")]
-        self.assertEqual(len(checkpoints), 11)
+        self.assertEqual(len(checkpoints), 9)
         gif = os.path.join(TMP.name, "anim.gif")
         layout, _, _ = plot(run_dir, self.moons_data, gif, "--animate")
         frames = [rgb(f) for f in ImageSequence.Iterator(Image.open(gif))]
@@ -295,7 +287,7 @@ class Plots(unittest.TestCase):
         self.assertEqual(layout["frames"], 6)
         self.assertEqual(len(layout["maps"]), 6)
         self.assertEqual(layout["steps"][0], 10)
-        self.assertEqual(layout["steps"][-1], 70)
+        self.assertEqual(layout["steps"][-1], 56)
         MapCheck(self, layout, image, self.run_dir, self.points, box=layout["maps"][-1]).check(at_least=3)
 
     # bce: the map shades by P(positive class), the same class colours on both sides.
@@ -308,17 +300,22 @@ class Plots(unittest.TestCase):
         MapCheck(self, layout, image, model, read_points(data)[0]).check()
 
     # More than 2 features: a clear refusal, or the projection that --features asks for.
+    # The run has no test rows: the title then says what its accuracy is instead (all of
+    # DATA, as predict classifies it), as it does when the run's data file is not found.
     def test_more_than_two_features(self):
         data = os.path.join(DATA, "iris.csv")
-        model, _ = train("iris", data, "--epochs 30")
+        model, _ = train("iris", data, "--epochs 30 --test-fraction 0")
         _, _, r = plot(model, data, os.path.join(TMP.name, "iris.png"), expect=2)
         self.assertIn("the model has 4 input features", r.stderr)
         self.assertIn("--features I,J", r.stderr)
-        layout, image, _ = plot(model, data, os.path.join(TMP.name, "iris.png"),
+        layout, image, r = plot(model, data, os.path.join(TMP.name, "iris.png"),
                                 "--features", "petal_length,petal_width")
         self.assertEqual(layout["features"], ["petal_length", "petal_width"])
         self.assertEqual(len(layout["overlays"]), 2)  # the legend and the note on the held features
         self.assertEqual(layout["classes"], ["setosa", "versicolor", "virginica"])
+        self.assertRegex(layout["title"], r"accuracy on all 150 rows of iris\.csv 0\.\d{4}$")
+        self.assertNotIn("test accuracy", layout["title"])
+        self.assertIn("no test accuracy", r.stderr)
 
     # Regression: the map's colour is mlptrain's predicted value on the documented scale.
     def test_regression_value_map(self):
