@@ -23,6 +23,8 @@ EOF
 # call). Open MPI is part of the base so that the MPI communicator is built and tested;
 # python3-numpy lets a test read a checkpoint without mlptrain; python3-matplotlib lets
 # one run scripts/plot_metrics.py. librandom123-dev is the reference Philox generator.
+# The plots group adds what scripts/plot_boundary.py and tests/test_plots.py need besides:
+# python3-pil (GIFs, palette PNGs, reading pictures back).
 BASE_PACKAGES=(
     cmake ninja-build g++ pkg-config
     libtbb-dev libopenblas-dev libopenblas-pthread-dev
@@ -35,7 +37,7 @@ declare -A PACKAGE_GROUPS=(
     [mpi]="libopenmpi-dev openmpi-bin"
     [fashion-mnist]="dataset-fashion-mnist time"
     [torch]="python3-torch python3-numpy"
-    [plots]="python3-matplotlib"
+    [plots]="python3-matplotlib python3-pil"
     # A real Slurm for scripts/slurm/local_cluster.sh and the slurm-labelled tests. Slurm's
     # pmix plugin dlopen()s the unversioned libpmix.so, which only libpmix-dev ships: without
     # it `srun --mpi=list` still lists pmix, but `srun --mpi=pmix` fails.

@@ -1,5 +1,6 @@
 // Tests for dataset operations: standardization fitted on training rows, the seeded
-// stratified split, and gathering rows (float and scaled uint8) into batch matrices.
+// stratified split, keeping chosen rows, and gathering rows (float and scaled uint8) into
+// batch matrices.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -249,4 +250,29 @@ TEST_CASE("dataset: gather features, labels and targets") {
     std::vector<float> targets(3);
     mlptrain::gather_targets(mlptrain::make_matrix(targets.data(), 3, 1), reg, picks, 3);
     CHECK(targets == std::vector<float>{8, 0, 4});
+}
+
+// keep_rows keeps the named rows in their order: features, labels and targets together.
+TEST_CASE("dataset: keep_rows") {
+    Dataset data = make_classes({2, 3});
+    mlptrain::keep_rows(data, {4, 0, 2});
+    CHECK(data.rows == 3);
+    CHECK(data.x == std::vector<float>{4, 0, 2});
+    CHECK(data.labels == std::vector<std::int32_t>{1, 0, 1});
+    CHECK(data.class_names.size() == 2);
+
+    Dataset reg = make_regression(5);
+    mlptrain::keep_rows(reg, {3, 1});
+    CHECK(reg.x == std::vector<float>{3, 1});
+    CHECK(reg.y == std::vector<float>{6, 2});
+
+    Dataset bytes;
+    bytes.features = 2;
+    bytes.rows = 3;
+    bytes.x_u8 = {1, 2, 3, 4, 5, 6};
+    bytes.labels = {0, 1, 2};
+    mlptrain::keep_rows(bytes, {2});
+    CHECK(bytes.x_u8 == std::vector<std::uint8_t>{5, 6});
+    CHECK(bytes.labels == std::vector<std::int32_t>{2});
+    CHECK(bytes.x.empty());
 }

@@ -1,8 +1,9 @@
 // `mlptrain evaluate` and `mlptrain predict` through the real binary, on models trained by
 // `mlptrain train --checkpoint-dir`: metrics and confusion matrix, a predictions CSV with
 // valid class names and probabilities, data without a label column, regression and bce
-// models, and the rejections (wrong feature count, unknown class, missing model or output
-// directory) with exit status 2 and no file left behind.
+// models, hidden-layer activations, evaluation of the run's own test rows, and the
+// rejections (wrong feature count, unknown class, missing model or output directory) with
+// exit status 2 and no file left behind.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -333,4 +334,128 @@ TEST_CASE("evaluate to a full disk fails") {
                                                     q(iris_model()) + " --data " + q(data_path("iris.csv")) + " > /dev/full");
     CHECK(r.exit_status == 2);
     CHECK(contains(r.err, "cannot write to standard output"));
+}
+
+// predict --activations L writes hidden layer L's post-activation values: equal to
+// relu(W·x' + b) computed here with plain loops from the checkpoint's tensors (x' the
+// standardized features), for both hidden layers of the iris model (64, 32 ReLU units).
+TEST_CASE("predict --activations writes the hidden layers' activations") {
+    const TempDir dir;
+    const mlptrain::LoadedCheckpoint c = mlptrain::load_newest_checkpoint(iris_model(), "model");
+    auto tensor = [&](const std::string& name) { return c.file.tensors.at(name).data; };
+    const std::vector<float> mean = tensor("standardization.mean"), inv_std = tensor("standardization.inv_std");
+    // h (out) = relu(W (out, in) · x (in) + b (out)), in double.
+    auto layer = [&](int l, const std::vector<double>& x) {
+        const std::vector<float> W = tensor("layers." + std::to_string(l) + ".weight");
+        const std::vector<float> b = tensor("layers." + std::to_string(l) + ".bias");
+        std::vector<double> h(b.size());
+        for (std::size_t o = 0; o < h.size(); ++o) {
+            double z = b[o];
+            for (std::size_t i = 0; i < x.size(); ++i) z += double(W[o * x.size() + i]) * x[i];
+            h[o] = std::max(z, 0.0);
+        }
+        return h;
+    };
+    const auto data = read_csv(data_path("iris.csv"));
+    const std::string predict = "predict --model " + q(iris_model()) + " --data " + q(data_path("iris.csv"));
+    for (int L : {1, 2}) {
+        const std::string out = dir.path() + "/h" + std::to_string(L) + ".csv";
+        const CommandResult r = run_cli(predict + " --output " + q(out) + " --activations " + std::to_string(L));
+        INFO("stderr: ", r.err);
+        REQUIRE(r.exit_status == 0);
+        const auto rows = read_csv(out);
+        const std::size_t units = L == 1 ? 64 : 32;
+        REQUIRE(rows.size() == 151);
+        CHECK(rows[0].front() == "h" + std::to_string(L) + "_0");
+        CHECK(rows[0].back() == "h" + std::to_string(L) + "_" + std::to_string(units - 1));
+        double worst = 0;
+        for (std::size_t row = 1; row < rows.size(); ++row) {
+            std::vector<double> x(4);
+            for (std::size_t i = 0; i < 4; ++i) x[i] = (std::stod(data[row][i]) - mean[i]) * inv_std[i];
+            std::vector<double> h = layer(0, x);
+            if (L == 2) h = layer(1, h);
+            REQUIRE(rows[row].size() == units);
+            for (std::size_t j = 0; j < units; ++j)
+                worst = std::max(worst, std::fabs(std::stod(rows[row][j]) - h[j]) / (1.0 + std::fabs(h[j])));
+        }
+        CAPTURE(L);
+        CHECK(worst < 1e-5);  // 6 significant digits of text, float arithmetic
+    }
+    expect_rejected(run_cli(predict + " --output " + q(dir.path() + "/h3.csv") + " --activations 3"),
+                    {"--activations", "(1 to 2)", "4-64-32-3"});
+    expect_rejected(run_cli(predict + " --output " + q(dir.path() + "/h0.csv") + " --activations 0"), {"--activations"});
+    CHECK(!std::filesystem::exists(dir.path() + "/h3.csv"));
+    CHECK(!std::filesystem::exists(dir.path() + "/h0.csv"));
+}
+
+// train's "test: loss L  accuracy A  (N rows)" line.
+struct TestLine {
+    double loss = 0;
+    std::string accuracy, rows;
+};
+TestLine trained_test_line(const CommandResult& train) {
+    INFO("train stdout: ", train.out, "\nstderr: ", train.err);
+    REQUIRE(train.exit_status == 0);
+    std::smatch m;
+    REQUIRE(std::regex_search(train.out, m, std::regex("test: loss ([0-9.]+)  accuracy ([0-9.]+)  \\((\\d+) rows\\)")));
+    return {std::stod(m[1]), m[2], m[3]};
+}
+
+// evaluate --split test finds the run's test rows again (its data file, seed and fractions
+// from the checkpoint) and reports the test result train printed: the same rows, accuracy
+// and loss, for a file split three ways and for a separate --test-data file.
+TEST_CASE("evaluate --split test repeats the run's test result") {
+    const TempDir dir;
+    const std::string wine = dir.path() + "/wine";
+    const TestLine trained = trained_test_line(
+        run_cli("train --data " + q(data_path("wine.csv")) + " --epochs 5 --seed 4 --checkpoint-dir " + q(wine)));
+    auto evaluated = [&](const std::string& model, const std::string& part) {
+        const CommandResult e = run_cli("evaluate --model " + q(model) + " --split " + part);
+        INFO("stderr: ", e.err);
+        REQUIRE(e.exit_status == 0);
+        return e.out;
+    };
+    auto check_same = [](const std::string& out, const TestLine& t) {
+        INFO("evaluate: ", out);
+        CHECK(contains(out, "accuracy " + t.accuracy + " ("));
+        CHECK(contains(out, " of " + t.rows + " rows)\n"));
+        std::smatch m;
+        REQUIRE(std::regex_search(out, m, std::regex("loss \\(cross_entropy\\) ([0-9.]+)\n")));
+        CHECK(std::fabs(std::stod(m[1]) - t.loss) <= 0.00005 + 1e-9);  // train rounds to 4 places
+    };
+    check_same(evaluated(wine, "test"), trained);
+    CHECK(contains(evaluated(wine, "test"), "data: the test rows of "));
+    // The three parts together are the run's 178 rows.
+    std::int64_t total = 0;
+    for (const char* part : {"train", "validation", "test"}) {
+        std::smatch m;
+        const std::string out = evaluated(wine, part);
+        REQUIRE(std::regex_search(out, m, std::regex("of (\\d+) rows\\)")));
+        total += std::stoll(m[1]);
+    }
+    CHECK(total == 178);
+
+    // A separate test file (its rows follow the training file's): every second row of iris.
+    std::string first, second;
+    const auto rows = read_csv(data_path("iris.csv"));
+    for (std::size_t r = 0; r < rows.size(); ++r) {
+        std::string line;
+        for (const std::string& f : rows[r]) line += (line.empty() ? "" : ",") + f;
+        if (r == 0 || r % 2) first += line + "\n";
+        if (r == 0 || r % 2 == 0) second += line + "\n";
+    }
+    const std::string iris = dir.path() + "/iris";
+    const TestLine separate = trained_test_line(
+        run_cli("train --train-data " + q(dir.write_file("a.csv", first)) + " --test-data " +
+                q(dir.write_file("b.csv", second)) + " --epochs 5 --checkpoint-dir " + q(iris)));
+    CHECK(separate.rows == "75");
+    check_same(evaluated(iris, "test"), separate);
+
+    const std::string split = "evaluate --model " + q(wine) + " --split ";
+    expect_rejected(run_cli(split + "tests"), {"--split", "train, validation or test", "tests"});
+    expect_rejected(run_cli(split + "test --data " + q(data_path("wine.csv"))), {"--split test", "--data"});
+    const std::string none = dir.path() + "/none";
+    REQUIRE(run_cli("train --data " + q(data_path("wine.csv")) + " --epochs 1 --test-fraction 0 --quiet --checkpoint-dir " +
+                    q(none)).exit_status == 0);
+    expect_rejected(run_cli("evaluate --model " + q(none) + " --split test"), {"test rows", "--test-fraction"});
 }

@@ -100,6 +100,21 @@ TEST_CASE("resume from a directory uses the latest checkpoint") {
     CHECK(files == 3);
 }
 
+// --keep-checkpoints 0 keeps every checkpoint (every 5 steps and every epoch end); a
+// negative count is refused by name.
+TEST_CASE("--keep-checkpoints 0 keeps every checkpoint") {
+    TempDir dir;
+    const std::string ckpt = dir.path() + "/ckpt";
+    const std::string args = "train --data '" + test_support::data_path("iris.csv") +
+                             "' --epochs 4 --batch-size 16 --checkpoint-every 5 --quiet";
+    REQUIRE(run_cli(args + " --keep-checkpoints 0 --checkpoint-dir '" + ckpt + "'").exit_status == 0);
+    // 105 training rows make 7 steps per epoch: every 5th step plus the epoch ends 7, 14, 21, 28.
+    CHECK(mlptrain::checkpoint_steps(ckpt) == std::vector<std::int64_t>{5, 7, 10, 14, 15, 20, 21, 25, 28});
+    const auto bad = run_cli(args + " --keep-checkpoints -1 --checkpoint-dir '" + dir.path() + "/other'");
+    CHECK(bad.exit_status == 2);
+    CHECK(bad.err.find("--keep-checkpoints: expected an integer from 0 (keep every one) to 1000000") != std::string::npos);
+}
+
 // A result-defining flag that differs from the saved configuration is refused by name.
 TEST_CASE("resume refuses a changed configuration") {
     TempDir dir;

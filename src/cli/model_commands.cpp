@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <iostream>
+#include <optional>
 
 #include "blas_core_option.hpp"
 #include "command_line.hpp"
@@ -28,9 +29,28 @@ namespace {
 struct ModelArgs {
     std::string model, output;
     ModelData data;
-    int threads = 0;  // 0: every CPU of the affinity mask
+    int threads = 0;                // 0: every CPU of the affinity mask
     BlasCoreOption blas_core;
+    std::optional<RunPart> part;    // evaluate --split: the run's own rows of that part
+    std::int64_t activations = 0;   // predict --activations: this hidden layer (1-based); 0: predictions
 };
+
+// evaluate --split PART: the part, or Error. --split replaces --data: the rows come from the
+// run's own data files, which its checkpoint names.
+RunPart parse_split(const po::variables_map& vm) {
+    const std::string part = vm["split"].as<std::string>();
+    for (const char* flag : {"data", "label", "labels"}) {
+        if (vm.count(flag))
+            throw Error(describe("--split " + part, "no --" + std::string(flag) + " beside it",
+                                 "--" + std::string(flag) + " " + vm[flag].as<std::string>(),
+                                 "--split reads the run's own data files, as its checkpoint names them; omit --split "
+                                 "to evaluate other data"));
+    }
+    if (part == "train") return RunPart::train;
+    if (part == "validation") return RunPart::validation;
+    if (part == "test") return RunPart::test;
+    throw Error(describe("--split", "train, validation or test", quote(part)));
+}
 
 // Parses `args` against `desc`; returns false (after printing the help) for --help.
 bool parse_model_args(const std::vector<std::string>& args, const po::options_description& desc,
@@ -43,8 +63,10 @@ bool parse_model_args(const std::vector<std::string>& args, const po::options_de
     }
     auto text = [&](const char* name) { return vm.count(name) ? vm[name].as<std::string>() : std::string(); };
     for (const char* required : {"model", "data", "output"}) {
-        if (desc.find_nothrow(required, false) && !vm.count(required))
-            throw Error(describe("--" + std::string(required), "a file name", "nothing", hint));
+        const bool data = std::string(required) == "data", split = desc.find_nothrow("split", false);
+        if (desc.find_nothrow(required, false) && !vm.count(required) && !(data && vm.count("split")))
+            throw Error(describe("--" + std::string(required), data && split ? "a file name, or --split PART" : "a file name",
+                                 "nothing", hint));
     }
     a.model = text("model");
     a.output = text("output");
@@ -57,6 +79,12 @@ bool parse_model_args(const std::vector<std::string>& args, const po::options_de
     a.data.idx_labels = text("labels");
     if (vm.count("threads")) a.threads = parse_threads(text("threads"), "threads");
     a.blas_core = blas_core_option(vm);
+    if (vm.count("split")) a.part = parse_split(vm);
+    if (vm.count("activations")) {  // its upper bound is the model's: run_predict checks it
+        a.activations = parse_integer(text("activations"), "activations");
+        if (a.activations < 1)
+            throw Error(describe("--activations", "a hidden layer from 1 (the first hidden layer)", text("activations")));
+    }
     return true;
 }
 
@@ -147,18 +175,33 @@ std::string predictions_csv(const SavedModel& m, const Dataset& data, const std:
     return text;
 }
 
+// Hidden layer `layer`'s activations (rows × units) as CSV: columns h<layer>_0, h<layer>_1, …
+// (units numbered from 0, like prediction_<j>), one row per data row.
+std::string activations_csv(std::int64_t layer, std::int64_t units, const std::vector<float>& values) {
+    std::string text;
+    for (std::int64_t j = 0; j < units; ++j) text += (j ? ",h" : "h") + std::to_string(layer) + "_" + std::to_string(j);
+    text += "\n";
+    for (std::size_t i = 0; i < values.size(); ++i)
+        text += format_general(values[i], 6) + ((i + 1) % static_cast<std::size_t>(units) == 0 ? "\n" : ",");
+    return text;
+}
+
 }  // namespace
 
 int run_evaluate(const std::vector<std::string>& args) {
     po::options_description desc("mlptrain evaluate options");
     add_data_options(desc);
-    desc.add_options()("help,h", "show this help");
+    desc.add_options()
+        ("split", po::value<std::string>(),
+         "instead of --data: the rows the run itself used as train, validation or test (its data files, "
+         "as its checkpoint names them, split again by its seed and fractions)")
+        ("help,h", "show this help");
     ModelArgs a;
-    if (!parse_model_args(args, desc, "evaluate", "--model FILE --data FILE [options]", a)) return 0;
+    if (!parse_model_args(args, desc, "evaluate", "--model FILE (--data FILE | --split PART) [options]", a)) return 0;
 
     const SavedModel m = load_model(a.model, "--model");
     print_warnings(m);
-    const Dataset data = load_model_data(m, a.data, Labels::required);
+    const Dataset data = a.part ? load_run_part(m, *a.part) : load_model_data(m, a.data, Labels::required);
     const BlasSelection& blas = process_blas_core(a.blas_core);
     std::vector<std::int32_t> predicted;
     RegressionScore score;
@@ -185,6 +228,8 @@ int run_predict(const std::vector<std::string>& args) {
     add_data_options(desc);
     desc.add_options()
         ("output", po::value<std::string>(), "CSV file to write: the prediction and the class probabilities per row")
+        ("activations", po::value<std::string>(),
+         "write hidden layer L's activations instead (1: the first hidden layer; columns hL_0, hL_1, ...)")
         ("help,h", "show this help");
     ModelArgs a;
     if (!parse_model_args(args, desc, "predict", "--model FILE --data FILE --output FILE [options]", a)) return 0;
@@ -203,12 +248,23 @@ int run_predict(const std::vector<std::string>& args) {
     } catch (const Error& e) {
         throw Error("--output: " + std::string(e.what()));
     }
+    const std::int64_t hidden = m.spec().num_layers() - 1;
+    if (a.activations > hidden)
+        throw Error(describe("--activations", "a hidden layer of " + m.spec().describe() +
+                                                  (hidden > 0 ? " (1 to " + std::to_string(hidden) + ")" : " (it has none)"),
+                             std::to_string(a.activations)));
     const Dataset data = load_model_data(m, a.data, Labels::optional);
     const BlasSelection& blas = process_blas_core(a.blas_core);
     if (!blas.note.empty()) std::cout << "note: " << blas_core_text(blas.note) << "\n";
-    std::vector<std::int32_t> predicted;
-    const std::vector<float> outputs = predict(m, data, a.threads, &predicted);
-    output->write(predictions_csv(m, data, outputs, predicted));
+    if (a.activations > 0) {
+        const int layer = static_cast<int>(a.activations);
+        output->write(activations_csv(layer, m.spec().sizes[static_cast<std::size_t>(layer)],
+                                      hidden_activations(m.spec(), m.params(), data, layer, a.threads)));
+    } else {
+        std::vector<std::int32_t> predicted;
+        const std::vector<float> outputs = predict(m, data, a.threads, &predicted);
+        output->write(predictions_csv(m, data, outputs, predicted));
+    }
     output->commit();
     std::cout << "predict: " << data.rows << " rows from " << data.source << " with " << m.checkpoint.path
               << " written to " << a.output << "\n";

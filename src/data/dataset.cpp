@@ -9,6 +9,8 @@
 #include <cstring>
 #include <map>
 #include <string>
+#include <type_traits>
+#include <utility>
 
 #include "mlptrain/core/error.hpp"
 #include "mlptrain/core/metrics.hpp"
@@ -266,6 +268,25 @@ void keep_first_rows(Dataset& data, std::int64_t n) {
     if (!data.labels.empty()) data.labels.resize(rows);
     if (!data.y.empty()) data.y.resize(rows * static_cast<std::size_t>(data.outputs));
     data.rows = n;
+}
+
+void keep_rows(Dataset& data, const std::vector<std::int64_t>& rows) {
+    // Row r's block of `width` values in `values`, for each kept row in order.
+    auto select = [&](auto& values, std::int64_t width) {
+        if (values.empty()) return;
+        std::remove_reference_t<decltype(values)> kept;
+        kept.reserve(rows.size() * static_cast<std::size_t>(width));
+        for (const std::int64_t r : rows) {
+            MLPTRAIN_ASSERT(r >= 0 && r < data.rows, "keep_rows: row out of range");
+            kept.insert(kept.end(), values.begin() + r * width, values.begin() + (r + 1) * width);
+        }
+        values = std::move(kept);
+    };
+    select(data.x, data.features);
+    select(data.x_u8, data.features);
+    select(data.labels, 1);
+    select(data.y, data.outputs);
+    data.rows = static_cast<std::int64_t>(rows.size());
 }
 
 void remap_classes(Dataset& data, const std::vector<std::string>& names, const std::string& expected,

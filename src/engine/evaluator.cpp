@@ -15,7 +15,7 @@ EvalResult evaluate_rows(const Model& model, const float* params, const Dataset&
                          const std::vector<std::int64_t>& rows, std::int64_t chunk_rows,
                          const std::vector<std::unique_ptr<Workspace>>& lanes, WorkerPool& workers,
                          Communicator& comm, std::vector<std::int32_t>* predictions,
-                         std::vector<float>* outputs) {
+                         std::vector<float>* outputs, int outputs_layer) {
     EvalResult result;
     result.rows = static_cast<std::int64_t>(rows.size());
     if (rows.empty()) return result;
@@ -25,8 +25,12 @@ EvalResult evaluate_rows(const Model& model, const float* params, const Dataset&
     std::vector<double> loss(static_cast<std::size_t>(chunks), 0.0);
     std::vector<double> correct(static_cast<std::size_t>(chunks), 0.0);
     const std::int64_t out = model.dim_output();
+    MLPTRAIN_ASSERT(outputs_layer >= -1 && outputs_layer < model.num_layers(), "evaluation outputs layer");
+    // The layer `outputs` receives: forward_loss leaves every layer's activations in ws.post.
+    const int copied = outputs_layer < 0 ? model.num_layers() - 1 : outputs_layer;
+    const std::int64_t width = model.dim_out(copied);
     if (predictions) predictions->assign(rows.size(), 0);
-    if (outputs) outputs->assign(rows.size() * static_cast<std::size_t>(out), 0.0f);
+    if (outputs) outputs->assign(rows.size() * static_cast<std::size_t>(width), 0.0f);
     // Ranks split the chunks (c mod ranks) unless every row's output is wanted here. Lane s
     // of a rank evaluates its chunks s, s+lanes, … with workspace s.
     const bool split_ranks = comm.size() > 1 && !predictions && !outputs;
@@ -41,13 +45,14 @@ EvalResult evaluate_rows(const Model& model, const float* params, const Dataset&
             gather_batch(ws, data, rows.data() + lo, n);
             loss[static_cast<std::size_t>(c)] = forward_loss(ws, model, params, n);
             const ConstMatrix P = ws.post.back().as_matrix(n, out);
+            const ConstMatrix A = ws.post[static_cast<std::size_t>(copied)].as_matrix(n, width);
             for (std::int64_t r = 0; r < n; ++r) {
                 if (data.is_classification()) {
                     const std::int32_t p = predicted_class(P, r, model.spec().loss);
                     correct[static_cast<std::size_t>(c)] += p == ws.labels[static_cast<std::size_t>(r)];
                     if (predictions) (*predictions)[static_cast<std::size_t>(lo + r)] = p;
                 }
-                if (outputs) std::memcpy(outputs->data() + (lo + r) * out, P.row(r), sizeof(float) * out);
+                if (outputs) std::memcpy(outputs->data() + (lo + r) * width, A.row(r), sizeof(float) * width);
             }
         }
     });
@@ -74,13 +79,18 @@ Evaluator::Evaluator(const Model& model, int threads, std::int64_t targets_cols)
 Evaluator::~Evaluator() = default;
 
 EvalResult Evaluator::evaluate(const float* params, const Dataset& data, const std::vector<std::int64_t>& rows,
-                               std::vector<std::int32_t>* predictions, std::vector<float>* outputs) {
+                               std::vector<std::int32_t>* predictions, std::vector<float>* outputs,
+                               int outputs_layer) {
     std::vector<float> own_outputs;  // every row's outputs are checked, wanted or not
     std::vector<float>& out = outputs ? *outputs : own_outputs;
-    const EvalResult result = evaluate_rows(model_, params, data, rows, chunk_rows_, lanes_, workers_, *comm_, predictions, &out);
-    if (!std::isfinite(result.loss) || !all_finite(out.data(), static_cast<std::int64_t>(out.size())))
-        throw_non_finite(params, data, rows, out);
-    return result;
+    const EvalResult result = evaluate_rows(model_, params, data, rows, chunk_rows_, lanes_, workers_, *comm_,
+                                            predictions, &out, outputs_layer);
+    if (std::isfinite(result.loss) && all_finite(out.data(), static_cast<std::int64_t>(out.size()))) return result;
+    if (outputs_layer < 0) throw_non_finite(params, data, rows, out);
+    // A hidden layer was wanted: find the first bad row through the network's outputs.
+    std::vector<float> network_outputs;
+    evaluate_rows(model_, params, data, rows, chunk_rows_, lanes_, workers_, *comm_, nullptr, &network_outputs);
+    throw_non_finite(params, data, rows, network_outputs);
 }
 
 void Evaluator::throw_non_finite(const float* params, const Dataset& data, const std::vector<std::int64_t>& rows,

@@ -113,7 +113,8 @@ static void validate_execution(const RunConfig& c) {
             std::to_string(c.shards), "a shard holds at least one row of a full batch");
     require(c.threads >= 0 && c.threads <= 1024, "threads", "an integer from 1 to 1024", std::to_string(c.threads));
     require(c.checkpoint_every >= 0, "checkpoint_every", "a non-negative number of steps", std::to_string(c.checkpoint_every));
-    require(c.keep_checkpoints >= 1 && c.keep_checkpoints <= 1000000, "keep_checkpoints", "an integer from 1 to 1000000",
+    require(c.keep_checkpoints >= 0 && c.keep_checkpoints <= 1000000, "keep_checkpoints",
+            "an integer from 0 (keep every one) to 1000000",
             std::to_string(c.keep_checkpoints));
     require(c.checkpoint_every == 0 || !c.checkpoint_dir.empty(), "checkpoint_every",
             field_ref("checkpoint_dir") + " DIR beside it", "no directory");

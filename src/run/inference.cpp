@@ -9,6 +9,8 @@
 #include "mlptrain/data/idx.hpp"
 #include "mlptrain/engine/evaluator.hpp"
 #include "mlptrain/run/blas_selection.hpp"
+#include "mlptrain/run/config.hpp"
+#include "mlptrain/run/prepare.hpp"
 
 namespace mlptrain {
 namespace {
@@ -75,8 +77,9 @@ SavedModel load_model(const std::string& dir_or_file, const std::string& what) {
     return SavedModel{load_newest_checkpoint(dir_or_file, what)};
 }
 
-Dataset load_model_data(const SavedModel& m, const ModelData& source, Labels labels) {
-    Dataset data = read_model_data(m, source, labels);
+// Data read for `m` made fit for it: its features checked, its labels mapped onto the
+// model's classes (or placeholders), the model's standardization applied.
+static void fit_to_model(const SavedModel& m, Dataset& data, Labels labels) {
     check_features(m, data, labels);
     const std::vector<std::string>& classes = m.info().class_names;
     if (labels == Labels::optional) {
@@ -98,6 +101,11 @@ Dataset load_model_data(const SavedModel& m, const ModelData& source, Labels lab
     }
     // The map fitted on the training rows; uint8 (IDX) data is scaled when gathered instead.
     if (!m.info().standardization.empty()) apply_standardization(data, m.info().standardization);
+}
+
+Dataset load_model_data(const SavedModel& m, const ModelData& source, Labels labels) {
+    Dataset data = read_model_data(m, source, labels);
+    fit_to_model(m, data, labels);
     return data;
 }
 
@@ -134,6 +142,52 @@ std::vector<float> predict(const SavedModel& model, const Dataset& data, int thr
     const Standardization& targets = model.info().target_standardization;
     if (!targets.empty()) undo_standardization(outputs.data(), data.rows, targets);
     return outputs;
+}
+
+std::vector<float> hidden_activations(const ModelSpec& spec, const float* params, const Dataset& data, int layer,
+                                      int threads) {
+    const std::int64_t hidden = spec.num_layers() - 1;
+    if (layer < 1 || layer > hidden)
+        throw Error(describe("hidden layer " + std::to_string(layer),
+                             "a hidden layer of " + spec.describe() +
+                                 (hidden > 0 ? " (1 to " + std::to_string(hidden) + ")" : " (it has none)"),
+                             std::to_string(layer)));
+    process_blas_core();
+    const Model model(spec);
+    Evaluator evaluator(model, threads, data.is_classification() ? 0 : data.outputs);
+    std::vector<float> activations;
+    // Model layer layer − 1 computes hidden layer `layer` (spec.sizes[layer] units).
+    evaluator.evaluate(params, data, all_rows(data), nullptr, &activations, layer - 1);
+    return activations;
+}
+
+Dataset load_run_part(const SavedModel& m, RunPart part) {
+    const RunConfig config = config_from_text(m.info().config, m.checkpoint.path + " (its saved configuration)");
+    RunData run;
+    try {
+        run = load_run_data(config);
+    } catch (const Error& e) {
+        throw Error("the run's data, as " + m.checkpoint.path + " names it: " + e.marked());
+    }
+    // Rows are found by position: the files must still hold what the run trained on.
+    const std::string hash = dataset_hash(run.data);
+    if (!m.info().data_hash.empty() && hash != m.info().data_hash)
+        throw Error(describe(run.data.source, "the data " + m.checkpoint.path + " was trained on (content hash " +
+                                                  m.info().data_hash + ")",
+                             "other content (hash " + hash + ")", "the file changed since training"));
+    const char* name = part == RunPart::train ? "training" : part == RunPart::validation ? "validation" : "test";
+    const std::vector<std::int64_t>& rows = part == RunPart::train        ? run.split.train
+                                            : part == RunPart::validation ? run.split.validation
+                                                                          : run.split.test;
+    if (rows.empty())
+        throw Error(describe(m.checkpoint.path, std::string("a run with ") + name + " rows", "none",
+                             std::string("its ") + field_ref(part == RunPart::test ? "test_fraction" : "validation_fraction") +
+                                 " was 0"));
+    // The model's standardization is the map train fitted on these very training rows.
+    fit_to_model(m, run.data, Labels::required);
+    keep_rows(run.data, rows);
+    run.data.source = std::string("the ") + name + " rows of " + run.data.source;
+    return std::move(run.data);
 }
 
 }  // namespace mlptrain

@@ -39,11 +39,24 @@ void keep_first_rows_of_classes(Dataset& data, std::int64_t max_rows) {
                              "take more rows (the file may be sorted by class)"));
 }
 
+ModelSpec model_spec(const RunConfig& c, const Dataset& data) {
+    ModelSpec spec;
+    spec.sizes.push_back(data.features);
+    spec.sizes.insert(spec.sizes.end(), c.layers.begin(), c.layers.end());
+    spec.sizes.push_back(loss_output_size(c.loss, data.num_classes(), data.outputs));
+    spec.hidden_activation = c.activation;
+    spec.loss = c.loss;
+    spec.dropout = c.dropout;
+    return spec;
+}
+
+}  // namespace
+
 // Data: one file split three ways, or a training file (split into train/validation) plus a
 // separate test file whose rows are appended after it.
-void load_and_split(PreparedRun& run) {
-    const RunConfig& c = run.config;
+RunData load_run_data(const RunConfig& c) {
     const CsvOptions csv{c.label, c.loss == Loss::mse};
+    RunData run;
     run.data = load_dataset(c.data.empty() ? c.train_data : c.data, c.train_labels, "train_labels", csv);
     if (c.max_rows > 0) keep_first_rows_of_classes(run.data, c.max_rows);
     if (!c.test_data.empty()) {
@@ -61,20 +74,8 @@ void load_and_split(PreparedRun& run) {
         throw Error(describe(field_ref("loss") + " bce", "a dataset with exactly 2 classes",
                              std::to_string(run.data.num_classes()) + " classes",
                              "use " + field_ref("loss") + " cross_entropy for more classes"));
+    return run;
 }
-
-ModelSpec model_spec(const RunConfig& c, const Dataset& data) {
-    ModelSpec spec;
-    spec.sizes.push_back(data.features);
-    spec.sizes.insert(spec.sizes.end(), c.layers.begin(), c.layers.end());
-    spec.sizes.push_back(loss_output_size(c.loss, data.num_classes(), data.outputs));
-    spec.hidden_activation = c.activation;
-    spec.loss = c.loss;
-    spec.dropout = c.dropout;
-    return spec;
-}
-
-}  // namespace
 
 TrainConfig resolve_train_config(const RunConfig& c, std::int64_t train_rows, std::vector<std::string>& notes) {
     TrainConfig t;
@@ -172,7 +173,9 @@ PreparedRun prepare_run(const RunConfig& config, std::optional<LoadedCheckpoint>
         run.notes.insert(run.notes.end(), resume->warnings.begin(), resume->warnings.end());
         check_same_configuration(resume->info.config, run.saved_config, resume->path);
     }
-    load_and_split(run);
+    RunData loaded = load_run_data(config);
+    run.data = std::move(loaded.data);
+    run.split = std::move(loaded.split);
     run.data_hash = dataset_hash(run.data);
     if (resume) check_same_data(run, *resume);
     if (config.standardize && !run.data.x.empty()) {

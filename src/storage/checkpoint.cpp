@@ -260,7 +260,7 @@ std::string CheckpointDir::save(const Snapshot& snapshot, const CheckpointInfo& 
     // `latest` (one line, the file name) is replaced only now that the checkpoint is durable.
     write_file_atomically(dir_ + "/latest", name + "\n");
     std::vector<std::string> files = checkpoint_files(dir_);
-    while (static_cast<int>(files.size()) > keep_) {
+    while (keep_ > 0 && static_cast<int>(files.size()) > keep_) {
         std::remove((dir_ + "/" + files.front()).c_str());
         files.erase(files.begin());
     }

@@ -60,6 +60,8 @@ std::string dataset_hash(const Dataset& data);
 
 // Keeps only the first `n` rows (for quick runs on a subset); no-op if n ≥ rows.
 void keep_first_rows(Dataset& data, std::int64_t n);
+// Keeps only `rows` (indices into data), in their order: e.g. one part of a split.
+void keep_rows(Dataset& data, const std::vector<std::int64_t>& rows);
 
 // Renumbers the class labels of `data` to index `names` (the classes of the training data or
 // of a model), matched by name. Throws Error naming data.source and the first class that

@@ -18,13 +18,15 @@ namespace mlptrain {
 
 // Mean loss and accuracy of `params` over `rows`, chunk_rows rows at a time (each lane's
 // workspace holds at least chunk_rows rows). predictions (if given) get the predicted class
-// of each row (classification), outputs (if given) the rows × outputs network outputs. With
-// several ranks and neither requested, the ranks split the chunks and combine their sums.
+// of each row (classification), outputs (if given) the rows × outputs network outputs, or
+// with outputs_layer = l ≥ 0 the rows × dim_out(l) activations of layer l (0-based, as
+// Model counts; after its activation function, without dropout). With several ranks and
+// neither requested, the ranks split the chunks and combine their sums.
 EvalResult evaluate_rows(const Model& model, const float* params, const Dataset& data,
                          const std::vector<std::int64_t>& rows, std::int64_t chunk_rows,
                          const std::vector<std::unique_ptr<Workspace>>& lanes, WorkerPool& workers,
                          Communicator& comm, std::vector<std::int32_t>* predictions = nullptr,
-                         std::vector<float>* outputs = nullptr);
+                         std::vector<float>* outputs = nullptr, int outputs_layer = -1);
 
 // evaluate_rows for a trained model outside training: its own workspaces, one lane per
 // worker thread, in one process.
@@ -39,7 +41,7 @@ public:
     // first layer whose outputs are not finite) when an output or the loss is NaN or Inf.
     EvalResult evaluate(const float* params, const Dataset& data, const std::vector<std::int64_t>& rows,
                         std::vector<std::int32_t>* predictions = nullptr,
-                        std::vector<float>* outputs = nullptr);
+                        std::vector<float>* outputs = nullptr, int outputs_layer = -1);
 
 private:
     [[noreturn]] void throw_non_finite(const float* params, const Dataset& data, const std::vector<std::int64_t>& rows,

@@ -67,7 +67,7 @@ struct RunConfig {
     // Checkpoints.
     std::string checkpoint_dir;
     std::int64_t checkpoint_every = 0;  // steps; 0: at epoch ends only
-    std::int64_t keep_checkpoints = 0;
+    std::int64_t keep_checkpoints = 0;  // newest files kept; 0: every one
     std::string resume;  // checkpoint file or directory to continue from
 
     // Every field at its documented default (settings.cpp's table).

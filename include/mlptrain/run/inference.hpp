@@ -69,4 +69,21 @@ EvalResult evaluate(const SavedModel& model, const Dataset& data, int threads = 
 std::vector<float> predict(const SavedModel& model, const Dataset& data, int threads = 0,
                            std::vector<std::int32_t>* predicted = nullptr);
 
+// What the units of hidden layer `layer` compute for every row of `data`: rows ×
+// spec.sizes[layer] values, after the layer's activation function (no dropout, as in
+// prediction). Layers count as in spec.sizes: 1 is the first hidden layer, num_layers() − 1
+// the last. Throws Error for a layer the model lacks.
+std::vector<float> hidden_activations(const ModelSpec& spec, const float* params, const Dataset& data, int layer,
+                                      int threads = 0);
+
+// The parts a run splits its data into.
+enum class RunPart { train, validation, test };
+
+// The rows the run that saved `model` used as `part`, standardized with the model's map,
+// ready for evaluate(): the data files its saved configuration names (paths as train was
+// given them: relative ones from the current directory) loaded and split again by the same
+// rules (prepare.hpp: load_run_data). Given the same files, evaluating the test part gives
+// the test result train reported. Throws Error if a file cannot be read or the part is empty.
+Dataset load_run_part(const SavedModel& model, RunPart part);
+
 }  // namespace mlptrain

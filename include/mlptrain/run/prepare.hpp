@@ -34,6 +34,16 @@ struct PreparedRun {
     std::vector<std::string> notes;
 };
 
+// A run's data as its configuration names it: the file(s) loaded (the first max_rows rows
+// of each; a separate test file's rows appended after the training file's) and split by the
+// seed and fractions. Not standardized. The same data and split every time, so that a saved
+// run's parts can be found again (inference.hpp: load_run_part).
+struct RunData {
+    Dataset data;
+    Split split;
+};
+RunData load_run_data(const RunConfig& config);
+
 // Loads the data, splits it, builds the spec and resolves the training settings. With
 // config.resume set (or `resume` given: a checkpoint the caller loaded), the run continues
 // that checkpoint: its standardization is kept and the result-defining settings must equal

@@ -2,7 +2,7 @@
 // and predict — the trainer's snapshot (parameters, optimizer moments, early-stopping weights,
 // loop state, seed), the feature standardization, class names, the model spec and the
 // configuration — on top of the safetensors format (safetensors.hpp). Also the checkpoint
-// directory: numbered files, a `latest` pointer, and the last K kept.
+// directory: numbered files, a `latest` pointer, and the last K kept (or all).
 #pragma once
 
 #include <cstdint>
@@ -61,9 +61,9 @@ void require_roles(const LoadedCheckpoint& checkpoint, const std::vector<std::st
 class CheckpointDir {
 public:
     // Creates dir if needed, with its parents; throws Error naming `what` (the caller's name
-    // for the directory, e.g. a field reference) if it can't.
+    // for the directory, e.g. a field reference) if it can't. keep: files kept; 0: every one.
     CheckpointDir(std::string dir, int keep, const std::string& what);
-    // Saves the snapshot's step, updates `latest`, removes the oldest beyond keep.
+    // Saves the snapshot's step, updates `latest`, removes the oldest beyond keep (if keep > 0).
     std::string save(const Snapshot& snapshot, const CheckpointInfo& info);
     const std::string& dir() const { return dir_; }
 
