@@ -68,7 +68,8 @@ run relu-sgd-nomomentum-wd  -- "${D[@]}" --layers 300,200 --momentum 0 --weight-
 run relu-clip               -- "${D[@]}" --layers 300,200 --clip-norm 0.5 --batch-size 64 --lr 0.1
 run relu-dropout            -- "${D[@]}" --layers 300,200 --dropout 0.3 --batch-size 64
 run identity                -- "${D[@]}" --layers 300 --activation identity --batch-size 64
-if command -v mpirun >/dev/null 2>&1 && ldd "$BIN" 2>/dev/null | grep -q libmpi; then  # built with MPI
+LIBS=$(ldd "$BIN" 2>/dev/null || true)
+if command -v mpirun >/dev/null 2>&1 && [[ $LIBS == *libmpi* ]]; then  # built with MPI
     MPI=(env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun --oversubscribe --bind-to none -np 2)
     run relu-sgd-b512-s4-2ranks "${MPI[@]}" -- "${D[@]}" --layers 256,128 --batch-size 512 --shards 4 --threads 1
     run relu-clip-2ranks        "${MPI[@]}" -- "${D[@]}" --layers 300,200 --clip-norm 0.5 --batch-size 64 --lr 0.1 --threads 1
