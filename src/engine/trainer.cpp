@@ -88,6 +88,10 @@ std::string Trainer::weights_fingerprint() const {
 }
 
 void Trainer::run_shards(const Dataset& data, const std::int64_t* rows, std::int64_t n) {
+    // The buffers are dirty from here until reduce_and_update has cleared them: a step that
+    // throws (a non-finite loss or gradient) leaves the flag false, and the next overwrites.
+    const GradsInit init = grads_zero_ ? GradsInit::zero : GradsInit::any;
+    grads_zero_ = false;
     workers_.run(local_shards_, [&](std::int64_t s) {
         const std::int64_t g = first_shard_ + s;  // global shard index
         const std::int64_t lo = g * n / shards_, hi = (g + 1) * n / shards_;
@@ -95,14 +99,19 @@ void Trainer::run_shards(const Dataset& data, const std::int64_t* rows, std::int
         gather_batch(ws, data, rows + lo, hi - lo);
         const DropoutContext dropout{config_.seed, static_cast<std::uint64_t>(step_), rows + lo};
         shard_loss_[static_cast<std::size_t>(s)] =
-            forward_backward(ws, model_, params_.data(), ws.grads.data(), hi - lo, &dropout);
+            forward_backward(ws, model_, params_.data(), ws.grads.data(), hi - lo, &dropout, init);
     });
 }
 
-// into[i] += from[i] for i < n.
+// into[i] += from[i], then from[i] = 0, for i < n: `from` is consumed here, and leaving it
+// zeroed lets the next step's weight-gradient GEMMs add onto it (GradsInit::zero) instead
+// of OpenBLAS clearing it in a separate memset pass.
 MLPTRAIN_VECTOR_CLONES
-static void add_into(float* into, const float* from, std::int64_t n) {
-    for (std::int64_t i = 0; i < n; ++i) into[i] += from[i];
+static void add_and_clear(float* into, float* from, std::int64_t n) {
+    for (std::int64_t i = 0; i < n; ++i) {
+        into[i] += from[i];
+        from[i] = 0.0f;
+    }
 }
 
 // Whether g[0..n) holds a NaN or ±Inf (exponent bits all ones), in integer and/add/or that
@@ -136,7 +145,7 @@ static double sum_of_squares(const float* g, std::int64_t n, float scale) {
 constexpr std::int64_t block_floats = 1024;
 
 // Sums chunk `chunk` of this rank's shard gradients into its first shard's buffer along
-// the fixed tree.
+// the fixed tree, clearing the other shards' buffers as it consumes them.
 void Trainer::reduce_chunk(std::int64_t chunk) {
     const std::int64_t begin = chunk * chunk_floats;
     const std::int64_t end = std::min(begin + chunk_floats, params_.size());
@@ -145,8 +154,8 @@ void Trainer::reduce_chunk(std::int64_t chunk) {
         for (std::int64_t stride = 1; stride < local_shards_; stride *= 2) {
             for (std::int64_t s = 0; s + stride < local_shards_; s += 2 * stride) {
                 float* into = workspaces_[static_cast<std::size_t>(s)]->grads.data();
-                const float* from = workspaces_[static_cast<std::size_t>(s + stride)]->grads.data();
-                add_into(into + b, from + b, n);
+                float* from = workspaces_[static_cast<std::size_t>(s + stride)]->grads.data();
+                add_and_clear(into + b, from + b, n);
             }
         }
     }
@@ -201,6 +210,8 @@ void Trainer::reduce_and_update(std::int64_t n) {
         const std::int64_t begin = c * chunk_floats;
         const std::int64_t end = std::min(begin + chunk_floats, params_.size());
         optimizer_.update(params, grad, begin, end, scalars);
+        // Consumed: clear it while it is in cache (see add_and_clear).
+        std::memset(grad + begin, 0, sizeof(float) * static_cast<std::size_t>(end - begin));
     };
     auto any_bad = [&] {
         for (unsigned char bad : chunk_bad_)
@@ -240,6 +251,7 @@ void Trainer::reduce_and_update(std::int64_t n) {
     }
     const StepScalars scalars = optimizer_.scalars(step_ + 1, lr, static_cast<float>(inv_batch * clip));
     workers_.run(chunks, [&](std::int64_t c) { update_chunk(c, scalars); });
+    grads_zero_ = true;  // the tree cleared shards 1.., the update shard 0
 }
 
 // Σ values[0..n) in the fixed pairwise tree (values is overwritten).
