@@ -330,6 +330,14 @@ void Trainer::restore(const Snapshot& snapshot) {
     step_ = snapshot.step;
 }
 
+// The upper median of `values` (reordered), 0 when empty: a benchmark's steady-state step.
+static double upper_median(std::vector<double>& values) {
+    if (values.empty()) return 0.0;
+    const auto middle = values.begin() + static_cast<std::ptrdiff_t>(values.size() / 2);
+    std::nth_element(values.begin(), middle, values.end());
+    return *middle;
+}
+
 bool Trainer::fit(const Dataset& data, const Split& split, const FitCallbacks& callbacks) {
     using clock = std::chrono::steady_clock;
     const auto start = clock::now();
@@ -343,11 +351,15 @@ bool Trainer::fit(const Dataset& data, const Split& split, const FitCallbacks& c
     while (!st.finished && st.epoch <= config_.epochs) {
         order = split.train;
         shuffle_indices(order, config_.seed, RngPurpose::shuffle, static_cast<std::uint32_t>(st.epoch));
+        step_seconds_.clear();  // reserved here, not in a step: a step allocates nothing
+        step_seconds_.reserve(static_cast<std::size_t>((train_rows + config_.batch_size - 1) / config_.batch_size));
         const auto epoch_start = clock::now();
         const std::int64_t first_position = st.position;
         while (st.position < train_rows) {
             const std::int64_t n = std::min(config_.batch_size, train_rows - st.position);
+            const auto step_start = clock::now();
             st.epoch_loss_sum += train_step(data, order.data() + st.position, n) * static_cast<double>(n);
+            step_seconds_.push_back(std::chrono::duration<double>(clock::now() - step_start).count());
             st.position += n;
             if (st.position < train_rows && callbacks.after_step && !callbacks.after_step(st)) return false;
         }
@@ -359,6 +371,7 @@ bool Trainer::fit(const Dataset& data, const Split& split, const FitCallbacks& c
         report.learning_rate = learning_rate(config_.schedule, std::max<std::int64_t>(step_ - 1, 0));
         report.samples_per_second =
             static_cast<double>(train_rows - first_position) / std::max(epoch_seconds, 1e-9);
+        report.median_step_seconds = upper_median(step_seconds_);
         if (!split.validation.empty()) report.validation = evaluate(data, split.validation);
         report.seconds = std::chrono::duration<double>(clock::now() - start).count();
         if (early_stopping) {

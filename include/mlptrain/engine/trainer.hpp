@@ -143,6 +143,7 @@ private:
     // onto them.
     bool grads_zero_ = true;
     std::vector<std::string> notices_;
+    std::vector<double> step_seconds_;  // this epoch's step times (reserved before the epoch)
 };
 
 }  // namespace mlptrain
