@@ -19,7 +19,7 @@ NETWORKS=(
 usage() {
     cat <<'EOF'
 Usage: scripts/bench.sh [--seconds N] [--compare-pytorch] [--rounds N] [--threads LIST]
-                        [--kernels env|unset|both] [--out DIR] [--no-build]
+                        [--kernels env|unset|both] [--out DIR] [--no-build | --binary PATH]
        scripts/bench.sh --compare OLD.json NEW.json
 
 Builds mlptrain (scripts/build.sh), then runs `mlptrain bench --json` on this grid:
@@ -58,6 +58,8 @@ Options:
   --kernels K        env, unset or both (default both: both when their cores differ)
   --out DIR          output directory (default: bench-results in the repository root)
   --no-build         skip the build; use build/mlptrain as it is
+  --binary PATH      benchmark this mlptrain binary instead (no build), e.g. a build of
+                     another commit, to compare with --compare
   --compare OLD NEW  print NEW/OLD samples/s per point of two bench.json files (medians over
                      rounds; points matched by tool, network, batch, threads, shards, core and
                      PyTorch setting) and flag the points whose environment records differ
@@ -78,6 +80,7 @@ ROUNDS=""
 THREAD_LIST=""
 OUT_DIR=""
 BUILD=1
+BINARY=build/mlptrain
 KERNELS=both
 while [[ $# -gt 0 ]]; do
     case "$1" in
@@ -98,6 +101,8 @@ while [[ $# -gt 0 ]]; do
         --out) [[ $# -ge 2 ]] || die "--out needs a value"; OUT_DIR=$2; shift 2 ;;
         --out=*) OUT_DIR=${1#--out=}; shift ;;
         --no-build) BUILD=0; shift ;;
+        --binary) [[ $# -ge 2 ]] || die "--binary needs a path"; BINARY=$2; BUILD=0; shift 2 ;;
+        --binary=*) BINARY=${1#--binary=}; BUILD=0; shift ;;
         -h | --help) usage; exit 0 ;;
         *) echo "bench.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
     esac
@@ -107,6 +112,7 @@ if [[ ! "$SECONDS_PER_POINT" =~ ^([0-9]+([.][0-9]*)?|[.][0-9]+)$ || "$SECONDS_PE
     die "--seconds expects a positive number, got '$SECONDS_PER_POINT'"
 fi
 [[ "$KERNELS" =~ ^(env|unset|both)$ ]] || die "--kernels expects env, unset or both, got '$KERNELS'"
+[[ "$BINARY" == /* || "$BINARY" == build/mlptrain ]] || BINARY=$CALLER_DIR/$BINARY
 if [[ -z "$OUT_DIR" ]]; then
     OUT_DIR=bench-results  # in the repository root
 elif [[ "$OUT_DIR" != /* ]]; then
@@ -143,7 +149,7 @@ if ((BUILD)); then
         cmake --build build --target mlptrain >&2 || die "the build failed (see above); --no-build skips it"
     fi
 fi
-[[ -x build/mlptrain ]] || die "build/mlptrain not found; build it first (scripts/build.sh)"
+[[ -x "$BINARY" ]] || die "$BINARY not found; build it first (scripts/build.sh)"
 
 mkdir -p "$OUT_DIR"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/mlptrain-bench.XXXXXX")
@@ -151,7 +157,7 @@ trap 'rm -rf "$WORK"' EXIT
 RECORDS=$WORK/records.jsonl ERRLOG=$WORK/stderr TIMESLOG=$WORK/times
 # Benchmark a private copy, so that a rebuild during the run cannot swap or remove the binary.
 MLPTRAIN=$WORK/mlptrain
-cp build/mlptrain "$MLPTRAIN"
+cp "$BINARY" "$MLPTRAIN"
 : >"$RECORDS"
 
 # The kernel sets, each a command prefix: "unset" clears the workplace's OPENBLAS_CORETYPE and

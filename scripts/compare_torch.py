@@ -199,8 +199,8 @@ def run_mlptrain(a, sizes, batch, rows, data, env):
     environment = mlptrain_environment(a.mlptrain, env)
     return dict(tool="mlptrain", layers=sizes, batch_size=batch, rows=rows, threads=a.threads,
                 blas_core=environment.get("blas_core"), environment=environment,
-                epochs=[dict(epoch=e["epoch"], samples_per_s=e["samples_per_s"],
-                             median_step_ms=e["median_step_ms"], train_loss=e["train_loss"]) for e in epochs])
+                epochs=[dict(epoch=e["epoch"], samples_per_s=e["samples_per_s"],  # (older builds: no median_step_ms)
+                             median_step_ms=e.get("median_step_ms"), train_loss=e["train_loss"]) for e in epochs])
 
 
 def run_torch(a, sizes, batch, rows, data, env, blas_threads, malloc):
@@ -223,8 +223,9 @@ def summarize(result, data):
     """Adds the steady-state figures: medians over epochs >= 2 (all epochs when only one)."""
     steady = result["epochs"][1:] or result["epochs"]
     result["samples_per_s"] = statistics.median(e["samples_per_s"] for e in steady)
-    result["median_step_ms"] = statistics.median(e["median_step_ms"] for e in steady)
-    result["us_per_step"] = result["median_step_ms"] * 1e3
+    steps = [e["median_step_ms"] for e in steady if e["median_step_ms"] is not None]
+    result["median_step_ms"] = statistics.median(steps) if steps else None
+    result["us_per_step"] = result["median_step_ms"] * 1e3 if steps else None
     if "minor_faults_per_step" in steady[0]:
         result["faults_per_step"] = statistics.median(e["minor_faults_per_step"] for e in steady)
     result["data"] = data["source"]
@@ -285,11 +286,13 @@ def table(a, runs):
         ours = groups[k[:3] + ("mlptrain",)]
         ours_sps = statistics.median(e["samples_per_s"] for r in ours for e in (r["epochs"][1:] or r["epochs"]))
         sps = [e["samples_per_s"] for r in group for e in (r["epochs"][1:] or r["epochs"])]
-        step = statistics.median(e["median_step_ms"] for r in group for e in (r["epochs"][1:] or r["epochs"]))
+        steps = [e["median_step_ms"] for r in group for e in (r["epochs"][1:] or r["epochs"])
+                 if e["median_step_ms"] is not None]  # (None: a build before median_step_ms)
+        step = f"{statistics.median(steps):.3f}" if steps else "-"
         faults = [r["faults_per_step"] for r in group if "faults_per_step" in r]
         median = statistics.median(sps)
         lines.append(f"| {k[0]} | {k[1]} | {k[2]} ({group[0].get('blas_core')}) | {k[3]} | "
-                     f"{median:,.0f} [{min(sps):,.0f}-{max(sps):,.0f}] | {step:.3f} | "
+                     f"{median:,.0f} [{min(sps):,.0f}-{max(sps):,.0f}] | {step} | "
                      f"{f'{statistics.median(faults):.0f}' if faults else '-'} | {ours_sps / median:.2f}x |")
     return "\n".join(lines) + "\n"
 
