@@ -45,7 +45,9 @@ def undisturbed(objs):
 
 
 def med(objs, field):
-    return statistics.median(o[field] for o in objs)
+    """The median of a field; NaN when no object has it (an older build's record)."""
+    values = [o[field] for o in objs if o.get(field) is not None]
+    return statistics.median(values) if values else float("nan")
 
 
 def markdown_table(header, rows, left=(0,)):
