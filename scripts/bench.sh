@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Benchmarks `mlptrain bench` on a fixed grid (3 networks x threads 1..nproc): a Markdown table
-# to stdout and bench-results/bench.md, every JSON object to bench-results/bench.json.
-# --compare-pytorch runs scripts/torch_bench.py on the same points, interleaved with mlptrain.
+# Benchmarks `mlptrain bench` on a fixed grid (3 networks x threads 1..nproc x the kernel sets):
+# a Markdown table to stdout and bench-results/bench.md, every JSON object and the environment
+# record to bench-results/bench.json. --compare-pytorch trains mlptrain and PyTorch on the same
+# real rows (scripts/compare_torch.py) at every point, interleaved. --compare OLD.json NEW.json
+# prints the per-point ratios of two recorded runs (scripts/bench_report.py).
 set -euo pipefail
 
 CALLER_DIR=$PWD
@@ -17,36 +19,51 @@ NETWORKS=(
 usage() {
     cat <<'EOF'
 Usage: scripts/bench.sh [--seconds N] [--compare-pytorch] [--rounds N] [--threads LIST]
-                        [--out DIR] [--no-build] [--help]
+                        [--kernels env|unset|both] [--out DIR] [--no-build | --binary PATH]
+       scripts/bench.sh --compare OLD.json NEW.json
 
 Builds mlptrain (scripts/build.sh), then runs `mlptrain bench --json` on this grid:
   4-16-3 batch 16, 784-256-128-10 batch 64, 784-1024-1024-10 batch 256,
-  each at threads 1..nproc (shards: mlptrain's default for the batch size).
-Prints a Markdown table (samples/s, steps/s, us/step, GFLOP/s, the GEMM ceiling measured in
-the same process, efficiency = GFLOP/s / ceiling) and the 1 -> 2 thread speed-up on
-784-1024-1024-10, and writes DIR/bench.md (the same text) and DIR/bench.json (a JSON array
-of every object measured, each with "tool", "round" and "other_cpu_share" added). The
-"other load" column is the most CPU that other processes took while the point ran, as a
-share of all CPUs: a point at T threads is disturbed when it exceeds 1 - T/nproc (on a
-shared machine, wait for a quiet one and run again). Progress goes to stderr.
-The binary is copied first, so a rebuild during the run does not change what is measured.
+  each at threads 1..nproc (shards: mlptrain's default for the batch size), under each
+  kernel set: the environment as it is ("env"; this workplace sets OPENBLAS_CORETYPE=Haswell)
+  and with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset in that one command ("unset":
+  mlptrain runs the widest core the CPU supports), when the two give different cores.
+Prints a Markdown table (the core; samples/s, steps/s, us/step, GFLOP/s; the GEMM ceiling
+measured in the same process and efficiency = GFLOP/s / ceiling; the FMA peak and peak
+fraction = GFLOP/s / peak) and the 1 -> 2 thread speed-up on 784-1024-1024-10 per core, and
+writes DIR/bench.md (the same text and the environment record) and DIR/bench.json
+({"environment": ..., "records": [every object measured, each with "tool", "round",
+"kernels" and "other_cpu_share" added]}). The "other load" column is the most CPU that other
+processes took while the point ran, as a share of all CPUs: a point at T threads is
+disturbed when it exceeds 1 - T/nproc (on a shared machine, wait for a quiet one and run
+again). Progress goes to stderr. The binary is copied first, so a rebuild during the run
+does not change what is measured.
 
 Options:
-  --seconds N        timed seconds per point (default 3; the GEMM ceiling adds about 2 s
-                     per mlptrain point, and torch about 2 s of start-up per point)
-  --compare-pytorch  also run scripts/torch_bench.py (Debian's /usr/bin/python3 with
-                     python3-torch: `scripts/setup.sh --with torch`) on every point,
-                     interleaved with mlptrain (mlptrain, torch, mlptrain, torch, ...; the
-                     order within a pair flips every round). torch is run at T torch threads
-                     with OPENBLAS_NUM_THREADS=T, and for T > 1 also at 1 torch thread with
-                     OPENBLAS_NUM_THREADS=T (the fastest setting on the project's machine);
-                     the table shows torch at T/T, torch's best setting, and the ratio
-                     mlptrain / torch-best
+  --seconds N        timed seconds per point (default 3; the GEMM ceiling and the FMA peak
+                     add about 2 s per mlptrain point)
+  --compare-pytorch  at every point also train mlptrain and PyTorch (Debian's /usr/bin/python3
+                     with python3-torch: `scripts/setup.sh --with torch`) on the same real rows
+                     with the same settings, timed the same way (scripts/compare_torch.py:
+                     Fashion-MNIST when installed, else data/digits.csv upscaled, and iris for
+                     4-16-3; SGD lr 0.05 momentum 0.9; the median over epochs >= 2 of the
+                     epoch's samples/s), interleaved with mlptrain bench (the order flips every
+                     round). PyTorch runs at T torch + T OpenBLAS threads and, for T > 1, at
+                     1 torch + T OpenBLAS threads; the table shows mlptrain's training speed on
+                     those rows, PyTorch at T/T, PyTorch's best setting, and the ratio
+                     mlptrain / PyTorch best (about 20 s more per point)
   --rounds N         rounds over the grid; each figure is the median over rounds
                      (default 2 with --compare-pytorch, else 1)
   --threads LIST     comma-separated thread counts instead of 1..nproc (e.g. 1,2)
+  --kernels K        env, unset or both (default both: both when their cores differ)
   --out DIR          output directory (default: bench-results in the repository root)
   --no-build         skip the build; use build/mlptrain as it is
+  --binary PATH      benchmark this mlptrain binary instead (no build), e.g. a build of
+                     another commit, to compare with --compare
+  --compare OLD NEW  print NEW/OLD samples/s per point of two bench.json files (medians over
+                     rounds; points matched by tool, network, batch, threads, shards, core and
+                     PyTorch setting) and flag the points whose environment records differ
+                     (the date aside), naming the fields; nothing is run
   -h, --help         show this help
 Environment: MLPTRAIN_TORCH_PYTHON overrides the interpreter for torch (default /usr/bin/python3).
 EOF
@@ -63,18 +80,29 @@ ROUNDS=""
 THREAD_LIST=""
 OUT_DIR=""
 BUILD=1
+BINARY=build/mlptrain
+KERNELS=both
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --seconds) [[ $# -ge 2 ]] || die "--seconds needs a value"; SECONDS_PER_POINT=$2; shift 2 ;;
         --seconds=*) SECONDS_PER_POINT=${1#--seconds=}; shift ;;
         --compare-pytorch) COMPARE=1; shift ;;
+        --compare)
+            [[ $# -eq 3 ]] || die "--compare takes two files, OLD.json NEW.json, and no other argument"
+            REPORT=$PWD/scripts/bench_report.py
+            cd "$CALLER_DIR"
+            exec python3 "$REPORT" compare "$2" "$3" ;;
         --rounds) [[ $# -ge 2 ]] || die "--rounds needs a value"; ROUNDS=$2; shift 2 ;;
         --rounds=*) ROUNDS=${1#--rounds=}; shift ;;
         --threads) [[ $# -ge 2 ]] || die "--threads needs a value"; THREAD_LIST=$2; shift 2 ;;
         --threads=*) THREAD_LIST=${1#--threads=}; shift ;;
+        --kernels) [[ $# -ge 2 ]] || die "--kernels needs a value"; KERNELS=$2; shift 2 ;;
+        --kernels=*) KERNELS=${1#--kernels=}; shift ;;
         --out) [[ $# -ge 2 ]] || die "--out needs a value"; OUT_DIR=$2; shift 2 ;;
         --out=*) OUT_DIR=${1#--out=}; shift ;;
         --no-build) BUILD=0; shift ;;
+        --binary) [[ $# -ge 2 ]] || die "--binary needs a path"; BINARY=$2; BUILD=0; shift 2 ;;
+        --binary=*) BINARY=${1#--binary=}; BUILD=0; shift ;;
         -h | --help) usage; exit 0 ;;
         *) echo "bench.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
     esac
@@ -83,6 +111,8 @@ done
 if [[ ! "$SECONDS_PER_POINT" =~ ^([0-9]+([.][0-9]*)?|[.][0-9]+)$ || "$SECONDS_PER_POINT" =~ ^[0.]+$ ]]; then
     die "--seconds expects a positive number, got '$SECONDS_PER_POINT'"
 fi
+[[ "$KERNELS" =~ ^(env|unset|both)$ ]] || die "--kernels expects env, unset or both, got '$KERNELS'"
+[[ "$BINARY" == /* || "$BINARY" == build/mlptrain ]] || BINARY=$CALLER_DIR/$BINARY
 if [[ -z "$OUT_DIR" ]]; then
     OUT_DIR=bench-results  # in the repository root
 elif [[ "$OUT_DIR" != /* ]]; then
@@ -119,7 +149,7 @@ if ((BUILD)); then
         cmake --build build --target mlptrain >&2 || die "the build failed (see above); --no-build skips it"
     fi
 fi
-[[ -x build/mlptrain ]] || die "build/mlptrain not found; build it first (scripts/build.sh)"
+[[ -x "$BINARY" ]] || die "$BINARY not found; build it first (scripts/build.sh)"
 
 mkdir -p "$OUT_DIR"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/mlptrain-bench.XXXXXX")
@@ -127,8 +157,32 @@ trap 'rm -rf "$WORK"' EXIT
 RECORDS=$WORK/records.jsonl ERRLOG=$WORK/stderr TIMESLOG=$WORK/times
 # Benchmark a private copy, so that a rebuild during the run cannot swap or remove the binary.
 MLPTRAIN=$WORK/mlptrain
-cp build/mlptrain "$MLPTRAIN"
+cp "$BINARY" "$MLPTRAIN"
 : >"$RECORDS"
+
+# The kernel sets, each a command prefix: "unset" clears the workplace's OPENBLAS_CORETYPE and
+# OPENBLAS_L2_SIZE in that one command; it runs only when its core differs from "env"'s.
+kernel_env() {  # KERNELS -> the prefix, one word a line
+    if [[ $1 == unset ]]; then printf '%s\n' env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE; else echo env; fi
+}
+core_of() {  # KERNELS -> the core that mlptrain runs under it
+    local prefix
+    mapfile -t prefix < <(kernel_env "$1")
+    "${prefix[@]}" "$MLPTRAIN" bench --layers 4,3 --batch-size 4 --steps 1 --warmup 0 --no-ceiling --json 2>/dev/null |
+        python3 -c 'import json, sys; print(json.loads(sys.stdin.read().strip().splitlines()[-1])["blas_core"])'
+}
+KERNEL_SETS=("$KERNELS")
+if [[ $KERNELS == both ]]; then
+    ENV_CORE=$(core_of env) || die "mlptrain bench failed; run it by hand to see why"
+    UNSET_CORE=$(core_of unset) || die "mlptrain bench failed with OPENBLAS_CORETYPE unset"
+    KERNEL_SETS=(env)
+    if [[ $ENV_CORE != "$UNSET_CORE" ]]; then
+        KERNEL_SETS+=(unset)
+        echo "bench.sh: kernel sets: $ENV_CORE (the environment as it is) and $UNSET_CORE (OPENBLAS_CORETYPE unset)" >&2
+    else
+        echo "bench.sh: one kernel set, $ENV_CORE (the same with OPENBLAS_CORETYPE unset)" >&2
+    fi
+fi
 
 # Torch settings tried at T threads, as "torch_threads:openblas_threads".
 torch_settings() {
@@ -137,30 +191,27 @@ torch_settings() {
     if ((t > 1)); then echo "1:$t"; fi
 }
 
-POINTS=$((${#NETWORKS[@]} * ${#THREADS[@]}))
-TOTAL=$((POINTS * ROUNDS))
-if ((COMPARE)); then
-    TOTAL=0
-    for t in "${THREADS[@]}"; do
-        TOTAL=$((TOTAL + (1 + $(torch_settings "$t" | wc -l)) * ${#NETWORKS[@]} * ROUNDS))
-    done
-fi
+TOTAL=0
+for t in "${THREADS[@]}"; do  # per point: bench, and with --compare-pytorch mlptrain train and torch
+    TOTAL=$((TOTAL + (1 + COMPARE * (1 + $(torch_settings "$t" | wc -l))) * ${#NETWORKS[@]} * ${#KERNEL_SETS[@]} * ROUNDS))
+done
 RUN=0
 
-# record TOOL ROUND COMMAND...: runs one point and appends its JSON object to RECORDS, with
-# "tool", "round" and "other_cpu_share" added: the share of all CPUs that processes other than
-# this point's were busy while it ran (from /proc/stat less the child's own CPU time), so that
-# points disturbed by other work on a shared machine show up in the report.
+# record TOOL ROUND KERNELS COMMAND...: runs one point under the kernel set and appends its JSON
+# object to RECORDS, with "tool", "round", "kernels" and "other_cpu_share" added: the share of
+# all CPUs that processes other than this point's were busy while it ran (from /proc/stat less
+# the child's own CPU time), so that points disturbed by other work show up in the report.
 record() {
-    local tool=$1 round=$2
-    shift 2
-    local json stat0 stat1 times0 times1
+    local tool=$1 round=$2 kernels=$3
+    shift 3
+    local json stat0 stat1 times0 times1 prefix
+    mapfile -t prefix < <(kernel_env "$kernels")
     RUN=$((RUN + 1))
     stat0=$(head -n 1 /proc/stat)
     times >"$TIMESLOG"  # in this shell: a subshell would not see the children's CPU time
     times0=$(tail -n 1 "$TIMESLOG")
-    if ! json=$("$@" 2>"$ERRLOG"); then
-        echo "bench.sh: failed: $*" >&2
+    if ! json=$("${prefix[@]}" "$@" 2>"$ERRLOG"); then
+        echo "bench.sh: failed: ${prefix[*]} $*" >&2
         cat "$ERRLOG" >&2
         exit 1
     fi
@@ -171,9 +222,9 @@ record() {
     [[ -n "$json" ]] || { echo "bench.sh: no JSON from: $*" >&2; cat "$ERRLOG" >&2; exit 1; }
     printf '%s\n' "$json" | python3 -c '
 import json, os, re, sys
-run, total, rnd, tool, stat0, stat1, times0, times1 = sys.argv[1:9]
+run, total, rnd, tool, kernels, stat0, stat1, times0, times1 = sys.argv[1:10]
 r = json.load(sys.stdin)
-r["tool"], r["round"] = tool, int(rnd)
+r["tool"], r["round"], r["kernels"] = tool, int(rnd), kernels
 a, b = ([int(x) for x in s.split()[1:]] for s in (stat0, stat1))
 d = [y - x for x, y in zip(a, b)]
 busy = (sum(d[:8]) - d[3] - d[4]) / os.sysconf("SC_CLK_TCK")  # user..steal, less idle and iowait
@@ -183,23 +234,26 @@ wall_cpu = sum(d[:8]) / os.sysconf("SC_CLK_TCK")
 r["other_cpu_share"] = round(max(0.0, busy - child) / wall_cpu, 3) if wall_cpu > 0 else None
 extra = " (torch %s + OpenBLAS %s threads)" % (r["threads"], r["blas_threads"]) if "blas_threads" in r else ""
 load = " [other load %.0f%%]" % (100 * r["other_cpu_share"]) if r["other_cpu_share"] else ""
-print("[%s/%s] round %s %-8s %s batch %s, %s thread(s)%s: %.0f samples/s%s" % (
+print("[%s/%s] round %s %-14s %s batch %s, %s thread(s)%s, %s: %.0f samples/s%s" % (
     run, total, rnd, tool, "-".join(map(str, r["layers"])), r["batch_size"], r["threads"], extra,
-    r["samples_per_s"], load), file=sys.stderr)
-print(json.dumps(r))' "$RUN" "$TOTAL" "$round" "$tool" "$stat0" "$stat1" "$times0" "$times1" >>"$RECORDS"
+    r.get("blas_core"), r["samples_per_s"], load), file=sys.stderr)
+print(json.dumps(r))' "$RUN" "$TOTAL" "$round" "$tool" "$kernels" "$stat0" "$stat1" "$times0" "$times1" >>"$RECORDS"
 }
 
-run_mlptrain() {  # ROUND LAYERS BATCH THREADS
-    record mlptrain "$1" "$MLPTRAIN" bench --layers "$2" --batch-size "$3" --threads "$4" \
+run_mlptrain() {  # ROUND KERNELS LAYERS BATCH THREADS
+    record mlptrain "$1" "$2" "$MLPTRAIN" bench --layers "$3" --batch-size "$4" --threads "$5" \
         --seconds "$SECONDS_PER_POINT" --json
 }
 
-run_torch() {  # ROUND LAYERS BATCH THREADS
+# The fair pair (scripts/compare_torch.py): mlptrain train and PyTorch on the same real rows.
+FAIR=("$TORCH_PYTHON" scripts/compare_torch.py --mlptrain "$MLPTRAIN" --python "$TORCH_PYTHON"
+      --data-dir "$WORK/data" --one)
+run_fair() {  # ROUND KERNELS LAYERS BATCH THREADS
     local setting
-    for setting in $(torch_settings "$4"); do
-        record torch "$1" "$TORCH_PYTHON" scripts/torch_bench.py --layers "$2" --batch-size "$3" \
-            --threads "${setting%%:*}" --blas-threads "${setting##*:}" \
-            --seconds "$SECONDS_PER_POINT" --json
+    record mlptrain-train "$1" "$2" "${FAIR[@]}" mlptrain --layers "$3" --batch-size "$4" --threads "$5"
+    for setting in $(torch_settings "$5"); do
+        record torch "$1" "$2" "${FAIR[@]}" torch --layers "$3" --batch-size "$4" --threads "$5" \
+            --torch-threads "${setting%%:*}" --blas-threads "${setting##*:}"
     done
 }
 
@@ -222,176 +276,27 @@ if [[ -n "$BUSY" && "$BUSY" -ge 15 ]]; then
         "other work will make the figures noisy" >&2
 fi
 
-echo "bench.sh: $TOTAL runs of about ${SECONDS_PER_POINT}s each (threads ${THREADS[*]}, $ROUNDS round(s))" >&2
+echo "bench.sh: $TOTAL runs (threads ${THREADS[*]}, kernel sets ${KERNEL_SETS[*]}, $ROUNDS round(s))" >&2
 for ((round = 1; round <= ROUNDS; ++round)); do
     for net in "${NETWORKS[@]}"; do
         read -r layers batch <<<"$net"
         for t in "${THREADS[@]}"; do
-            if ((COMPARE && round % 2 == 0)); then
-                run_torch "$round" "$layers" "$batch" "$t"
-                run_mlptrain "$round" "$layers" "$batch" "$t"
-            elif ((COMPARE)); then
-                run_mlptrain "$round" "$layers" "$batch" "$t"
-                run_torch "$round" "$layers" "$batch" "$t"
-            else
-                run_mlptrain "$round" "$layers" "$batch" "$t"
-            fi
+            for kernels in "${KERNEL_SETS[@]}"; do
+                if ((COMPARE && round % 2 == 0)); then
+                    run_fair "$round" "$kernels" "$layers" "$batch" "$t"
+                    run_mlptrain "$round" "$kernels" "$layers" "$batch" "$t"
+                elif ((COMPARE)); then
+                    run_mlptrain "$round" "$kernels" "$layers" "$batch" "$t"
+                    run_fair "$round" "$kernels" "$layers" "$batch" "$t"
+                else
+                    run_mlptrain "$round" "$kernels" "$layers" "$batch" "$t"
+                fi
+            done
         done
     done
 done
 
-# Report: medians over rounds, a Markdown table, the speed-up line; bench.json and bench.md.
-python3 - "$RECORDS" "$OUT_DIR" "$COMPARE" "$ROUNDS" "$SECONDS_PER_POINT" "$(nproc)" "${BUSY:-}" <<'PY'
-import datetime, json, os, platform, statistics, sys
-
-records_path, out_dir, compare, rounds, seconds, ncpu, busy = sys.argv[1:8]
-compare = compare == "1"
-objects, mlp, torch = [], {}, {}
-with open(records_path) as f:
-    for line in f:
-        obj = json.loads(line)
-        tool = obj["tool"]
-        objects.append(obj)
-        if tool == "mlptrain":
-            mlp.setdefault((tuple(obj["layers"]), obj["batch_size"], obj["threads"]), []).append(obj)
-        else:
-            # A torch setting belongs to thread count max(torch threads, OpenBLAS threads).
-            key = (tuple(obj["layers"]), obj["batch_size"], max(obj["threads"], obj["blas_threads"]))
-            setting = (obj["threads"], obj["blas_threads"])
-            torch.setdefault(key, {}).setdefault(setting, []).append(obj)
-
-def disturbed(obj):
-    """Whether other processes took CPUs this run needed: more than the share it left idle."""
-    share = obj.get("other_cpu_share")
-    used = max(obj["threads"], obj.get("blas_threads", 0))
-    return share is not None and share > max(0.0, 1 - used / int(ncpu)) + 0.05
-
-for obj in objects:
-    obj["disturbed"] = disturbed(obj)
-
-def undisturbed(objs):
-    """The runs to take the median of: the undisturbed ones, or all when every run was disturbed."""
-    quiet = [o for o in objs if not o["disturbed"]]
-    return quiet or objs
-
-mlp = {k: undisturbed(v) for k, v in mlp.items()}
-torch = {k: {s: undisturbed(v) for s, v in d.items()} for k, d in torch.items()}
-
-def med(objs, field):
-    return statistics.median(o[field] for o in objs)
-
-def grouped(x, digits=0):
-    return f"{x:,.{digits}f}"
-
-header = ["network", "batch", "threads", "shards", "samples/s", "steps/s", "µs/step",
-          "GFLOP/s", "ceiling GFLOP/s", "efficiency"]
-if compare:
-    header += ["torch samples/s (T/T)", "torch best samples/s (torch+BLAS thr.)", "mlptrain/torch best"]
-header += ["other load"]
-rows, ratios = [], []
-for key in mlp:  # insertion order = grid order of round 1
-    layers, batch, threads = key
-    objs = mlp[key]
-    sps = med(objs, "samples_per_s")
-    row = ["-".join(map(str, layers)), str(batch), str(threads), str(objs[0]["shards"]),
-           grouped(sps), grouped(med(objs, "steps_per_s"), 1), grouped(med(objs, "us_per_step"), 1),
-           grouped(med(objs, "gflops"), 2), grouped(med(objs, "ceiling_gflops"), 2),
-           f"{med(objs, 'efficiency'):.2f}"]
-    if compare:
-        settings = torch.get(key, {})
-        medians = {s: med(v, "samples_per_s") for s, v in settings.items()}
-        same = medians.get((threads, threads))
-        best_setting = max(medians, key=medians.get) if medians else None
-        if best_setting:
-            best = medians[best_setting]
-            ratios.append((row[0], batch, threads, sps, same, best, best_setting))
-            # "*": a side of the ratio has only disturbed runs, so the ratio is not to be trusted.
-            shaky = any(o["disturbed"] for o in objs + settings[best_setting])
-            row += [grouped(same) if same is not None else "n/a",
-                    f"{grouped(best)} ({best_setting[0]}+{best_setting[1]})",
-                    f"{sps / best:.2f}" + ("*" if shaky else "")]
-        else:
-            row += ["n/a", "n/a", "n/a"]
-    runs = objs + [o for v in torch.get(key, {}).values() for o in v]
-    loads = [o["other_cpu_share"] for o in runs if o.get("other_cpu_share") is not None]
-    row.append((f"{100 * max(loads):.0f}%" if loads else "n/a")
-               + (" (disturbed)" if any(o["disturbed"] for o in runs) else ""))
-    rows.append(row)
-
-def table(header, rows):
-    right = [False, True, True, True] + [True] * (len(header) - 4)
-    lines = ["| " + " | ".join(header) + " |",
-             "|" + "|".join(" ---: " if r else " --- " for r in right) + "|"]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(lines)
-
-blas = objects[0].get("blas", "?") if objects else "?"
-torch_version = next((o["torch"] for o in objects if o["tool"] == "torch"), None)
-out = []
-out.append("# mlptrain bench results")
-out.append("")
-out.append(f"{datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}, host {platform.node()}, "
-           f"{ncpu} CPUs, {seconds} s per point, median over {rounds} round(s)"
-           + (", interleaved with PyTorch" if compare else "") + ".")
-out.append(f"BLAS: {blas}.")
-if busy:
-    out.append(f"CPUs busy in the second before the run: {busy}%"
-               + (" (other work was running: expect noisy figures)." if int(busy) >= 15 else "."))
-if compare:
-    out.append(f"PyTorch {torch_version}: T/T = T torch threads and OPENBLAS_NUM_THREADS=T; "
-               "best = the faster of T/T and 1 torch thread + T OpenBLAS threads.")
-out.append("GFLOP/s = 6 x parameters x samples/s; ceiling = the step's sgemm shapes run by "
-           "T concurrent single-threaded callers on batch/T rows each, in the same process.")
-out.append("other load = the most CPU that other processes took during a run of the point, "
-           f"as a share of all {ncpu} CPUs; a run at T threads is disturbed when this exceeds "
-           f"the share it leaves idle, 1 - T/{ncpu} (+5%). Medians leave disturbed runs out "
-           "when a point has undisturbed ones; \"(disturbed)\" marks points that had none"
-           + (", and * a ratio with such a side." if compare else "."))
-out.append("")
-out.append(table(header, rows))
-out.append("")
-n_disturbed = sum(o["disturbed"] for o in objects)
-if n_disturbed:
-    out.append(f"{n_disturbed} of {len(objects)} runs were disturbed by other processes "
-               "(\"disturbed\": true in bench.json).")
-
-def speedup(layers, a, b):
-    x, y = mlp.get((layers, 256, a)), mlp.get((layers, 256, b))
-    if not x or not y:
-        return f"n/a (needs threads {a} and {b} in the grid)"
-    sa, sb = med(x, "samples_per_s"), med(y, "samples_per_s")
-    return f"{sb / sa:.2f}x ({grouped(sa)} -> {grouped(sb)} samples/s)"
-
-big = (784, 1024, 1024, 10)
-out.append(f"Speed-up 1 -> 2 threads, 784-1024-1024-10 batch 256: {speedup(big, 1, 2)}")
-if int(ncpu) > 2:
-    out.append(f"Speed-up 1 -> {ncpu} threads, 784-1024-1024-10 batch 256: {speedup(big, 1, int(ncpu))}")
-
-def spread(objs):
-    values = [o["samples_per_s"] for o in objs]
-    return f" [{grouped(min(values))}-{grouped(max(values))}]" if len(values) > 1 else ""
-
-if compare:
-    out.append("")
-    out.append("mlptrain / torch, samples/s medians [min-max over rounds]:")
-    for name, batch, threads, sps, same, best, s in ratios:
-        key = (tuple(map(int, name.split("-"))), batch, threads)
-        line = (f"- {name} batch {batch}, {threads} thread(s): mlptrain {grouped(sps)}{spread(mlp[key])}; "
-                f"torch best ({s[0]}+{s[1]}) {grouped(best)}{spread(torch[key][s])}: ratio {sps / best:.2f}")
-        if same is not None and s != (threads, threads):
-            line += (f"; torch {threads}/{threads} {grouped(same)}{spread(torch[key][(threads, threads)])}: "
-                     f"ratio {sps / same:.2f}")
-        out.append(line)
-text = "\n".join(out) + "\n"
-
-def write_atomically(path, data):
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(data)
-    os.replace(tmp, path)
-
-write_atomically(os.path.join(out_dir, "bench.json"), json.dumps(objects, indent=1) + "\n")
-write_atomically(os.path.join(out_dir, "bench.md"), text)
-sys.stdout.write(text)
-PY
+# Report: medians over rounds, the Markdown table, the environment record; bench.json, bench.md.
+python3 scripts/bench_report.py report "$RECORDS" "$OUT_DIR" "$COMPARE" "$ROUNDS" "$SECONDS_PER_POINT" \
+    "$(nproc)" "${BUSY:-}"
 echo "bench.sh: wrote $OUT_DIR/bench.md and $OUT_DIR/bench.json" >&2

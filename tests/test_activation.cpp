@@ -3,6 +3,8 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstring>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -136,6 +138,32 @@ TEST_CASE("activation backward exact values and in place") {
                                       mlptrain::make_matrix(a.data(), 1, 3), c.act);
         for (std::size_t i = 0; i < 3; ++i)
             CHECK(d[i] == doctest::Approx(2.0 * c.slope[i]).epsilon(1e-5));
+    }
+}
+
+// In place (dZ = dA, how the backward pass calls it) gives the bits of the out-of-place pass:
+// the two run different loops. Over rows long enough for every vector width and a tail
+// (2 × 203), with ±0, ±Inf and NaN among the values.
+TEST_CASE("activation backward in place gives the out-of-place bits") {
+    const std::int64_t rows = 2, n = 203, size = rows * n;
+    std::vector<float> z(size), da(size);
+    for (std::int64_t i = 0; i < size; ++i) {
+        z[static_cast<std::size_t>(i)] = std::sin(0.37f * static_cast<float>(i)) * 3.0f;
+        da[static_cast<std::size_t>(i)] = std::cos(0.11f * static_cast<float>(i)) * 1e-3f;
+    }
+    const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+    z[5] = 0.0f, z[6] = -0.0f, da[7] = -0.0f, z[8] = inf, z[9] = -inf, da[10] = nan, da[11] = -inf;
+    for (Activation act : all_activations) {
+        const std::string name = mlptrain::activation_name(act);
+        CAPTURE(name);
+        const std::vector<float> a = forward(z, act);
+        const mlptrain::ConstMatrix Z = mlptrain::make_matrix(z.data(), rows, n), A = mlptrain::make_matrix(a.data(), rows, n);
+        std::vector<float> out(static_cast<std::size_t>(size), 7.0f), in_place = da;
+        mlptrain::activation_backward(mlptrain::make_matrix(out.data(), rows, n), mlptrain::make_matrix(da.data(), rows, n), Z, A,
+                                      act);
+        const mlptrain::Matrix d = mlptrain::make_matrix(in_place.data(), rows, n);
+        mlptrain::activation_backward(d, d, Z, A, act);
+        CHECK(std::memcmp(out.data(), in_place.data(), sizeof(float) * out.size()) == 0);
     }
 }
 

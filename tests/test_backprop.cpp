@@ -382,6 +382,42 @@ TEST_CASE("dropout masks depend on the dataset row, not the shard position") {
     CHECK(!std::equal(c.ws.mask[1].data(), c.ws.mask[1].data() + 6, c.ws.mask[0].data()));
 }
 
+// Told that its buffer holds zeros (GradsInit::zero), forward_backward adds the weight
+// gradients of the layers past OpenBLAS's small-matrix limit onto them (GEMM beta = 1, no
+// memset) and gives the bits of an overwrite. 64-256-128-3 over 128 rows: layers 0 and 1
+// (m·n·k = 2.1e6, 4.2e6) add, layer 2 (4.9e4) overwrites, as a dirty buffer shows.
+TEST_CASE("forward_backward onto zeros gives the bits of an overwrite") {
+    constexpr std::int64_t rows = 128;
+    for (Activation act : {Activation::relu, Activation::tanh}) {
+        const std::string name = mlptrain::activation_name(act);
+        CAPTURE(name);
+        ModelSpec spec;
+        spec.sizes = {64, 256, 128, 3};
+        spec.hidden_activation = act;
+        const Model model(spec);
+        Workspace ws(model, rows, 0);
+        for (std::int64_t i = 0; i < rows * 64; ++i) ws.input.data()[i] = signed_unit(7, 0, static_cast<std::uint64_t>(i));
+        for (std::int64_t r = 0; r < rows; ++r) ws.labels[static_cast<std::size_t>(r)] = static_cast<std::int32_t>(r % 3);
+        AlignedBuffer params(model.layout().total());
+        model.init_parameters(params.data(), mlptrain::default_init(act), 3);
+        const std::int64_t total = model.layout().total();
+        AlignedBuffer overwritten(total), onto_zeros(total), onto_ones(total);
+        for (std::int64_t i = 0; i < total; ++i) overwritten.data()[i] = -5.0f, onto_ones.data()[i] = 1.0f;
+        mlptrain::forward_backward(ws, model, params.data(), overwritten.data(), rows, nullptr);
+        mlptrain::forward_backward(ws, model, params.data(), onto_zeros.data(), rows, nullptr,
+                                   mlptrain::GradsInit::zero);
+        mlptrain::forward_backward(ws, model, params.data(), onto_ones.data(), rows, nullptr,
+                                   mlptrain::GradsInit::zero);
+        for (const mlptrain::Slot& s : model.layout().slots()) {
+            CAPTURE(s.name);
+            const auto bytes = sizeof(float) * static_cast<std::size_t>(s.size());
+            CHECK(std::memcmp(overwritten.data() + s.offset, onto_zeros.data() + s.offset, bytes) == 0);
+            const bool added = s.name == "layers.0.weight" || s.name == "layers.1.weight";
+            CHECK((std::memcmp(overwritten.data() + s.offset, onto_ones.data() + s.offset, bytes) != 0) == added);
+        }
+    }
+}
+
 // forward_backward overwrites the gradient buffer (no accumulation); n = 0 writes zeros.
 TEST_CASE("forward_backward overwrites its gradient") {
     Case c(Activation::sigmoid, Loss::mse, 0.0f);

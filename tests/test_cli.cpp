@@ -319,7 +319,7 @@ TEST_CASE("metrics log and its plot") {
     while (std::getline(in, line)) {
         ++lines;
         for (const char* key : {"\"epoch\":", "\"step\":", "\"train_loss\":", "\"val_loss\":", "\"val_accuracy\":",
-                                "\"lr\":", "\"samples_per_s\":", "\"seconds\":"})
+                                "\"lr\":", "\"samples_per_s\":", "\"median_step_ms\":", "\"seconds\":"})
             CHECK(contains(line, key));
         CHECK(contains(line, "\"epoch\":" + std::to_string(lines)));
     }

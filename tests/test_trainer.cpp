@@ -604,6 +604,62 @@ TEST_CASE("a step that raises NumericError leaves the parameters unchanged") {
     }
 }
 
+// Each step leaves the shards' gradient buffers cleared, so that the next adds onto zeros:
+// a trainer's third step gives the bits of a fresh trainer (whose buffers are new) restored
+// to the state after its second. Four shards (a two-level tree), SGD and Adam, a layer past
+// OpenBLAS's small-matrix limit, two reduction chunks.
+TEST_CASE("every step starts from cleared gradient buffers") {
+    const Dataset data = make_blobs(512, 64, 3);
+    const std::vector<std::int64_t> rows = range(0, 512);
+    const Model model(spec_of({64, 256, 3}, Activation::relu));
+    REQUIRE(model.layout().total() > 16384);
+    for (auto kind : {mlptrain::OptimizerKind::sgd, mlptrain::OptimizerKind::adam}) {
+        const std::string name = mlptrain::optimizer_name(kind);
+        CAPTURE(name);
+        TrainConfig config = sgd_config(1, 256, 0.01f, 0.9f);  // 64 rows per shard
+        config.optimizer.kind = kind;
+        config.shards = 4;
+        Trainer trainer(model, config, 0), resumed(model, config, 0);
+        for (int step = 0; step < 2; ++step) trainer.train_step(data, rows.data() + 256 * step, 256);
+        resumed.restore(trainer.snapshot());
+        trainer.train_step(data, rows.data(), 256);
+        resumed.train_step(data, rows.data(), 256);
+        CHECK(same_bits(params_of(trainer), params_of(resumed)));
+    }
+}
+
+// The step after one that raised NumericError trains exactly as if the bad step had never
+// run. A step leaves its shards' gradient buffers cleared for the next one to add onto
+// (GradsInit::zero); a step that throws leaves them dirty, so the next must overwrite them.
+// Both throws: a NaN gradient behind a finite loss (ReLU maps the NaN pre-activations to 0)
+// from the reduction, and a NaN loss (identity) before it. Layer 0's weight gradient
+// (256 × 64 over 128 rows per shard) is past OpenBLAS's small-matrix limit, so its GEMM
+// really adds onto the buffer; two shards, two reduction chunks.
+TEST_CASE("the step after a NumericError gives the bits of a fresh trainer's step") {
+    const Dataset good = make_blobs(256, 64, 3);
+    Dataset bad = good;
+    bad.x[64 * 200 + 2] = std::numeric_limits<float>::quiet_NaN();  // row 200: the second shard
+    const std::vector<std::int64_t> rows = range(0, 256);
+    for (Activation act : {Activation::relu, Activation::identity}) {
+        const std::string name = mlptrain::activation_name(act);
+        CAPTURE(name);
+        const Model model(spec_of({64, 256, 3}, act));
+        REQUIRE(model.layout().total() > 16384);
+        TrainConfig config = sgd_config(1, 256, 0.01f, 0.9f);
+        config.shards = 2;
+        Trainer recovered(model, config, 0), fresh(model, config, 0);
+        recovered.train_step(good, rows.data(), 256);
+        fresh.train_step(good, rows.data(), 256);
+        const std::string message = numeric_error_of([&] { recovered.train_step(bad, rows.data(), 256); });
+        CHECK(message.find(act == Activation::relu ? "gradient is not finite" : "loss is NaN") != std::string::npos);
+        for (int step = 0; step < 2; ++step) {
+            CHECK(numeric_error_of([&] { recovered.train_step(good, rows.data(), 256); }).empty());
+            fresh.train_step(good, rows.data(), 256);
+        }
+        CHECK(same_bits(params_of(recovered), params_of(fresh)));
+    }
+}
+
 // An absurd learning rate (1e30) blows the weights up; the trainer raises NumericError
 // naming the step instead of training on silently.
 TEST_CASE("an absurd learning rate raises NumericError with the step") {

@@ -30,6 +30,7 @@ void MetricsLog::write(const EpochReport& r) {
                         {"val_accuracy", nullptr},
                         {"lr", r.learning_rate},
                         {"samples_per_s", r.samples_per_second},
+                        {"median_step_ms", r.median_step_seconds * 1e3},
                         {"seconds", r.seconds},
                         {"best", r.best}};
     if (r.validation) {

@@ -19,7 +19,8 @@ public:
     MetricsLog& operator=(const MetricsLog&) = delete;
 
     // {"epoch", "step", "train_loss", "val_loss", "val_accuracy", "lr", "samples_per_s",
-    //  "seconds", "best"}; validation fields are null without a validation split.
+    //  "median_step_ms", "seconds", "best"}; validation fields are null without a validation
+    //  split.
     void write(const EpochReport& report);
 
 private:

@@ -15,6 +15,7 @@
 #include "mlptrain/core/error.hpp"
 #include "mlptrain/core/metrics.hpp"
 #include "mlptrain/core/rng.hpp"
+#include "mlptrain/core/simd.hpp"
 #include "mlptrain/core/text.hpp"
 
 namespace mlptrain {
@@ -217,6 +218,12 @@ static void check_destination(Matrix M, std::int64_t n, std::int64_t cols, const
                         ", need " + std::to_string(n) + "x" + std::to_string(cols));
 }
 
+// dst[c] = src[c]·scale: one uint8 image row to floats, at the machine's vector width.
+MLPTRAIN_VECTOR_CLONES
+static void scale_bytes(float* dst, const std::uint8_t* src, std::int64_t n, float scale) {
+    for (std::int64_t c = 0; c < n; ++c) dst[c] = static_cast<float>(src[c]) * scale;
+}
+
 void gather_features(Matrix X, const Dataset& data, const std::int64_t* rows, std::int64_t n) {
     // X (n, features)
     const std::int64_t features = data.features;
@@ -230,12 +237,8 @@ void gather_features(Matrix X, const Dataset& data, const std::int64_t* rows, st
                         static_cast<std::size_t>(features) * sizeof(float));
     } else {
         MLPTRAIN_ASSERT(data.x_u8.size() == size, "dataset x_u8 has the wrong size");
-        const float scale = data.u8_scale;
-        for (std::int64_t i = 0; i < n; ++i) {
-            const std::uint8_t* src = data.x_u8.data() + rows[i] * features;
-            float* dst = X.row(i);
-            for (std::int64_t c = 0; c < features; ++c) dst[c] = static_cast<float>(src[c]) * scale;
-        }
+        for (std::int64_t i = 0; i < n; ++i)
+            scale_bytes(X.row(i), data.x_u8.data() + rows[i] * features, features, data.u8_scale);
     }
 }
 

@@ -17,12 +17,28 @@ void dense_forward(Matrix Z, ConstMatrix X, ConstMatrix W, const float* b) {
     gemm(Transpose::no, Transpose::yes, 1.0f, X, W, 1.0f, Z);  // Z = X·Wᵀ + Z(=b)
 }
 
-void dense_backward(Matrix dX, Matrix dW, float* db, ConstMatrix dZ, ConstMatrix X, ConstMatrix W) {
+// Whether the weight-gradient GEMM may add onto a buffer of zeros (beta = 1) instead of
+// overwriting it (beta = 0). OpenBLAS's beta = 0 path clears C with a memset pass before the
+// kernels add α·op(A)·op(B) to it (3-4 % of the big network's step); onto our zeros, the
+// kernels run the same instructions on the same +0, so the bits are equal by construction.
+// Only its small-matrix kernels (SkylakeX/Cooperlake, m·n·k ≤ 100³) differ: with beta = 0
+// they store α·acc, with beta = 1 they add it to C, which turns a −0 into +0. Those GEMMs
+// keep beta = 0; their memset is a few KiB.
+static bool accumulate_onto_zeros(GradsInit init, ConstMatrix dZ, Matrix dW) {
+    constexpr double small_matrix_limit = 100.0 * 100.0 * 100.0;
+    return init == GradsInit::zero &&
+           static_cast<double>(dW.rows) * static_cast<double>(dW.cols) * static_cast<double>(dZ.rows) >
+               small_matrix_limit;
+}
+
+void dense_backward(Matrix dX, Matrix dW, float* db, ConstMatrix dZ, ConstMatrix X, ConstMatrix W,
+                    GradsInit init) {
     // dZ (B, out), X (B, in), W (out, in), dW (out, in), db (out), dX (B, in)
     MLPTRAIN_ASSERT(dZ.rows == X.rows && dZ.cols == W.rows && X.cols == W.cols &&
                         dW.rows == W.rows && dW.cols == W.cols,
                     "dense_backward shape");
-    gemm(Transpose::yes, Transpose::no, 1.0f, dZ, X, 0.0f, dW);  // dW = dZᵀ·X
+    const float beta = accumulate_onto_zeros(init, dZ, dW) ? 1.0f : 0.0f;
+    gemm(Transpose::yes, Transpose::no, 1.0f, dZ, X, beta, dW);  // dW = dZᵀ·X (+ its zeros)
     std::fill(db, db + dZ.cols, 0.0f);                           // db = colsum(dZ)
     for (std::int64_t r = 0; r < dZ.rows; ++r) {
         const float* dz = dZ.row(r);
@@ -95,7 +111,7 @@ double forward_loss(Workspace& ws, const Model& model, const float* params, std:
 }
 
 double forward_backward(Workspace& ws, const Model& model, const float* params, float* grads,
-                        std::int64_t n, const DropoutContext* dropout) {
+                        std::int64_t n, const DropoutContext* dropout, GradsInit init) {
     MLPTRAIN_ASSERT(n >= 0 && n <= ws.max_rows, "forward_backward rows");
     if (n == 0) {  // an empty shard contributes a zero gradient to the fixed tree
         std::memset(grads, 0, sizeof(float) * static_cast<std::size_t>(model.layout().total()));
@@ -112,7 +128,7 @@ double forward_backward(Workspace& ws, const Model& model, const float* params, 
         const ConstMatrix X = layer_input(ws, model, l, n, dropout_on);
         Matrix dX = l > 0 ? next->as_matrix(n, model.dim_in(l)) : Matrix{};
         dense_backward(dX, model.weight(grads, l), model.bias(grads, l), dZ, X,
-                       model.weight(params, l));
+                       model.weight(params, l), init);
         if (l == 0) break;
         // dA_{l−1} = dX (⊙ mask); dZ_{l−1} = dA ⊙ act'(Z_{l−1}), in place.
         if (dropout_on) {

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "mlptrain/core/error.hpp"
+#include "mlptrain/core/simd.hpp"
 #include "mlptrain/core/text.hpp"
 
 namespace mlptrain {
@@ -42,6 +43,10 @@ StepScalars Optimizer::scalars(std::int64_t t, float lr, float grad_scale) const
     return s;
 }
 
+// Cloned per vector width (core/simd.hpp): every line is an element-wise map, the same bits
+// at any width. Adam's √ and ÷ vectorize because CMakeLists.txt compiles this file with
+// -fno-math-errno (correctly rounded at any width; only the errno side effect goes).
+MLPTRAIN_VECTOR_CLONES
 void Optimizer::update(float* params, const float* grad, std::int64_t begin, std::int64_t end,
                        const StepScalars& s) {
     const float lr = s.lr, scale = s.grad_scale, l2 = config_.l2;

@@ -30,7 +30,8 @@ struct EpochReport {
     double train_loss = 0.0;
     std::optional<EvalResult> validation;
     double learning_rate = 0.0;
-    double samples_per_second = 0.0;
+    double samples_per_second = 0.0;   // the epoch's rows / the wall time of its steps
+    double median_step_seconds = 0.0;  // the median wall time of the epoch's steps (steady state)
     double seconds = 0.0;       // since training started
     bool best = false;          // the best validation loss so far (early stopping)
 };

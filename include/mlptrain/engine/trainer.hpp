@@ -137,7 +137,13 @@ private:
     std::vector<double> shard_loss_;
     std::vector<double> chunk_sumsq_;
     std::vector<unsigned char> chunk_bad_;
+    // Every local shard's gradient buffer is all zeros: true at construction (AlignedBuffer
+    // zero-fills), false from a step's backward passes until its update has cleared them
+    // all, so that after a step that threw the next one overwrites them instead of adding
+    // onto them.
+    bool grads_zero_ = true;
     std::vector<std::string> notices_;
+    std::vector<double> step_seconds_;  // this epoch's step times (reserved before the epoch)
 };
 
 }  // namespace mlptrain

@@ -14,9 +14,16 @@ namespace mlptrain {
 // Z = X·Wᵀ + b.  X (B, in), W (out, in), b (out), Z (B, out); overwrites Z.
 void dense_forward(Matrix Z, ConstMatrix X, ConstMatrix W, const float* b);
 
-// dW = dZᵀ·X, db = colsum(dZ) (both overwritten), and, if dX.data != nullptr,
-// dX = dZ·W (overwritten).  dZ (B, out), X (B, in), W (out, in), dW (out, in), dX (B, in).
-void dense_backward(Matrix dX, Matrix dW, float* db, ConstMatrix dZ, ConstMatrix X, ConstMatrix W);
+// What a gradient buffer holds when a backward pass starts: anything (it is overwritten),
+// or all zeros, which lets the weight-gradient GEMMs add onto it instead of having the BLAS
+// clear it first (the same bits; see dense_backward in backprop.cpp).
+enum class GradsInit { any, zero };
+
+// dW = dZᵀ·X, db = colsum(dZ) (both overwritten; dW may be added onto its zeros when
+// `init` is GradsInit::zero), and, if dX.data != nullptr, dX = dZ·W (overwritten).
+// dZ (B, out), X (B, in), W (out, in), dW (out, in), dX (B, in).
+void dense_backward(Matrix dX, Matrix dW, float* db, ConstMatrix dZ, ConstMatrix X, ConstMatrix W,
+                    GradsInit init = GradsInit::any);
 
 // Where dropout masks come from: (seed, layer, step, dataset row) — never shard or thread.
 struct DropoutContext {
@@ -31,9 +38,11 @@ double forward_loss(Workspace& ws, const Model& model, const float* params, std:
 
 // Forward (with dropout if the model has it and `dropout` is given), loss and backward
 // over the first n rows. Overwrites `grads` (arena layout) with Σ_rows ∂loss/∂θ; n = 0
-// writes zeros. Returns Σ_rows loss.
+// writes zeros. `init` says what `grads` holds now (GradsInit::zero: all zeros, cheaper).
+// Returns Σ_rows loss.
 double forward_backward(Workspace& ws, const Model& model, const float* params, float* grads,
-                        std::int64_t n, const DropoutContext* dropout);
+                        std::int64_t n, const DropoutContext* dropout,
+                        GradsInit init = GradsInit::any);
 
 // Where a forward pass over the first n rows of `ws` stopped being finite: the first layer
 // (in forward order) whose pre-activations Z hold NaN or Inf, or -1 when none does.

@@ -1,0 +1,334 @@
+#!/usr/bin/env python3
+"""scripts/bench.sh's reports (standard library only).
+
+  bench_report.py report RECORDS.jsonl OUT_DIR COMPARE ROUNDS SECONDS NCPU BUSY
+      The table of a bench.sh run (medians over rounds), the speed-up lines and the
+      environment record, to stdout and OUT_DIR/bench.md; OUT_DIR/bench.json gets
+      {"format", "run", "environment", "records"}.
+  bench_report.py compare OLD.json NEW.json
+      NEW/OLD samples/s per point of two bench.json files (bench.sh --compare). Points are
+      matched by tool, network, batch, threads, shards, BLAS core and PyTorch thread setting;
+      a point whose environment records differ (the date aside) is flagged with the fields
+      that differ. Reads the older bench.json format (a bare array of records) too.
+"""
+import datetime
+import json
+import math
+import os
+import platform
+import statistics
+import sys
+
+FORMAT = "mlptrain-bench/2"
+
+
+def die(message):
+    print(f"bench.sh: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def grouped(x, digits=0):
+    return f"{x:,.{digits}f}"
+
+
+def disturbed(obj, ncpu):
+    """Whether other processes took CPUs this run needed: more than the share it left idle."""
+    share = obj.get("other_cpu_share")
+    used = max(obj["threads"], obj.get("blas_threads", 0))
+    return share is not None and share > max(0.0, 1 - used / ncpu) + 0.05
+
+
+def undisturbed(objs):
+    """The runs to take the median of: the undisturbed ones, or all when every run was disturbed."""
+    quiet = [o for o in objs if not o.get("disturbed")]
+    return quiet or objs
+
+
+def med(objs, field):
+    """The median of a field; NaN when no object has it (an older build's record)."""
+    values = [o[field] for o in objs if o.get(field) is not None]
+    return statistics.median(values) if values else float("nan")
+
+
+def markdown_table(header, rows, left=(0,)):
+    """Right-aligned columns but those whose indices are in `left`."""
+    lines = ["| " + " | ".join(header) + " |",
+             "|" + "|".join(" --- " if i in left else " ---: " for i in range(len(header))) + "|"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return lines
+
+
+# --- report ---------------------------------------------------------------------------------
+
+def group_records(objects):
+    """mlptrain bench, mlptrain train (real rows) and torch records by (layers, batch, threads, kernels)."""
+    mlp, fair, torch = {}, {}, {}
+    for obj in objects:
+        layers, kernels = tuple(obj["layers"]), obj.get("kernels", "env")
+        if obj["tool"] == "mlptrain":
+            mlp.setdefault((layers, obj["batch_size"], obj["threads"], kernels), []).append(obj)
+        elif obj["tool"] == "mlptrain-train":
+            fair.setdefault((layers, obj["batch_size"], obj["threads"], kernels), []).append(obj)
+        else:  # a torch setting belongs to thread count max(torch threads, OpenBLAS threads)
+            key = (layers, obj["batch_size"], max(obj["threads"], obj["blas_threads"]), kernels)
+            torch.setdefault(key, {}).setdefault((obj["threads"], obj["blas_threads"]), []).append(obj)
+    mlp = {k: undisturbed(v) for k, v in mlp.items()}
+    fair = {k: undisturbed(v) for k, v in fair.items()}
+    torch = {k: {s: undisturbed(v) for s, v in d.items()} for k, d in torch.items()}
+    return mlp, fair, torch
+
+
+def torch_columns(key, mlp_objs, fair, torch, ratios):
+    """The side-by-side columns of one point: mlptrain train, torch T/T, torch best, ratio."""
+    threads = key[2]
+    ours = fair.get(key, [])
+    settings = torch.get(key, {})
+    medians = {s: med(v, "samples_per_s") for s, v in settings.items()}
+    if not ours or not medians:
+        return ["n/a"] * 4
+    sps = med(ours, "samples_per_s")
+    same = medians.get((threads, threads))
+    best_setting = max(medians, key=medians.get)
+    best = medians[best_setting]
+    ratios.append((key, sps, same, best, best_setting))
+    # "*": a side of the ratio has only disturbed runs, so the ratio is not to be trusted.
+    shaky = any(o.get("disturbed") for o in ours + settings[best_setting])
+    return [grouped(sps), grouped(same) if same is not None else "n/a",
+            f"{grouped(best)} ({best_setting[0]}+{best_setting[1]})", f"{sps / best:.2f}" + ("*" if shaky else "")]
+
+
+def table_rows(mlp, fair, torch, compare):
+    header = ["network", "batch", "threads", "shards", "core", "samples/s", "steps/s", "µs/step",
+              "GFLOP/s", "ceiling GFLOP/s", "efficiency", "FMA peak GFLOP/s", "peak fraction"]
+    if compare:
+        header += ["train samples/s, real rows", "torch T/T", "torch best (torch+BLAS thr.)", "mlptrain/torch best"]
+    header += ["other load"]
+    rows, ratios = [], []
+    for key, objs in mlp.items():  # insertion order = grid order of round 1
+        layers, batch, threads, _ = key
+        row = ["-".join(map(str, layers)), str(batch), str(threads), str(objs[0]["shards"]),
+               str(objs[0].get("blas_core", "?")), grouped(med(objs, "samples_per_s")),
+               grouped(med(objs, "steps_per_s"), 1), grouped(med(objs, "us_per_step"), 1),
+               grouped(med(objs, "gflops"), 2), grouped(med(objs, "ceiling_gflops"), 2),
+               f"{med(objs, 'efficiency'):.2f}", grouped(med(objs, "peak_gflops"), 1) if "peak_gflops" in objs[0] else "n/a",
+               f"{med(objs, 'peak_fraction'):.3f}" if "peak_fraction" in objs[0] else "n/a"]
+        if compare:
+            row += torch_columns(key, objs, fair, torch, ratios)
+        runs = objs + fair.get(key, []) + [o for v in torch.get(key, {}).values() for o in v]
+        loads = [o["other_cpu_share"] for o in runs if o.get("other_cpu_share") is not None]
+        row.append((f"{100 * max(loads):.0f}%" if loads else "n/a")
+                   + (" (disturbed)" if any(o.get("disturbed") for o in runs) else ""))
+        rows.append(row)
+    return header, rows, ratios
+
+
+def speedup_lines(mlp, ncpu):
+    big = (784, 1024, 1024, 10)
+    lines = []
+    for kernels in dict.fromkeys(k[3] for k in mlp):
+        for b in [2] + ([ncpu] if ncpu > 2 else []):
+            x, y = mlp.get((big, 256, 1, kernels)), mlp.get((big, 256, b, kernels))
+            core = (x or y or [{}])[0].get("blas_core", kernels)
+            if not x or not y:
+                text = f"n/a (needs threads 1 and {b} in the grid)"
+            else:
+                sa, sb = med(x, "samples_per_s"), med(y, "samples_per_s")
+                text = f"{sb / sa:.2f}x ({grouped(sa)} -> {grouped(sb)} samples/s)"
+            lines.append(f"Speed-up 1 -> {b} threads, 784-1024-1024-10 batch 256, {core}: {text}")
+    return lines
+
+
+def ratio_lines(ratios, fair, torch):
+    def spread(objs):
+        values = [o["samples_per_s"] for o in objs]
+        return f" [{grouped(min(values))}-{grouped(max(values))}]" if len(values) > 1 else ""
+    lines = ["", "mlptrain / torch on the same real rows, samples/s medians [min-max over rounds]:"]
+    for key, sps, same, best, s in ratios:
+        layers, batch, threads, _ = key
+        core = fair[key][0].get("blas_core", "?")
+        line = (f"- {'-'.join(map(str, layers))} batch {batch}, {threads} thread(s), {core}: mlptrain "
+                f"{grouped(sps)}{spread(fair[key])}; torch best ({s[0]}+{s[1]}) {grouped(best)}"
+                f"{spread(torch[key][s])}: ratio {sps / best:.2f}")
+        if same is not None and s != (threads, threads):
+            line += (f"; torch {threads}/{threads} {grouped(same)}{spread(torch[key][(threads, threads)])}: "
+                     f"ratio {sps / same:.2f}")
+        faults = [o["faults_per_step"] for o in torch[key][s] if "faults_per_step" in o]
+        if faults:
+            line += f"; torch page faults per step {statistics.median(faults):.0f}"
+        lines.append(line + f" ({fair[key][0].get('data', '?')}, {fair[key][0].get('rows', '?')} rows)")
+    return lines
+
+
+def environments(objects):
+    """{"mlptrain": {kernels: record}, "torch": {kernels: record}} from the first run of each."""
+    env = {"mlptrain": {}, "torch": {}}
+    for obj in objects:
+        side = "torch" if obj["tool"] == "torch" else "mlptrain"
+        if "environment" in obj:
+            env[side].setdefault(obj.get("kernels", "env"), obj["environment"])
+    return env
+
+
+def environment_lines(env):
+    lines = ["", "## Environment", ""]
+    first = next(iter(env["mlptrain"].values()), None)
+    if first:
+        lines.append(f"- mlptrain {first.get('mlptrain_version')}, commit {first.get('git_commit')}, "
+                     f"{first.get('build_type')} build, {first.get('compiler')}, flags `{first.get('compiler_flags')}`")
+        lines.append(f"- CPU: {first.get('cpu_model')} ({first.get('cpu_vendor')} family {first.get('cpu_family')} "
+                     f"model {first.get('cpu_model_number')}), {first.get('logical_cpus')} logical CPUs, "
+                     f"{first.get('affinity_cpus')} in the affinity mask; vector ISA {first.get('vector_isa')}; "
+                     f"flags: {first.get('isa_flags')}")
+        lines.append(f"- OpenBLAS {first.get('openblas_version')}, TBB {first.get('tbb_version')}; "
+                     f"date {first.get('date')}")
+    for kernels, record in env["mlptrain"].items():
+        variables = ", ".join(f"{k}={v}" for k, v in record.get("env", {}).items()) or "none"
+        lines.append(f"- kernel set \"{kernels}\": core {record.get('blas_core')} (OpenBLAS's own choice "
+                     f"{record.get('blas_openblas_choice')}); OPENBLAS_*/OMP_* in force: {variables}")
+    for kernels, record in env["torch"].items():
+        variables = ", ".join(f"{k}={v}" for k, v in record.get("env", {}).items()) or "none"
+        lines.append(f"- PyTorch {record.get('torch_version')} (numpy {record.get('numpy_version')}, Python "
+                     f"{record.get('python')}), kernel set \"{kernels}\": OpenBLAS core {record.get('blas_core')} "
+                     f"({record.get('openblas_library')}); variables in force in its first run: {variables}")
+    return lines
+
+
+def report(argv):
+    records_path, out_dir, compare, rounds, seconds, ncpu, busy = argv
+    compare, ncpu = compare == "1", int(ncpu)
+    with open(records_path) as f:
+        objects = [json.loads(line) for line in f]
+    for obj in objects:
+        obj["disturbed"] = disturbed(obj, ncpu)
+    mlp, fair, torch = group_records(objects)
+    header, rows, ratios = table_rows(mlp, fair, torch, compare)
+    out = ["# mlptrain bench results", "",
+           f"{datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}, host {platform.node()}, {ncpu} CPUs, "
+           f"{seconds} s per point, median over {rounds} round(s)"
+           + (", interleaved with PyTorch on real rows" if compare else "") + "."]
+    if busy:
+        out.append(f"CPUs busy in the second before the run: {busy}%"
+                   + (" (other work was running: expect noisy figures)." if int(busy) >= 15 else "."))
+    out.append("GFLOP/s = 6 x parameters x samples/s; ceiling = the step's sgemm shapes run by T concurrent "
+               "single-threaded callers on batch/T rows each, in the same process; FMA peak = T threads of "
+               "register-only fp32 multiply-adds at the widest vector width, in the same process; "
+               "efficiency = GFLOP/s / ceiling, peak fraction = GFLOP/s / FMA peak. core = the OpenBLAS kernel set.")
+    if compare:
+        out.append("Side by side (scripts/compare_torch.py): mlptrain train and PyTorch on the same real rows, "
+                   "SGD lr 0.05 momentum 0.9, samples/s = the median over epochs >= 2 of rows / the epoch's step "
+                   "time; T/T = T torch threads and OPENBLAS_NUM_THREADS=T; best = the faster of T/T and 1 torch "
+                   "thread + T OpenBLAS threads. PyTorch runs with fixed glibc malloc thresholds (see the script).")
+    out.append(f"other load = the most CPU that other processes took during a run of the point, as a share of "
+               f"all {ncpu} CPUs; a run at T threads is disturbed when this exceeds the share it leaves idle, "
+               f"1 - T/{ncpu} (+5%). Medians leave disturbed runs out when a point has undisturbed ones; "
+               "\"(disturbed)\" marks points that had none" + (", and * a ratio with such a side." if compare else "."))
+    out += [""] + markdown_table(header, rows, left=(0, 4)) + [""]
+    n_disturbed = sum(o["disturbed"] for o in objects)
+    if n_disturbed:
+        out.append(f"{n_disturbed} of {len(objects)} runs were disturbed by other processes "
+                   "(\"disturbed\": true in bench.json).")
+    out += speedup_lines(mlp, ncpu)
+    if compare and ratios:
+        out += ratio_lines(ratios, fair, torch)
+    env = environments(objects)
+    out += environment_lines(env)
+    text = "\n".join(out) + "\n"
+    run = dict(date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+               host=platform.node(), cpus=ncpu, seconds_per_point=float(seconds), rounds=int(rounds),
+               compare_pytorch=compare, cpus_busy_before_percent=int(busy) if busy else None)
+    write_atomically(os.path.join(out_dir, "bench.json"),
+                     json.dumps(dict(format=FORMAT, run=run, environment=env, records=objects), indent=1) + "\n")
+    write_atomically(os.path.join(out_dir, "bench.md"), text)
+    sys.stdout.write(text)
+
+
+def write_atomically(path, data):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+# --- compare --------------------------------------------------------------------------------
+
+def load_records(path):
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except (OSError, ValueError) as e:
+        die(f"--compare: cannot read {path}: {e}")
+    records = data if isinstance(data, list) else data.get("records") if isinstance(data, dict) else None
+    if not isinstance(records, list) or not all(isinstance(r, dict) and "samples_per_s" in r for r in records):
+        die(f"--compare: {path} is not a bench.json written by scripts/bench.sh")
+    return records
+
+
+def point_key(r):
+    setting = f"{r['threads']}+{r['blas_threads']}" if "blas_threads" in r else str(r["threads"])
+    return (r["tool"], "-".join(map(str, r["layers"])), r["batch_size"], setting, r.get("shards", ""),
+            r.get("blas_core") or "?")
+
+
+def flat_environment(record):
+    """The environment record, one level deep ("env.OPENBLAS_CORETYPE"), without the date."""
+    env = record.get("environment")
+    if env is None:
+        return None
+    flat = {}
+    for k, v in env.items():
+        if isinstance(v, dict):
+            flat.update({f"{k}.{kk}": vv for kk, vv in v.items()})
+        elif k != "date":
+            flat[k] = v
+    return flat
+
+
+def points(records):
+    out = {}
+    for r in records:
+        out.setdefault(point_key(r), []).append(r)
+    return out
+
+
+def environment_difference(old, new):
+    a, b = flat_environment(old[0]), flat_environment(new[0])
+    if a is None or b is None:
+        return "no environment record" if a is None and b is None else "recorded on one side only"
+    fields = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+    return ("differs: " + ", ".join(fields)) if fields else ""
+
+
+def compare(argv):
+    old_path, new_path = argv
+    old, new = points(load_records(old_path)), points(load_records(new_path))
+    header = ["tool", "network", "batch", "threads", "shards", "core", "OLD samples/s", "NEW samples/s", "NEW/OLD",
+              "environment"]
+    rows, logs, flagged = [], [], 0
+    for key in [k for k in new if k in old]:
+        a = statistics.median(r["samples_per_s"] for r in undisturbed(old[key]))
+        b = statistics.median(r["samples_per_s"] for r in undisturbed(new[key]))
+        diff = environment_difference(old[key], new[key])
+        flagged += bool(diff)
+        logs.append(math.log(b / a))
+        rows.append([key[0], key[1], str(key[2]), key[3], str(key[4]), key[5], grouped(a), grouped(b),
+                     f"{b / a:.2f}", ("**" + diff + "**") if diff else "same"])
+    out = [f"# bench.sh --compare {old_path} {new_path}", ""]
+    out += markdown_table(header, rows, left=(0, 1, 5, 9)) if rows else ["No point is in both files."]
+    out.append("")
+    if logs:
+        out.append(f"{len(rows)} point(s) in both; geometric mean NEW/OLD {math.exp(statistics.fmean(logs)):.3f}; "
+                   f"{flagged} with environments that differ (the date aside): their ratios may measure the "
+                   "machine or the build rather than the change.")
+    for label, only in (("OLD", [k for k in old if k not in new]), ("NEW", [k for k in new if k not in old])):
+        if only:
+            out.append(f"Only in {label}: " + "; ".join(f"{k[0]} {k[1]} b{k[2]} t{k[3]} {k[5]}" for k in only))
+    sys.stdout.write("\n".join(out) + "\n")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 9 and sys.argv[1] == "report":
+        report(sys.argv[2:])
+    elif len(sys.argv) == 4 and sys.argv[1] == "compare":
+        compare(sys.argv[2:])
+    else:
+        die("usage: bench_report.py report RECORDS OUT_DIR COMPARE ROUNDS SECONDS NCPU BUSY | compare OLD.json NEW.json")

@@ -1,0 +1,151 @@
+#!/usr/bin/env python3
+"""Tests of the benchmark scripts' bookkeeping (no timing is judged): scripts/bench_report.py's
+table and environment record, bench.sh --compare's per-point ratios and environment flags,
+and scripts/compare_torch.py's mlptrain side on the bundled data sets (iris as CSV, the
+upscaled digits as IDX), which needs no PyTorch.
+
+usage: test_bench_scripts.py MLPTRAIN SOURCE_DIR   (CTest runs it)
+"""
+import copy
+import gzip
+import json
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+import unittest
+
+MLPTRAIN, SOURCE = sys.argv[1], sys.argv[2]
+SCRIPTS = os.path.join(SOURCE, "scripts")
+TMP = tempfile.TemporaryDirectory(prefix="test_bench_scripts.")
+
+
+def run(args, expect=0):
+    r = subprocess.run(args, capture_output=True, text=True)
+    if r.returncode != expect:
+        raise AssertionError(f"{' '.join(args)}: exit {r.returncode}, expected {expect}\n{r.stdout}{r.stderr}")
+    return r
+
+
+def environment(**changes):
+    env = {"mlptrain_version": "0.1.0", "git_commit": "abc", "compiler": "GNU 12.2.0",
+           "compiler_flags": "-O3", "cpu_model": "Test CPU", "vector_isa": "AVX-512", "blas_core": "Haswell",
+           "openblas_version": "0.3.21", "tbb_version": "2021.8", "env": {"OPENBLAS_CORETYPE": "Haswell"},
+           "date": "2026-01-01T00:00:00Z"}
+    env.update(changes)
+    return env
+
+
+def bench_record(sps, threads=2, core="Haswell", kernels="env", rnd=1, **env_changes):
+    return {"tool": "mlptrain", "layers": [784, 1024, 1024, 10], "batch_size": 256, "threads": threads,
+            "shards": 2, "blas_core": core, "kernels": kernels, "round": rnd, "samples_per_s": sps,
+            "steps_per_s": sps / 256, "us_per_step": 256e6 / sps, "gflops": 6 * 1.86e6 * sps / 1e9,
+            "ceiling_gflops": 200.0, "efficiency": 0.9, "peak_gflops": 400.0, "peak_fraction": 0.45,
+            "other_cpu_share": 0.0, "environment": environment(blas_core=core, **env_changes)}
+
+
+def write(name, data):
+    path = os.path.join(TMP.name, name)
+    with open(path, "w") as f:
+        if isinstance(data, str):
+            f.write(data)
+        else:
+            json.dump(data, f)
+    return path
+
+
+class Report(unittest.TestCase):
+    def test_table_columns_and_environment(self):
+        records = [bench_record(15000.0, threads=1, rnd=1), bench_record(29000.0, rnd=1),
+                   bench_record(20000.0, threads=1, core="Cooperlake", kernels="unset"),
+                   bench_record(39000.0, core="Cooperlake", kernels="unset")]
+        path = write("records.jsonl", "".join(json.dumps(r) + "\n" for r in records))
+        out_dir = os.path.join(TMP.name, "report")
+        os.makedirs(out_dir)
+        text = run([sys.executable, os.path.join(SCRIPTS, "bench_report.py"), "report", path, out_dir,
+                    "0", "1", "3", "2", ""]).stdout
+        header = next(line for line in text.splitlines() if line.startswith("| network"))
+        for column in ("core", "efficiency", "FMA peak GFLOP/s", "peak fraction"):
+            self.assertIn(column, header)
+        self.assertIn("| 784-1024-1024-10 | 256 | 2 | 2 | Cooperlake | 39,000 |", text)
+        self.assertIn("Speed-up 1 -> 2 threads, 784-1024-1024-10 batch 256, Haswell: 1.93x", text)
+        self.assertIn("Speed-up 1 -> 2 threads, 784-1024-1024-10 batch 256, Cooperlake: 1.95x", text)
+        self.assertIn("## Environment", text)
+        self.assertIn("kernel set \"unset\": core Cooperlake", text)
+        with open(os.path.join(out_dir, "bench.json")) as f:
+            data = json.load(f)
+        self.assertEqual(data["format"], "mlptrain-bench/2")
+        self.assertEqual(len(data["records"]), 4)
+        self.assertEqual(set(data["environment"]["mlptrain"]), {"env", "unset"})
+        with open(os.path.join(out_dir, "bench.md")) as f:
+            self.assertEqual(f.read(), text)
+
+
+class Compare(unittest.TestCase):
+    def compare(self, old, new, expect=0):
+        return run([os.path.join(SCRIPTS, "bench.sh"), "--compare", write("old.json", old),
+                    write("new.json", new)], expect=expect)
+
+    def test_ratios_and_environment_flags(self):
+        old = {"format": "mlptrain-bench/2", "records": [bench_record(10000.0, rnd=1), bench_record(12000.0, rnd=2),
+                                                         bench_record(5000.0, threads=1)]}
+        new = copy.deepcopy(old)
+        for r in new["records"]:
+            r["samples_per_s"] *= 1.5
+            r["environment"]["date"] = "2027-01-01T00:00:00Z"  # the date alone is no difference
+        new["records"][2]["environment"]["compiler_flags"] = "-O2"
+        new["records"][2]["environment"]["env"]["OPENBLAS_CORETYPE"] = "Zen"
+        text = self.compare(old, new).stdout
+        rows = {line.split("|")[4].strip(): line for line in text.splitlines() if line.startswith("| mlptrain")}
+        self.assertIn("| 11,000 | 16,500 | 1.50 | same |", rows["2"])  # the median of the two rounds
+        self.assertIn("| 1.50 | **differs: compiler_flags, env.OPENBLAS_CORETYPE** |", rows["1"])
+        self.assertIn("2 point(s) in both; geometric mean NEW/OLD 1.500; 1 with environments that differ", text)
+
+    def test_points_matched_by_core_and_old_format(self):
+        old = [bench_record(10000.0)]  # bench.json before the format had a top level: a bare array
+        new = {"records": [bench_record(20000.0), bench_record(30000.0, core="Cooperlake", kernels="unset")]}
+        text = self.compare(old, new).stdout
+        self.assertIn("1 point(s) in both", text)
+        self.assertIn("Only in NEW: mlptrain 784-1024-1024-10 b256 t2 Cooperlake", text)
+
+    def test_bad_input(self):
+        r = self.compare({"records": "nonsense"}, [bench_record(1.0)], expect=2)
+        self.assertIn("is not a bench.json written by scripts/bench.sh", r.stderr)
+        r = run([os.path.join(SCRIPTS, "bench.sh"), "--compare", write("one.json", [])], expect=2)
+        self.assertIn("--compare takes two files", r.stderr)
+
+
+class CompareTorchMlptrainSide(unittest.TestCase):
+    def one(self, *flags):
+        out = run([sys.executable, os.path.join(SCRIPTS, "compare_torch.py"), "--mlptrain", MLPTRAIN, "--one",
+                   "mlptrain", "--threads", "1", "--epochs", "2", "--data-dir", TMP.name, *flags]).stdout
+        return json.loads(out)
+
+    def check_run(self, r, rows, source):
+        self.assertEqual(r["rows"], rows)
+        self.assertEqual(r["data"], source)
+        self.assertEqual([e["epoch"] for e in r["epochs"]], [1, 2])
+        self.assertGreater(r["samples_per_s"], 0)
+        self.assertGreater(r["median_step_ms"], 0)
+        self.assertEqual(r["samples_per_s"], r["epochs"][1]["samples_per_s"])  # epoch 1 is warm-up
+        self.assertIn("blas_core", r["environment"])
+
+    def test_iris_csv(self):
+        r = self.one("--layers", "4,16,3", "--batch-size", "16", "--rows", "640")
+        self.check_run(r, 640, "data/iris.csv standardized")
+        with open(os.path.join(TMP.name, "iris640.csv")) as f:
+            lines = f.read().splitlines()
+        self.assertEqual(len(lines), 641)
+        self.assertEqual(lines[1], lines[151])  # 150 rows, repeated
+        self.assertIn(lines[1].split(",")[-1], {"0", "1", "2"})
+
+    def test_digits_idx(self):
+        r = self.one("--layers", "784,32,10", "--batch-size", "64", "--rows", "1000", "--data", "digits")
+        self.check_run(r, 1000, "data/digits.csv upscaled to 28x28")
+        with gzip.open(os.path.join(TMP.name, "digits1000-train-images-idx3-ubyte.gz")) as f:
+            self.assertEqual(struct.unpack(">BBBBIII", f.read(16)), (0, 0, 8, 3, 1000, 28, 28))
+
+
+if __name__ == "__main__":
+    unittest.main(argv=[sys.argv[0]], verbosity=2)
