@@ -3,12 +3,13 @@
 // summed in fp32, prepared shapes create nothing during calls, bf16 gradients agree with
 // fp32 ones within the bound bf16's 8-bit significand gives, and the trainer on it keeps the
 // contracts: bitwise the same weights at any thread count, no primitive created in a step,
-// evaluation rows independent of the chunk they fall in.
+// evaluation rows independent of the chunk they fall in, NaN and Inf caught.
 #include <doctest/doctest.h>
 
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "mlptrain/core/bf16.hpp"
 #include "mlptrain/core/blas.hpp"
 #include "mlptrain/core/cpu_features.hpp"
+#include "mlptrain/core/error.hpp"
 #include "mlptrain/core/rng.hpp"
 #include "mlptrain/engine/evaluator.hpp"
 #include "mlptrain/engine/trainer.hpp"
@@ -415,5 +417,50 @@ TEST_CASE("evaluation outputs do not depend on the chunk size, fp32 and bf16") {
         CHECK(by_trainer.size() == 900);
         CHECK(std::memcmp(by_trainer.data(), by_evaluator.data(), sizeof(float) * 900) == 0);
         CHECK(trainer.gemm_created_on_demand() == 0);
+    }
+}
+
+// The NaN/Inf checks hold on oneDNN: a NaN in the data (bf16 rounding keeps a NaN a NaN)
+// stops the step with NumericError naming it and leaves the weights as they were, and an
+// absurd learning rate is caught as it is with OpenBLAS.
+TEST_CASE("NaN and Inf raise NumericError on oneDNN, fp32 and bf16, and leave the weights unchanged") {
+    std::vector<GemmSettings> settings = {onednn_fp32};
+    if (bf16_runs_here()) settings.push_back(onednn_bf16);
+    ModelSpec spec;
+    spec.sizes = {20, 160, 120, 3};
+    const Model model(spec);
+    for (const GemmSettings& gemm : settings) {
+        const std::string precision_name = gemm_precision_name(gemm.precision);
+        CAPTURE(precision_name);
+        TrainConfig config;
+        config.batch_size = 16;
+        config.shards = 2;
+        config.threads = 2;
+        config.schedule.lr = 0.05f;
+        config.gemm = gemm;
+        for (float bad : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity()}) {
+            CAPTURE(bad);
+            Dataset data = make_data(16, 20, 3);
+            data.x[5 * 20 + 3] = bad;  // row 5
+            Trainer trainer(model, config, 0);
+            const std::vector<float> before(trainer.params(), trainer.params() + model.layout().total());
+            const std::vector<std::int64_t> rows = range(0, 16);
+            std::string message;
+            try {
+                trainer.train_step(data, rows.data(), 16);
+            } catch (const NumericError& e) {
+                message = e.what();
+            }
+            CHECK(message.find("step 1") != std::string::npos);
+            CHECK(trainer.step() == 0);
+            CHECK(std::memcmp(before.data(), trainer.params(), sizeof(float) * before.size()) == 0);
+        }
+        config.schedule.lr = 1e30f;
+        config.epochs = 20;
+        const Dataset data = make_data(64, 20, 3);
+        Split split;
+        split.train = range(0, 64);
+        Trainer trainer(model, config, 0);
+        CHECK_THROWS_AS(trainer.fit(data, split, [](const EpochReport&) {}), NumericError);
     }
 }

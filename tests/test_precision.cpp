@@ -104,13 +104,21 @@ TEST_CASE("a build without oneDNN says what to install") {
     expect_refused(run_cli(digits + " --precision bf16"), {"--precision", "apt-get install libdnnl-dev"});
 }
 #else
-TEST_CASE("--gemm onednn trains, with the same weights at any --threads") {
-    const CommandResult one = run_cli(digits + " --gemm onednn --threads 1");
+TEST_CASE("--gemm onednn trains, with the same weights at any --threads, and resumes exactly") {
+    TempDir dir;
+    const std::string ckpt = dir.path() + "/ckpt";
+    const CommandResult one = run_cli(digits + " --gemm onednn --threads 1 --checkpoint-every 7 --keep-checkpoints 0 "
+                                               "--checkpoint-dir " + q(ckpt));
     const CommandResult two = run_cli(digits + " --gemm onednn --threads 2");
     INFO(one.out << one.err);
     CHECK(contains(one.out, "gemm: oneDNN 2."));
     CHECK(fingerprint_of(one.out) == fingerprint_of(two.out));
     CHECK(fingerprint_of(one.out) != fingerprint_of(run_cli(digits).out));  // other sums, other bits
+    const std::string mid = ckpt + "/step-000000000014.safetensors";
+    CHECK(mlptrain::load_checkpoint(mid).info.gemm == mlptrain::GemmSettings{mlptrain::GemmBackend::onednn});
+    // --gemm is an execution setting: the resumed run names it again (else it would run OpenBLAS).
+    CHECK(fingerprint_of(run_cli("train --resume " + q(mid) + " --gemm onednn --threads 2").out) ==
+          fingerprint_of(one.out));
 }
 
 TEST_CASE("bf16: the same weights at any --threads, exact resume, the precision kept") {
