@@ -17,7 +17,7 @@ NETWORKS=(
 usage() {
     cat <<'EOF'
 Usage: scripts/bench.sh [--seconds N] [--compare-pytorch] [--rounds N] [--threads LIST]
-                        [--out DIR] [--no-build] [--help]
+                        [--gemms LIST] [--out DIR] [--no-build] [--help]
 
 Builds mlptrain (scripts/build.sh), then runs `mlptrain bench --json` on this grid:
   4-16-3 batch 16, 784-256-128-10 batch 64, 784-1024-1024-10 batch 256,
@@ -45,6 +45,13 @@ Options:
   --rounds N         rounds over the grid; each figure is the median over rounds
                      (default 2 with --compare-pytorch, else 1)
   --threads LIST     comma-separated thread counts instead of 1..nproc (e.g. 1,2)
+  --gemms LIST       also run every point with these GEMM backends/precisions, right after
+                     the default run of the same point (interleaved), and add a table with a
+                     column per entry: openblas-widest (OpenBLAS fp32 on the widest kernel set
+                     this CPU runs: OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset for that run),
+                     onednn (--gemm onednn, fp32), bf16 (--precision bf16 on oneDNN; a network
+                     too small to gain runs fp32 with a note, marked "fp32*"). Written to
+                     DIR/bench_gemms.json. E.g. --gemms openblas-widest,onednn,bf16
   --out DIR          output directory (default: bench-results in the repository root)
   --no-build         skip the build; use build/mlptrain as it is
   -h, --help         show this help
@@ -61,6 +68,7 @@ SECONDS_PER_POINT=3
 COMPARE=0
 ROUNDS=""
 THREAD_LIST=""
+GEMM_LIST=""
 OUT_DIR=""
 BUILD=1
 while [[ $# -gt 0 ]]; do
@@ -72,6 +80,8 @@ while [[ $# -gt 0 ]]; do
         --rounds=*) ROUNDS=${1#--rounds=}; shift ;;
         --threads) [[ $# -ge 2 ]] || die "--threads needs a value"; THREAD_LIST=$2; shift 2 ;;
         --threads=*) THREAD_LIST=${1#--threads=}; shift ;;
+        --gemms) [[ $# -ge 2 ]] || die "--gemms needs a value"; GEMM_LIST=$2; shift 2 ;;
+        --gemms=*) GEMM_LIST=${1#--gemms=}; shift ;;
         --out) [[ $# -ge 2 ]] || die "--out needs a value"; OUT_DIR=$2; shift 2 ;;
         --out=*) OUT_DIR=${1#--out=}; shift ;;
         --no-build) BUILD=0; shift ;;
@@ -102,6 +112,18 @@ if [[ -n "$THREAD_LIST" ]]; then
 else
     for ((t = 1; t <= $(nproc); ++t)); do THREADS+=("$t"); done
 fi
+# --gemms: the extra GEMM configurations, run by run_gemm_variants and reported by
+# report_gemm_variants (both below), apart from the default grid's records.
+GEMMS=()
+if [[ -n "$GEMM_LIST" ]]; then
+    IFS=',' read -r -a GEMMS <<<"$GEMM_LIST"
+    for g in "${GEMMS[@]}"; do
+        case "$g" in
+            openblas-widest | onednn | bf16) ;;
+            *) die "--gemms expects openblas-widest, onednn or bf16 (comma-separated), got '$g'" ;;
+        esac
+    done
+fi
 command -v python3 >/dev/null 2>&1 || die "python3 is needed for the JSON handling"
 
 TORCH_PYTHON=${MLPTRAIN_TORCH_PYTHON:-/usr/bin/python3}
@@ -125,10 +147,12 @@ mkdir -p "$OUT_DIR"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/mlptrain-bench.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 RECORDS=$WORK/records.jsonl ERRLOG=$WORK/stderr TIMESLOG=$WORK/times
+GEMM_RECORDS=$WORK/gemm_records.jsonl
 # Benchmark a private copy, so that a rebuild during the run cannot swap or remove the binary.
 MLPTRAIN=$WORK/mlptrain
 cp build/mlptrain "$MLPTRAIN"
 : >"$RECORDS"
+: >"$GEMM_RECORDS"
 
 # Torch settings tried at T threads, as "torch_threads:openblas_threads".
 torch_settings() {
@@ -145,6 +169,8 @@ if ((COMPARE)); then
         TOTAL=$((TOTAL + (1 + $(torch_settings "$t" | wc -l)) * ${#NETWORKS[@]} * ROUNDS))
     done
 fi
+
+if ((${#GEMMS[@]})); then TOTAL=$((TOTAL + POINTS * ROUNDS * ${#GEMMS[@]})); fi
 RUN=0
 
 # record TOOL ROUND COMMAND...: runs one point and appends its JSON object to RECORDS, with
@@ -194,6 +220,21 @@ run_mlptrain() {  # ROUND LAYERS BATCH THREADS
         --seconds "$SECONDS_PER_POINT" --json
 }
 
+# The --gemms configurations of one point, in the listed order, into GEMM_RECORDS.
+run_gemm_variants() {  # ROUND LAYERS BATCH THREADS
+    local g
+    local -a cmd
+    for g in "${GEMMS[@]}"; do
+        case "$g" in
+            openblas-widest) cmd=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$MLPTRAIN" bench) ;;
+            onednn) cmd=("$MLPTRAIN" bench --gemm onednn) ;;
+            bf16) cmd=("$MLPTRAIN" bench --precision bf16) ;;
+        esac
+        RECORDS=$GEMM_RECORDS record "mlptrain:$g" "$1" "${cmd[@]}" --layers "$2" --batch-size "$3" \
+            --threads "$4" --seconds "$SECONDS_PER_POINT" --json
+    done
+}
+
 run_torch() {  # ROUND LAYERS BATCH THREADS
     local setting
     for setting in $(torch_settings "$4"); do
@@ -236,6 +277,7 @@ for ((round = 1; round <= ROUNDS; ++round)); do
             else
                 run_mlptrain "$round" "$layers" "$batch" "$t"
             fi
+            if ((${#GEMMS[@]})); then run_gemm_variants "$round" "$layers" "$batch" "$t"; fi
         done
     done
 done
@@ -394,4 +436,63 @@ write_atomically(os.path.join(out_dir, "bench.json"), json.dumps(objects, indent
 write_atomically(os.path.join(out_dir, "bench.md"), text)
 sys.stdout.write(text)
 PY
-echo "bench.sh: wrote $OUT_DIR/bench.md and $OUT_DIR/bench.json" >&2
+
+# --gemms: one table per network and thread count, a column per GEMM configuration (the
+# default run first), medians [min-max] over rounds; appended to bench.md and stdout, every
+# object of the extra runs to bench_gemms.json.
+report_gemm_variants() {
+    python3 - "$RECORDS" "$GEMM_RECORDS" "$OUT_DIR" "$(uptime)" <<'PY'
+import json, os, statistics, sys
+
+records, gemm_records, out_dir, uptime = sys.argv[1:5]
+runs = {}
+def label(o):
+    ran = "%s %s" % (o.get("gemm", "openblas"), o.get("precision", "fp32"))
+    core = "" if o.get("gemm") == "onednn" else ", " + o.get("blas_core", "?")
+    if o["tool"] == "mlptrain":
+        return "default: " + ran + core
+    fell_back = o.get("precision_requested", o.get("precision")) != o.get("precision")
+    return o["tool"].split(":", 1)[1] + ": " + ran + core + ("*" if fell_back else "")
+extra = []
+for path in (records, gemm_records):
+    with open(path) as f:
+        for line in f:
+            o = json.loads(line)
+            if o["tool"] == "torch":
+                continue
+            if path == gemm_records:
+                extra.append(o)
+            key = ("-".join(map(str, o["layers"])), o["batch_size"], o["threads"])
+            runs.setdefault(key, {}).setdefault(o["tool"], []).append(o)
+out = ["", "## GEMM backends and precisions", "",
+       "samples/s, median [min-max] over rounds (each configuration right after the default run of "
+       "the same point); ceiling = the step's GEMM calls alone on the same backend and precision, "
+       "efficiency = samples/s / ceiling samples/s; vs default = ratio of the medians. "
+       "* = the request fell back (see gemm_notes in bench_gemms.json). "
+       "Load when the report was written: " + uptime.strip() + ".", "",
+       "| network | batch | threads | GEMMs | samples/s | ceiling samples/s | efficiency | vs default | other load |",
+       "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |"]
+for (net, batch, threads), tools in runs.items():
+    base = None
+    for tool, objs in tools.items():
+        sps = [o["samples_per_s"] for o in objs]
+        m = statistics.median(sps)
+        base = base or m
+        ceiling = statistics.median(o.get("ceiling_samples_per_s", 0) for o in objs)
+        eff = statistics.median(o["efficiency"] for o in objs)
+        load = max((o.get("other_cpu_share") or 0) for o in objs)
+        out.append(f"| {net} | {batch} | {threads} | {label(objs[0])} | {m:,.0f} [{min(sps):,.0f}-{max(sps):,.0f}] | "
+                   f"{ceiling:,.0f} | {eff:.2f} | {m / base:.2f} | {100 * load:.0f}% |")
+text = "\n".join(out) + "\n"
+with open(os.path.join(out_dir, "bench.md"), "a") as f:
+    f.write(text)
+tmp = os.path.join(out_dir, "bench_gemms.json.tmp")
+with open(tmp, "w") as f:
+    f.write(json.dumps(extra, indent=1) + "\n")
+os.replace(tmp, os.path.join(out_dir, "bench_gemms.json"))
+sys.stdout.write(text)
+PY
+}
+if ((${#GEMMS[@]})); then report_gemm_variants; fi
+echo "bench.sh: wrote $OUT_DIR/bench.md and $OUT_DIR/bench.json" \
+    "$( ((${#GEMMS[@]})) && echo "and $OUT_DIR/bench_gemms.json")" >&2
