@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The bf16 rounding kernels against the scalar rule on all 2^32 fp32 inputs (the quick suite
-# checks a sample): build/test_bf16's test case that is skipped by default. About a minute
-# per AVX-512 kernel on one core (two threads share the sweep). Exits non-zero on a mismatch.
+# checks a sample): build/test_bf16's test case that is skipped by default. About 30 s
+# on the shared 2-core machine for both AVX-512 kernels (two threads share each sweep). Exits
+# non-zero on a mismatch.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
