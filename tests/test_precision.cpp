@@ -35,7 +35,8 @@ namespace {
 // bf16 is used, not the small-network fallback.
 const std::string digits = "train --data " + q(data_path("digits.csv")) + " --layers 256,256 --batch-size 64 --epochs 2";
 
-bool bf16_runs_here() { return mlptrain::has_bf16_dot_products(mlptrain::detect_cpu_features()) && mlptrain::onednn_runs_bf16(); }
+// bf16_runs_here and test_line serve the test cases of a build with oneDNN only.
+[[maybe_unused]] bool bf16_runs_here() { return mlptrain::has_bf16_dot_products(mlptrain::detect_cpu_features()) && mlptrain::onednn_runs_bf16(); }
 
 void expect_refused(const CommandResult& r, const std::vector<std::string>& mentions) {
     INFO("stderr: " << r.err << "\nstdout: " << r.out);
@@ -47,7 +48,7 @@ void expect_refused(const CommandResult& r, const std::vector<std::string>& ment
 }
 
 // The "test: loss … accuracy …" line of train, or evaluate's two lines in that form.
-std::string test_line(const std::string& out) {
+[[maybe_unused]] std::string test_line(const std::string& out) {
     static const std::regex line("(^|\n)(test: loss [0-9.]+  accuracy [0-9.]+)");
     std::smatch m;
     return std::regex_search(out, m, line) ? m[2].str() : "none in: " + out;
@@ -63,8 +64,10 @@ TEST_CASE("bad --gemm and --precision values, and bf16 on OpenBLAS, are refused 
                    {"--gemm", "openblas"});
 }
 
+#ifdef MLPTRAIN_WITH_ONEDNN
 // A CPU without bf16 dot products (simulated): exit 2, the message names --precision and
-// what the CPU lacks, and nothing is written.
+// what the CPU lacks, and nothing is written. (A build without oneDNN refuses bf16 before
+// it looks at the CPU: the test case for that build below.)
 TEST_CASE("--precision bf16 on a CPU without bf16 dot products is refused before anything is written") {
     TempDir dir;
     const std::string ckpt = dir.path() + "/ckpt";
@@ -76,6 +79,7 @@ TEST_CASE("--precision bf16 on a CPU without bf16 dot products is refused before
                                           " bench --layers 64,256,10 --precision bf16 --steps 1");
     expect_refused(bench, {"--precision", "AVX512_BF16"});
 }
+#endif
 
 // 4-16-3 with batch 16: oneDNN's cost per call outweighs anything bf16 saves, so bf16 runs
 // fp32 OpenBLAS — the same weights as an fp32 run — and says so.
