@@ -19,7 +19,8 @@ NETWORKS=(
 usage() {
     cat <<'EOF'
 Usage: scripts/bench.sh [--seconds N] [--compare-pytorch] [--rounds N] [--threads LIST]
-                        [--kernels env|unset|both] [--out DIR] [--no-build | --binary PATH]
+                        [--kernels env|unset|both] [--gemms LIST] [--out DIR]
+                        [--no-build | --binary PATH]
        scripts/bench.sh --compare OLD.json NEW.json
 
 Builds mlptrain (scripts/build.sh), then runs `mlptrain bench --json` on this grid:
@@ -56,6 +57,13 @@ Options:
                      (default 2 with --compare-pytorch, else 1)
   --threads LIST     comma-separated thread counts instead of 1..nproc (e.g. 1,2)
   --kernels K        env, unset or both (default both: both when their cores differ)
+  --gemms LIST       also run every point with these GEMM backends/precisions, right after
+                     the default run of the same point (interleaved), and add a table with a
+                     column per entry: openblas-widest (OpenBLAS fp32 on the widest kernel set
+                     this CPU runs: OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset for that run),
+                     onednn (--gemm onednn, fp32), bf16 (--precision bf16 on oneDNN; a network
+                     too small to gain runs fp32 with a note, marked "fp32*"). Written to
+                     DIR/bench_gemms.json. E.g. --gemms openblas-widest,onednn,bf16
   --out DIR          output directory (default: bench-results in the repository root)
   --no-build         skip the build; use build/mlptrain as it is
   --binary PATH      benchmark this mlptrain binary instead (no build), e.g. a build of
@@ -78,6 +86,7 @@ SECONDS_PER_POINT=3
 COMPARE=0
 ROUNDS=""
 THREAD_LIST=""
+GEMM_LIST=""
 OUT_DIR=""
 BUILD=1
 BINARY=build/mlptrain
@@ -98,6 +107,8 @@ while [[ $# -gt 0 ]]; do
         --threads=*) THREAD_LIST=${1#--threads=}; shift ;;
         --kernels) [[ $# -ge 2 ]] || die "--kernels needs a value"; KERNELS=$2; shift 2 ;;
         --kernels=*) KERNELS=${1#--kernels=}; shift ;;
+        --gemms) [[ $# -ge 2 ]] || die "--gemms needs a value"; GEMM_LIST=$2; shift 2 ;;
+        --gemms=*) GEMM_LIST=${1#--gemms=}; shift ;;
         --out) [[ $# -ge 2 ]] || die "--out needs a value"; OUT_DIR=$2; shift 2 ;;
         --out=*) OUT_DIR=${1#--out=}; shift ;;
         --no-build) BUILD=0; shift ;;
@@ -132,6 +143,18 @@ if [[ -n "$THREAD_LIST" ]]; then
 else
     for ((t = 1; t <= $(nproc); ++t)); do THREADS+=("$t"); done
 fi
+# --gemms: the extra GEMM configurations, run by run_gemm_variants and reported by
+# report_gemm_variants (both below), apart from the default grid's records.
+GEMMS=()
+if [[ -n "$GEMM_LIST" ]]; then
+    IFS=',' read -r -a GEMMS <<<"$GEMM_LIST"
+    for g in "${GEMMS[@]}"; do
+        case "$g" in
+            openblas-widest | onednn | bf16) ;;
+            *) die "--gemms expects openblas-widest, onednn or bf16 (comma-separated), got '$g'" ;;
+        esac
+    done
+fi
 command -v python3 >/dev/null 2>&1 || die "python3 is needed for the JSON handling"
 
 TORCH_PYTHON=${MLPTRAIN_TORCH_PYTHON:-/usr/bin/python3}
@@ -155,10 +178,12 @@ mkdir -p "$OUT_DIR"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/mlptrain-bench.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 RECORDS=$WORK/records.jsonl ERRLOG=$WORK/stderr TIMESLOG=$WORK/times
+GEMM_RECORDS=$WORK/gemm_records.jsonl
 # Benchmark a private copy, so that a rebuild during the run cannot swap or remove the binary.
 MLPTRAIN=$WORK/mlptrain
 cp "$BINARY" "$MLPTRAIN"
 : >"$RECORDS"
+: >"$GEMM_RECORDS"
 
 # The kernel sets, each a command prefix: "unset" clears the workplace's OPENBLAS_CORETYPE and
 # OPENBLAS_L2_SIZE in that one command; it runs only when its core differs from "env"'s.
@@ -195,6 +220,8 @@ TOTAL=0
 for t in "${THREADS[@]}"; do  # per point: bench, and with --compare-pytorch mlptrain train and torch
     TOTAL=$((TOTAL + (1 + COMPARE * (1 + $(torch_settings "$t" | wc -l))) * ${#NETWORKS[@]} * ${#KERNEL_SETS[@]} * ROUNDS))
 done
+# --gemms: every point also runs once per listed configuration (under the environment's kernels).
+if ((${#GEMMS[@]})); then TOTAL=$((TOTAL + ${#NETWORKS[@]} * ${#THREADS[@]} * ROUNDS * ${#GEMMS[@]})); fi
 RUN=0
 
 # record TOOL ROUND KERNELS COMMAND...: runs one point under the kernel set and appends its JSON
@@ -245,6 +272,22 @@ run_mlptrain() {  # ROUND KERNELS LAYERS BATCH THREADS
         --seconds "$SECONDS_PER_POINT" --json
 }
 
+# The --gemms configurations of one point, in the listed order, into GEMM_RECORDS.
+run_gemm_variants() {  # ROUND LAYERS BATCH THREADS
+    local g
+    local -a cmd
+    for g in "${GEMMS[@]}"; do
+        case "$g" in
+            openblas-widest) cmd=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$MLPTRAIN" bench) ;;
+            onednn) cmd=("$MLPTRAIN" bench --gemm onednn) ;;
+            bf16) cmd=("$MLPTRAIN" bench --precision bf16) ;;
+        esac
+        RECORDS=$GEMM_RECORDS record "mlptrain:$g" "$1" env "${cmd[@]}" --layers "$2" --batch-size "$3" \
+            --threads "$4" --seconds "$SECONDS_PER_POINT" --json
+    done
+}
+
+
 # The fair pair (scripts/compare_torch.py): mlptrain train and PyTorch on the same real rows.
 FAIR=("$TORCH_PYTHON" scripts/compare_torch.py --mlptrain "$MLPTRAIN" --python "$TORCH_PYTHON"
       --data-dir "$WORK/data" --one)
@@ -292,6 +335,7 @@ for ((round = 1; round <= ROUNDS; ++round)); do
                     run_mlptrain "$round" "$kernels" "$layers" "$batch" "$t"
                 fi
             done
+            if ((${#GEMMS[@]})); then run_gemm_variants "$round" "$layers" "$batch" "$t"; fi
         done
     done
 done
@@ -299,4 +343,67 @@ done
 # Report: medians over rounds, the Markdown table, the environment record; bench.json, bench.md.
 python3 scripts/bench_report.py report "$RECORDS" "$OUT_DIR" "$COMPARE" "$ROUNDS" "$SECONDS_PER_POINT" \
     "$(nproc)" "${BUSY:-}"
-echo "bench.sh: wrote $OUT_DIR/bench.md and $OUT_DIR/bench.json" >&2
+
+# --gemms: one table per network and thread count, a column per GEMM configuration (the
+# default run first), medians [min-max] over rounds; appended to bench.md and stdout, every
+# object of the extra runs to bench_gemms.json.
+report_gemm_variants() {
+    python3 - "$RECORDS" "$GEMM_RECORDS" "$OUT_DIR" "$(uptime)" <<'PY'
+import json, os, statistics, sys
+
+records, gemm_records, out_dir, uptime = sys.argv[1:5]
+runs = {}
+def label(o):
+    ran = "%s %s" % (o.get("gemm", "openblas"), o.get("precision", "fp32"))
+    core = "" if o.get("gemm") == "onednn" else ", " + o.get("blas_core", "?")
+    if o["tool"] == "mlptrain":
+        return "default: " + ran + core
+    fell_back = o.get("precision_requested", o.get("precision")) != o.get("precision")
+    return o["tool"].split(":", 1)[1] + ": " + ran + core + ("*" if fell_back else "")
+extra = []
+for path in (records, gemm_records):
+    with open(path) as f:
+        for line in f:
+            o = json.loads(line)
+            # The default column: bench under the environment's kernels (not the fair pair's
+            # train runs, the torch runs or the "unset" kernel set, which openblas-widest covers).
+            if o["tool"] != "mlptrain" and not o["tool"].startswith("mlptrain:"):
+                continue
+            if o["tool"] == "mlptrain" and o.get("kernels") != "env":
+                continue
+            if path == gemm_records:
+                extra.append(o)
+            key = ("-".join(map(str, o["layers"])), o["batch_size"], o["threads"])
+            runs.setdefault(key, {}).setdefault(o["tool"], []).append(o)
+out = ["", "## GEMM backends and precisions", "",
+       "samples/s, median [min-max] over rounds (each configuration right after the default run of "
+       "the same point); ceiling = the step's GEMM calls alone on the same backend and precision, "
+       "efficiency = samples/s / ceiling samples/s; vs default = ratio of the medians. "
+       "* = the request fell back (see gemm_notes in bench_gemms.json). "
+       "Load when the report was written: " + uptime.strip() + ".", "",
+       "| network | batch | threads | GEMMs | samples/s | ceiling samples/s | efficiency | vs default | other load |",
+       "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |"]
+for (net, batch, threads), tools in runs.items():
+    base = None
+    for tool, objs in tools.items():
+        sps = [o["samples_per_s"] for o in objs]
+        m = statistics.median(sps)
+        base = base or m
+        ceiling = statistics.median(o.get("ceiling_samples_per_s", 0) for o in objs)
+        eff = statistics.median(o["efficiency"] for o in objs)
+        load = max((o.get("other_cpu_share") or 0) for o in objs)
+        out.append(f"| {net} | {batch} | {threads} | {label(objs[0])} | {m:,.0f} [{min(sps):,.0f}-{max(sps):,.0f}] | "
+                   f"{ceiling:,.0f} | {eff:.2f} | {m / base:.2f} | {100 * load:.0f}% |")
+text = "\n".join(out) + "\n"
+with open(os.path.join(out_dir, "bench.md"), "a") as f:
+    f.write(text)
+tmp = os.path.join(out_dir, "bench_gemms.json.tmp")
+with open(tmp, "w") as f:
+    f.write(json.dumps(extra, indent=1) + "\n")
+os.replace(tmp, os.path.join(out_dir, "bench_gemms.json"))
+sys.stdout.write(text)
+PY
+}
+if ((${#GEMMS[@]})); then report_gemm_variants; fi
+echo "bench.sh: wrote $OUT_DIR/bench.md and $OUT_DIR/bench.json" \
+    "$( ((${#GEMMS[@]})) && echo "and $OUT_DIR/bench_gemms.json")" >&2

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Trains an MLP on Fashion-MNIST (Debian package dataset-fashion-mnist, IDX .gz files) and prints
 # test accuracy, wall time and peak RSS. Installs the dataset and builds first; extra arguments
-# go to `mlptrain train` and replace the defaults below (e.g. --seed 2, --threads 4).
+# go to `mlptrain train` and replace the defaults below (e.g. --seed 2, --threads 4, and
+# --precision bf16 for bf16 GEMM inputs on oneDNN: needs a CPU with AVX512_BF16 or AMX-BF16).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -66,6 +67,17 @@ accuracy=$(sed -n 's/^test:.*accuracy \([0-9.]*\).*/\1/p' "$LOG" | tail -n 1)
 wall=$(sed -n 's/^[[:space:]]*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$TIMES")
 rss_kib=$(sed -n 's/^[[:space:]]*Maximum resident set size (kbytes): //p' "$TIMES")
 echo
+precision=fp32
+for ((i = 1; i <= $#; i++)); do
+    if [[ "${!i}" == --precision ]]; then
+        next=$((i + 1))
+        precision=${!next:-fp32}
+    elif [[ "${!i}" == --precision=* ]]; then
+        precision=${!i#--precision=}
+    fi
+done
+gemm=$(sed -n 's/^gemm: //p' "$LOG" | head -n 1 || true)
+echo "precision: $precision (GEMMs: ${gemm:-OpenBLAS, fp32})"
 echo "test accuracy: ${accuracy:-(not printed)}"
 echo "wall time: ${wall:-?} (h:mm:ss or m:ss)"
 echo "peak RSS: $(( ${rss_kib:-0} / 1024 )) MiB"

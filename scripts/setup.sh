@@ -24,12 +24,17 @@ EOF
 # python3-numpy lets a test read a checkpoint without mlptrain; python3-matplotlib lets
 # one run scripts/plot_metrics.py. librandom123-dev is the reference Philox generator.
 # The plots group adds what scripts/plot_boundary.py and tests/test_plots.py need besides:
-# python3-pil (GIFs, palette PNGs, reading pictures back).
+# python3-pil (GIFs, palette PNGs, reading pictures back). libdnnl-dev (oneDNN 2.6) is base,
+# as Open MPI is, so that the default build has --gemm onednn and --precision bf16 and the
+# tests prove them; ocl-icd-opencl-dev must come with it because Debian's oneDNN CMake
+# package requires OpenCL (a Recommends of libdnnl-dev, which --no-install-recommends below
+# would skip). Without them CMake builds the rest and --gemm onednn says what to install.
 BASE_PACKAGES=(
     cmake ninja-build g++ pkg-config
     libtbb-dev libopenblas-dev libopenblas-pthread-dev
     libboost-program-options-dev doctest-dev zlib1g-dev nlohmann-json3-dev librandom123-dev
     libopenmpi-dev openmpi-bin python3-numpy python3-matplotlib
+    libdnnl-dev ocl-icd-opencl-dev
 )
 
 # Optional groups: add a group by adding one entry here and its name to GROUP_NAMES.

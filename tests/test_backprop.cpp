@@ -404,9 +404,9 @@ TEST_CASE("forward_backward onto zeros gives the bits of an overwrite") {
         AlignedBuffer overwritten(total), onto_zeros(total), onto_ones(total);
         for (std::int64_t i = 0; i < total; ++i) overwritten.data()[i] = -5.0f, onto_ones.data()[i] = 1.0f;
         mlptrain::forward_backward(ws, model, params.data(), overwritten.data(), rows, nullptr);
-        mlptrain::forward_backward(ws, model, params.data(), onto_zeros.data(), rows, nullptr,
+        mlptrain::forward_backward(ws, model, params.data(), onto_zeros.data(), rows, nullptr, nullptr,
                                    mlptrain::GradsInit::zero);
-        mlptrain::forward_backward(ws, model, params.data(), onto_ones.data(), rows, nullptr,
+        mlptrain::forward_backward(ws, model, params.data(), onto_ones.data(), rows, nullptr, nullptr,
                                    mlptrain::GradsInit::zero);
         for (const mlptrain::Slot& s : model.layout().slots()) {
             CAPTURE(s.name);

@@ -59,6 +59,29 @@ TEST_CASE("MPI ranks give bitwise the weights of one process") {
         }
 }
 
+#ifdef MLPTRAIN_WITH_ONEDNN
+// The same on oneDNN, and in bf16 where the CPU has it (every rank rounds the same weights).
+TEST_CASE("MPI ranks on oneDNN, fp32 and bf16, give bitwise the weights of one process") {
+    if (!have_mpi()) return;
+    const std::string wide = "train " + digits + " --layers 256,128 --epochs 1 --batch-size 128 --shards 4 --seed 9 --quiet";
+    for (const char* precision : {"fp32", "bf16"}) {
+        const std::string args = wide + " --gemm onednn --precision " + precision;
+        const auto single = test_support::run_cli(args);
+        if (single.exit_status == 2 && single.err.find("AVX512_BF16") != std::string::npos) {
+            MESSAGE("bf16 skipped: " << single.err);
+            continue;
+        }
+        REQUIRE(single.exit_status == 0);
+        for (int ranks : {2, 4}) {
+            const auto r = run_mpi(ranks, args + " --threads 1");
+            INFO(precision << ", ranks " << ranks << "\n" << r.out << r.err);
+            CHECK(r.exit_status == 0);
+            CHECK(fingerprint_of(r.out) == fingerprint_of(single.out));
+        }
+    }
+}
+#endif
+
 // --allreduce mpi (MPI_Allreduce) agrees with the tree within rounding.
 TEST_CASE("--allreduce mpi trains to the same test loss within a tolerance") {
     if (!have_mpi()) return;

@@ -275,3 +275,52 @@ TEST_CASE("evaluate and predict a saved model") {
     CHECK(p1.size() == 450);
     CHECK(p1 == p2);
 }
+
+// precision defines the result, but an fp32 run's text is what it was before the setting
+// existed (older checkpoints read as fp32); gemm is an execution setting, like threads.
+TEST_CASE("precision and gemm in the configuration text, and a resumed run's precision") {
+    RunConfig c = iris_config(1);
+    const std::string fp32 = config_lines(c);
+    CHECK(fp32.find("precision") == std::string::npos);
+    c.gemm = GemmBackend::onednn;
+    CHECK(config_lines(c) == fp32);
+    c.precision = GemmPrecision::bf16;
+    const std::string bf16 = config_lines(c);
+    CHECK(bf16.find("precision = bf16\n") != std::string::npos);
+    CHECK(config_from_text(bf16, "saved").precision == GemmPrecision::bf16);
+    CHECK(config_from_text(fp32, "saved").precision == GemmPrecision::fp32);
+    CHECK_FALSE(config_from_text(bf16, "saved").gemm.has_value());
+    // Resuming in another precision: refused by name, unless allowed; other settings still checked.
+    check_same_configuration(bf16, bf16, "ckpt");
+    try {
+        check_same_configuration(bf16, fp32, "ckpt");
+        FAIL("no error");
+    } catch (const ConfigError& e) {
+        CHECK(e.field() == "precision");
+        CHECK(std::string(e.what()).find("bf16 as saved in ckpt, found fp32") != std::string::npos);
+    }
+    check_same_configuration(bf16, fp32, "ckpt", true);
+    check_same_configuration(fp32, bf16, "ckpt", true);
+    RunConfig other = c;
+    other.lr = 0.5f;
+    CHECK(error_of([&] { check_same_configuration(bf16, config_lines(other), "ckpt", true); }).rfind("lr:", 0) == 0);
+}
+
+// What prepare_run resolves: bf16 means oneDNN, unless the network is too small to gain.
+TEST_CASE("select_gemm: bf16 on oneDNN, small networks in fp32 with a note") {
+    ModelSpec big, tiny;
+    big.sizes = {784, 1024, 1024, 10};
+    tiny.sizes = {4, 16, 3};
+    CHECK(bf16_gains(big, 128));
+    CHECK(bf16_gains(big, 1));  // wide layers pay even for a single row
+    CHECK_FALSE(bf16_gains(tiny, 16));
+    std::vector<std::string> notes;
+    CHECK(select_gemm({}, big, 128, notes) == GemmSettings{});
+    CHECK(notes.empty());
+    const GemmSettings fallback = select_gemm({std::nullopt, GemmPrecision::bf16, true}, tiny, 16, notes);
+    CHECK(fallback == GemmSettings{});
+    REQUIRE(notes.size() == 1);
+    CHECK(notes[0].find("running fp32") != std::string::npos);
+    CHECK(error_of([&] { select_gemm({GemmBackend::openblas, GemmPrecision::bf16, true}, big, 128, notes); })
+              .rfind("gemm: expected onednn", 0) == 0);
+}

@@ -9,6 +9,7 @@
 #include "mlptrain/engine/communicator.hpp"
 #include "mlptrain/run/config.hpp"
 #include "mlptrain/run/fit.hpp"
+#include "mlptrain/run/gemm_selection.hpp"
 #include "mlptrain/run/inference.hpp"
 #include "mlptrain/run/prepare.hpp"
 #include "mlptrain/run/settings.hpp"

@@ -28,6 +28,7 @@
 #include "mlptrain/core/text.hpp"
 #include "mlptrain/run/blas_selection.hpp"
 #include "mlptrain/run/config.hpp"
+#include "mlptrain/run/gemm_selection.hpp"
 #include "options.hpp"
 
 namespace po = boost::program_options;
@@ -61,12 +62,17 @@ Dataset synthetic_dataset(std::int64_t rows, std::int64_t features, std::int64_t
     return data;
 }
 
-// The step's GEMMs for `rows` rows: per layer Z = X·Wᵀ, dW = dZᵀ·X, dX = dZ·W.
+// The step's GEMM calls for `rows` rows, as backprop makes them, on the run's backend and
+// precision: per layer Z = X·Wᵀ + Z, dW = dZᵀ·X, and dX = dZ·W except for the first layer.
+// bf16 inputs are rounded once, before timing (the step rounds them as they are produced).
 struct GemmSet {
     std::vector<AlignedBuffer> X, W, Z, dW, dX;
+    std::vector<Bf16Buffer> Xh, Wh, Zh;
     std::vector<std::int64_t> sizes;
     std::int64_t rows;
-    GemmSet(const std::vector<std::int64_t>& sizes_, std::int64_t rows_) : sizes(sizes_), rows(rows_) {
+    GemmContext gemm;
+    GemmSet(const std::vector<std::int64_t>& sizes_, std::int64_t rows_, GemmSettings settings)
+        : sizes(sizes_), rows(rows_), gemm(settings) {
         for (std::size_t l = 0; l + 1 < sizes.size(); ++l) {
             const std::int64_t in = sizes[l], out = sizes[l + 1];
             X.emplace_back(rows * in);
@@ -76,31 +82,49 @@ struct GemmSet {
             dX.emplace_back(rows * in);
             for (std::int64_t i = 0; i < rows * in; ++i) X.back().data()[i] = 0.001f * static_cast<float>(i % 997);
             for (std::int64_t i = 0; i < out * in; ++i) W.back().data()[i] = 0.001f * static_cast<float>(i % 991);
+            if (!gemm.bf16()) continue;
+            Xh.emplace_back(rows * in);
+            Wh.emplace_back(out * in);
+            Zh.emplace_back(rows * out);
+            convert_to_bf16(Xh.back().data(), X.back().data(), rows * in);
+            convert_to_bf16(Wh.back().data(), W.back().data(), out * in);
         }
+        for (std::size_t l = 0; l + 1 < sizes.size(); ++l) prepare(l);
+    }
+    void prepare(std::size_t l) {
+        const std::int64_t in = sizes[l], out = sizes[l + 1];
+        const GemmPrecision p = gemm.settings().precision;
+        const Matrix x = X[l].as_matrix(rows, in), w = W[l].as_matrix(out, in), z = Z[l].as_matrix(rows, out);
+        gemm.prepare(gemm_shape(Transpose::no, Transpose::yes, 1.0f, x, w, 1.0f, z, p));
+        gemm.prepare(gemm_shape(Transpose::yes, Transpose::no, 1.0f, z, x, 0.0f, w, p));
+        if (l > 0) gemm.prepare(gemm_shape(Transpose::no, Transpose::no, 1.0f, z, w, 0.0f, x, p));
+    }
+    // C = op(A)·op(B) + beta·C on the set's inputs (their bf16 copies in a bf16 context).
+    void call(Transpose ta, Transpose tb, AlignedBuffer& A, Bf16Buffer* Ah, std::int64_t ar, std::int64_t ac,
+              AlignedBuffer& B, Bf16Buffer* Bh, std::int64_t br, std::int64_t bc, float beta, Matrix C) {
+        if (gemm.bf16()) gemm.gemm(ta, tb, 1.0f, Ah->as_matrix(ar, ac), Bh->as_matrix(br, bc), beta, C);
+        else gemm.gemm(ta, tb, 1.0f, A.as_matrix(ar, ac), B.as_matrix(br, bc), beta, C);
     }
     void run() {
+        const bool h = gemm.bf16();
         for (std::size_t l = 0; l + 1 < sizes.size(); ++l) {
             const std::int64_t in = sizes[l], out = sizes[l + 1];
-            const ConstMatrix x = X[l].as_matrix(rows, in), w = W[l].as_matrix(out, in);
-            gemm(Transpose::no, Transpose::yes, 1.0f, x, w, 0.0f, Z[l].as_matrix(rows, out));
-            const ConstMatrix dz = Z[l].as_matrix(rows, out);
-            gemm(Transpose::yes, Transpose::no, 1.0f, dz, x, 0.0f, dW[l].as_matrix(out, in));
-            gemm(Transpose::no, Transpose::no, 1.0f, dz, w, 0.0f, dX[l].as_matrix(rows, in));
+            Bf16Buffer *xh = h ? &Xh[l] : nullptr, *wh = h ? &Wh[l] : nullptr, *zh = h ? &Zh[l] : nullptr;
+            call(Transpose::no, Transpose::yes, X[l], xh, rows, in, W[l], wh, out, in, 1.0f, Z[l].as_matrix(rows, out));
+            call(Transpose::yes, Transpose::no, Z[l], zh, rows, out, X[l], xh, rows, in, 0.0f, dW[l].as_matrix(out, in));
+            if (l > 0)
+                call(Transpose::no, Transpose::no, Z[l], zh, rows, out, W[l], wh, out, in, 0.0f,
+                     dX[l].as_matrix(rows, in));
         }
-    }
-    double flops() const {
-        double f = 0;
-        for (std::size_t l = 0; l + 1 < sizes.size(); ++l)
-            f += 3.0 * 2.0 * static_cast<double>(rows) * static_cast<double>(sizes[l]) * static_cast<double>(sizes[l + 1]);
-        return f;
     }
 };
 
-// GFLOP/s of `threads` concurrent callers each running the step's GEMMs on `rows` rows,
-// for about `seconds`.
-double gemm_ceiling(const std::vector<std::int64_t>& sizes, std::int64_t rows, int threads, double seconds) {
+// Samples per second (rows of every caller) that `threads` concurrent callers reach, each
+// running the step's GEMMs on `rows` rows, for about `seconds`.
+double gemm_ceiling(const std::vector<std::int64_t>& sizes, std::int64_t rows, int threads, double seconds,
+                    GemmSettings settings) {
     std::vector<std::unique_ptr<GemmSet>> sets;
-    for (int t = 0; t < threads; ++t) sets.push_back(std::make_unique<GemmSet>(sizes, rows));
+    for (int t = 0; t < threads; ++t) sets.push_back(std::make_unique<GemmSet>(sizes, rows, settings));
     for (auto& s : sets) s->run();  // warm caches and OpenBLAS buffers
     std::atomic<int> ready{0};
     std::atomic<bool> go{false}, stop{false};
@@ -122,9 +146,9 @@ double gemm_ceiling(const std::vector<std::int64_t>& sizes, std::int64_t rows, i
     stop = true;
     for (auto& w : workers) w.join();
     const double elapsed = seconds_since(start);
-    double flops = 0;
-    for (int t = 0; t < threads; ++t) flops += static_cast<double>(reps[static_cast<std::size_t>(t)]) * sets[0]->flops();
-    return flops / elapsed / 1e9;
+    std::int64_t total = 0;
+    for (std::int64_t r : reps) total += r;
+    return static_cast<double>(total * rows) / elapsed;
 }
 
 }  // namespace
@@ -140,6 +164,7 @@ struct BenchOptions {
     bool ceiling = true;  // also the FMA peak
     bool json = false;
     BlasCoreOption blas_core;
+    GemmRequest gemm;  // --gemm, --precision, --no-fallback
 };
 
 po::options_description bench_options() {
@@ -156,6 +181,10 @@ po::options_description bench_options() {
         ("no-ceiling", po::bool_switch(), "skip the GEMM ceiling and FMA peak measurements (always skipped under MPI)")
         ("allreduce", po::value<std::string>()->default_value("tree"), "across MPI ranks: tree or mpi")
         ("json", po::bool_switch(), "print one JSON object instead of text")
+        ("gemm", po::value<std::string>(), "GEMM library: openblas or onednn (default: openblas; onednn with --precision bf16)")
+        ("precision", po::value<std::string>()->default_value("fp32"),
+         "GEMM inputs: fp32 or bf16 (a network too small to gain from bf16 runs fp32, with a note)")
+        ("no-fallback", po::bool_switch(), "run --precision bf16 even where it is slower than fp32 (to measure that)")
         ("help,h", "show this help");
     add_blas_core_option(desc);
     return desc;
@@ -197,6 +226,10 @@ bool parse_bench_args(const std::vector<std::string>& args, BenchOptions& o) {
     o.ceiling = !vm["no-ceiling"].as<bool>();
     o.json = vm["json"].as<bool>();
     o.blas_core = blas_core_option(vm);
+    RunConfig gemm;  // the settings table's conversions, so that errors read as train's
+    if (vm.count("gemm")) apply_setting(gemm, "gemm", text("gemm"));
+    apply_setting(gemm, "precision", text("precision"));
+    o.gemm = GemmRequest{gemm.gemm, gemm.precision, !vm["no-fallback"].as<bool>()};
     return true;
 }
 
@@ -204,7 +237,7 @@ struct BenchResult {
     std::int64_t steps = 0;
     double seconds = 0.0;
     double allreduce_share = 0.0;
-    double ceiling = 0.0;  // GFLOP/s; 0 when not measured
+    double ceiling = 0.0;  // samples/s of the step's GEMMs alone; 0 when not measured
     std::int64_t ceiling_rows = 0;
     FmaPeak peak;          // gflops 0 when not measured
 };
@@ -225,7 +258,8 @@ BenchResult time_steps(const BenchOptions& o, Trainer& trainer, Communicator& co
     BenchResult r;
     const bool ceiling_on = o.ceiling && comm.size() == 1;
     r.ceiling_rows = std::max<std::int64_t>(1, o.batch / trainer.threads());
-    if (ceiling_on) r.ceiling = gemm_ceiling(o.sizes, r.ceiling_rows, trainer.threads(), 1.0);
+    const GemmSettings gemm = trainer.config().gemm;
+    if (ceiling_on) r.ceiling = gemm_ceiling(o.sizes, r.ceiling_rows, trainer.threads(), 1.0, gemm);
     for (std::int64_t i = 0; i < o.warmup; ++i) one_step();
     const double allreduce_before = trainer.allreduce_seconds();
     const auto start = Clock::now();
@@ -243,31 +277,37 @@ BenchResult time_steps(const BenchOptions& o, Trainer& trainer, Communicator& co
     }
     r.seconds = seconds_since(start);
     r.allreduce_share = (trainer.allreduce_seconds() - allreduce_before) / r.seconds;
-    if (ceiling_on) r.ceiling = std::max(r.ceiling, gemm_ceiling(o.sizes, r.ceiling_rows, trainer.threads(), 1.0));
+    if (ceiling_on) r.ceiling = std::max(r.ceiling, gemm_ceiling(o.sizes, r.ceiling_rows, trainer.threads(), 1.0, gemm));
     if (ceiling_on) r.peak = measure_fma_peak(trainer.threads(), 0.5);
     return r;
 }
 
-// The figures derived from a result.
+// The figures derived from a result. GFLOP/s count 6 × parameters per sample, for the step
+// and for the ceiling alike (which runs only the step's own GEMM calls: no dX for the first
+// layer), so that efficiency = step samples/s ÷ GEMM-only samples/s.
 struct BenchFigures {
-    double samples_per_s, params, gflops, efficiency, peak_fraction;
+    double samples_per_s, params, gflops, ceiling_gflops, efficiency, peak_fraction;
     BenchFigures(const BenchOptions& o, const Trainer& trainer, const BenchResult& r)
         : samples_per_s(static_cast<double>(r.steps * o.batch) / r.seconds),
           params(static_cast<double>(trainer.model().layout().parameter_count())),
           gflops(6.0 * params * samples_per_s / 1e9),
-          efficiency(r.ceiling > 0 ? gflops / r.ceiling : 0.0),
+          ceiling_gflops(6.0 * params * r.ceiling / 1e9),
+          efficiency(r.ceiling > 0 ? samples_per_s / r.ceiling : 0.0),
           peak_fraction(r.peak.gflops > 0 ? gflops / r.peak.gflops : 0.0) {}
 };
 
 nlohmann::json bench_json(const BenchOptions& o, const Trainer& trainer, const BenchResult& r, int ranks,
-                          const BlasSelection& blas) {
+                          const BlasSelection& blas, const std::vector<std::string>& notes) {
     const BenchFigures f(o, trainer, r);
+    std::vector<std::string> rendered;
+    for (const std::string& note : notes) rendered.push_back(cli_message(Error(note)));
     return {{"layers", o.sizes}, {"batch_size", o.batch}, {"threads", trainer.threads()},
             {"shards", trainer.shards()}, {"parameters", static_cast<std::int64_t>(f.params)},
             {"steps", r.steps}, {"seconds", r.seconds}, {"samples_per_s", f.samples_per_s},
             {"steps_per_s", static_cast<double>(r.steps) / r.seconds},
             {"us_per_step", r.seconds / static_cast<double>(r.steps) * 1e6}, {"gflops", f.gflops},
-            {"ceiling_gflops", r.ceiling}, {"ceiling_rows_per_caller", r.ceiling_rows},
+            {"ceiling_gflops", f.ceiling_gflops}, {"ceiling_samples_per_s", r.ceiling},
+            {"ceiling_rows_per_caller", r.ceiling_rows},
             {"efficiency", f.efficiency}, {"peak_gflops", r.peak.gflops}, {"peak_fraction", f.peak_fraction},
             {"peak_isa", r.peak.isa}, {"ranks", ranks}, {"allreduce_share", r.allreduce_share},
             {"allreduce", o.train.allreduce == AllreduceKind::tree ? "tree" : "mpi"},
@@ -275,16 +315,24 @@ nlohmann::json bench_json(const BenchOptions& o, const Trainer& trainer, const B
             {"blas_core_reason", blas_core_text(blas.reason)}, {"blas_core_note", blas_core_text(blas.note)},
             {"blas_openblas_choice", blas.openblas_choice}, {"blas_self_test_ms", blas.self_test_ms},
             {"blas_self_test_cpu_ms", blas.self_test_cpu_ms},
-            {"blas_selection_ms", blas.total_ms}, {"environment", bench_environment(blas)}};
+            {"blas_selection_ms", blas.total_ms}, {"gemm", gemm_backend_name(trainer.config().gemm.backend)},
+            {"precision", gemm_precision_name(trainer.config().gemm.precision)},
+            {"gemm_requested", o.gemm.backend ? gemm_backend_name(*o.gemm.backend) : ""},
+            {"precision_requested", gemm_precision_name(o.gemm.precision)},
+            {"gemm_library", describe_gemm(trainer.config().gemm)}, {"gemm_notes", rendered},
+            {"environment", bench_environment(blas)}};
 }
 
 void print_bench_text(const BenchOptions& o, const Trainer& trainer, const BenchResult& r, int ranks,
-                      const BlasSelection& blas) {
+                      const BlasSelection& blas, const std::vector<std::string>& notes) {
     const BenchFigures f(o, trainer, r);
     std::printf("network %s, batch %lld, %d rank(s) x %d thread(s), %lld shard(s); BLAS %s\n",
                 trainer.model().spec().describe().c_str(), static_cast<long long>(o.batch), ranks, trainer.threads(),
                 static_cast<long long>(trainer.shards()), blas_description().c_str());
     std::printf("%s", blas_core_lines(blas).c_str());
+    if (trainer.config().gemm != GemmSettings{})
+        std::printf("gemm: %s\n", describe_gemm(trainer.config().gemm).c_str());
+    for (const std::string& note : notes) std::printf("%s\n", cli_message(Error(note)).c_str());
     for (const std::string& notice : trainer.notices()) std::printf("%s\n", cli_message(Error(notice)).c_str());
     std::printf("%lld steps in %.3f s: %.0f samples/s, %.1f steps/s, %.1f us/step\n",
                 static_cast<long long>(r.steps), r.seconds, f.samples_per_s,
@@ -292,8 +340,9 @@ void print_bench_text(const BenchOptions& o, const Trainer& trainer, const Bench
     std::printf("achieved %.2f GFLOP/s (6 x %.0f parameters x samples/s)\n", f.gflops, f.params);
     if (ranks > 1) std::printf("allreduce: %.1f%% of the time\n", 100.0 * r.allreduce_share);
     if (r.ceiling > 0)
-        std::printf("GEMM ceiling %.2f GFLOP/s (%d concurrent sgemm callers x %lld rows); efficiency %.3f\n",
-                    r.ceiling, trainer.threads(), static_cast<long long>(r.ceiling_rows), f.efficiency);
+        std::printf("GEMM ceiling %.2f GFLOP/s, %.0f samples/s (%d concurrent callers x %lld rows, the step's GEMMs); "
+                    "efficiency %.3f\n",
+                    f.ceiling_gflops, r.ceiling, trainer.threads(), static_cast<long long>(r.ceiling_rows), f.efficiency);
     if (r.peak.gflops > 0)
         std::printf("FMA peak %.2f GFLOP/s (%s, %d threads); peak fraction %.3f\n", r.peak.gflops, r.peak.isa,
                     r.peak.threads, f.peak_fraction);
@@ -307,11 +356,15 @@ int bench(const BenchOptions& o, Communicator& comm) {
     spec.hidden_activation = o.activation;
     spec.loss = Loss::softmax_cross_entropy;
     const Model model(spec);
-    Trainer trainer(model, o.train, 0, &comm);
+    std::vector<std::string> notes;
+    TrainConfig train = o.train;
+    const std::int64_t shards = train.shards > 0 ? train.shards : default_shards(train.batch_size);
+    train.gemm = select_gemm(o.gemm, spec, (train.batch_size + shards - 1) / shards, notes);
+    Trainer trainer(model, train, 0, &comm);
     const BenchResult result = time_steps(o, trainer, comm);
     if (comm.rank() != 0) return 0;
-    if (o.json) std::cout << bench_json(o, trainer, result, comm.size(), blas).dump() << "\n";
-    else print_bench_text(o, trainer, result, comm.size(), blas);
+    if (o.json) std::cout << bench_json(o, trainer, result, comm.size(), blas, notes).dump() << "\n";
+    else print_bench_text(o, trainer, result, comm.size(), blas, notes);
     return 0;
 }
 

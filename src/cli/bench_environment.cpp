@@ -69,6 +69,7 @@ nlohmann::json bench_environment(const BlasSelection& blas) {
             {"blas_core", blas.core},
             {"blas_openblas_choice", blas.openblas_choice},
             {"tbb_version", tbb_version()},
+            {"onednn", onednn_built() ? onednn_description() : "not built"},
             {"env", threading_variables()},
             {"date", utc_now()}};
 }

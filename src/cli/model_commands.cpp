@@ -108,6 +108,14 @@ void print_warnings(const SavedModel& m) {
     for (const std::string& warning : m.checkpoint.warnings) std::cerr << "mlptrain: " << warning << "\n";
 }
 
+// The model's GEMMs when they are not plain OpenBLAS fp32, and a note when they cannot run here.
+void print_gemm(const SavedModel& m) {
+    std::string note;
+    const GemmSettings gemm = model_gemm(m, &note);
+    if (!note.empty()) std::cout << note << "\n";
+    else if (gemm != GemmSettings{}) std::cout << "gemm: " << describe_gemm(gemm) << "\n";
+}
+
 void print_model(const SavedModel& m, const Dataset& data) {
     std::cout << "model: " << m.checkpoint.path << ": " << m.spec().describe() << " (step " << m.checkpoint.step << ")\n";
     std::cout << "data: " << data.source << ": " << data.rows << " rows, " << data.features << " features\n";
@@ -209,6 +217,7 @@ int run_evaluate(const std::vector<std::string>& args) {
 
     print_model(m, data);
     std::cout << blas_core_lines(blas);
+    print_gemm(m);
     if (m.regression()) {  // in the targets' original units
         std::cout << "loss (mse) " << format_fixed(result.loss, 6) << "\n";
         std::cout << "rmse " << format_fixed(score.rmse, 6) << "\n";
@@ -256,10 +265,11 @@ int run_predict(const std::vector<std::string>& args) {
     const Dataset data = load_model_data(m, a.data, Labels::optional);
     const BlasSelection& blas = process_blas_core(a.blas_core);
     if (!blas.note.empty()) std::cout << "note: " << blas_core_text(blas.note) << "\n";
+    print_gemm(m);
     if (a.activations > 0) {
         const int layer = static_cast<int>(a.activations);
         output->write(activations_csv(layer, m.spec().sizes[static_cast<std::size_t>(layer)],
-                                      hidden_activations(m.spec(), m.params(), data, layer, a.threads)));
+                                      hidden_activations(m.spec(), m.params(), data, layer, a.threads, model_gemm(m))));
     } else {
         std::vector<std::int32_t> predicted;
         const std::vector<float> outputs = predict(m, data, a.threads, &predicted);

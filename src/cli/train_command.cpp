@@ -55,6 +55,8 @@ void print_header(const PreparedRun& run, const RunStart& start) {
     std::cout << "parallel: " << start.threads << " thread(s), " << start.shards << " shard(s) per batch; BLAS "
               << blas_description() << "\n";
     std::cout << blas_core_lines(start.blas);
+    // OpenBLAS fp32, the default, is the BLAS line above; anything else gets its own line.
+    if (start.gemm != GemmSettings{}) std::cout << "gemm: " << describe_gemm(start.gemm) << "\n";
     for (const std::string& notice : start.notices) std::cout << cli_message(Error(notice)) << "\n";
 }
 

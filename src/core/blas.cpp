@@ -11,6 +11,8 @@
 // with dlsym, so a build without them still links and simply cannot switch.
 #include "mlptrain/core/blas.hpp"
 
+#include "onednn_gemm.hpp"
+
 #include <cblas.h>
 #include <dlfcn.h>
 
@@ -38,6 +40,85 @@ void gemm(Transpose trans_a, Transpose trans_b, float alpha, ConstMatrix A, Cons
                 A.data, static_cast<blasint>(A.ld), B.data, static_cast<blasint>(B.ld), beta,
                 C.data, static_cast<blasint>(C.ld));
 }
+
+const char* gemm_backend_name(GemmBackend backend) { return backend == GemmBackend::onednn ? "onednn" : "openblas"; }
+
+const char* gemm_precision_name(GemmPrecision precision) { return precision == GemmPrecision::bf16 ? "bf16" : "fp32"; }
+
+std::string describe_gemm(const GemmSettings& s) {
+    if (s.backend == GemmBackend::openblas) return "OpenBLAS, fp32";
+    return onednn_description() +
+           (s.precision == GemmPrecision::bf16 ? ", bf16 inputs, fp32 accumulation" : ", fp32");
+}
+
+bool GemmShape::operator==(const GemmShape& o) const {
+    return m == o.m && n == o.n && k == o.k && trans_a == o.trans_a && trans_b == o.trans_b && lda == o.lda &&
+           ldb == o.ldb && ldc == o.ldc && alpha == o.alpha && beta == o.beta && precision == o.precision;
+}
+
+GemmShape gemm_shape(Transpose trans_a, Transpose trans_b, float alpha, ConstMatrix A, ConstMatrix B, float beta,
+                     Matrix C, GemmPrecision precision) {
+    const bool ta = trans_a == Transpose::yes, tb = trans_b == Transpose::yes;
+    GemmShape s;
+    s.m = ta ? A.cols : A.rows;
+    s.k = ta ? A.rows : A.cols;
+    s.n = tb ? B.rows : B.cols;
+    const std::int64_t kb = tb ? B.cols : B.rows;
+    MLPTRAIN_ASSERT(s.k == kb && C.rows == s.m && C.cols == s.n, "gemm shape mismatch");
+    MLPTRAIN_ASSERT(A.ld >= A.cols && B.ld >= B.cols && C.ld >= C.cols, "gemm leading dimension");
+    s.trans_a = trans_a;
+    s.trans_b = trans_b;
+    s.lda = A.ld;
+    s.ldb = B.ld;
+    s.ldc = C.ld;
+    s.alpha = alpha;
+    s.beta = beta;
+    s.precision = precision;
+    return s;
+}
+
+GemmContext::GemmContext(GemmSettings settings) : settings_(settings) {
+    MLPTRAIN_ASSERT(settings.backend == GemmBackend::onednn || settings.precision == GemmPrecision::fp32,
+                    "bf16 GEMM inputs need the oneDNN backend");
+    if (settings.backend == GemmBackend::onednn) onednn_ = std::make_unique<OnednnGemm>();
+}
+GemmContext::~GemmContext() = default;
+GemmContext::GemmContext(GemmContext&&) noexcept = default;
+GemmContext& GemmContext::operator=(GemmContext&&) noexcept = default;
+
+void GemmContext::prepare(const GemmShape& shape) {
+    MLPTRAIN_ASSERT(shape.precision == settings_.precision, "gemm shape of another precision");
+    if (onednn_ && shape.m > 0 && shape.n > 0 && shape.k > 0) onednn_->prepare(shape);
+}
+
+// C = beta·C, what a product with k = 0 leaves (BLAS would leave C untouched for alpha·0).
+static void scale_output(float beta, Matrix C) {
+    for (std::int64_t r = 0; r < C.rows; ++r)
+        for (std::int64_t c = 0; c < C.cols; ++c) C(r, c) = beta == 0.0f ? 0.0f : beta * C(r, c);
+}
+
+void GemmContext::gemm(Transpose trans_a, Transpose trans_b, float alpha, ConstMatrix A, ConstMatrix B, float beta,
+                       Matrix C) {
+    MLPTRAIN_ASSERT(!bf16(), "fp32 GEMM inputs in a bf16 context");
+    if (!onednn_) return mlptrain::gemm(trans_a, trans_b, alpha, A, B, beta, C);
+    const GemmShape s = gemm_shape(trans_a, trans_b, alpha, A, B, beta, C);
+    if (s.m == 0 || s.n == 0) return;
+    if (s.k == 0) return scale_output(beta, C);
+    onednn_->run(s, A.data, B.data, C.data);
+}
+
+void GemmContext::gemm(Transpose trans_a, Transpose trans_b, float alpha, ConstMatrixBf16 A, ConstMatrixBf16 B,
+                       float beta, Matrix C) {
+    MLPTRAIN_ASSERT(bf16() && onednn_, "bf16 GEMM inputs in an fp32 context");
+    const GemmShape s = gemm_shape(trans_a, trans_b, alpha, ConstMatrix{nullptr, A.rows, A.cols, A.ld},
+                                   ConstMatrix{nullptr, B.rows, B.cols, B.ld}, beta, C, GemmPrecision::bf16);
+    if (s.m == 0 || s.n == 0) return;
+    if (s.k == 0) return scale_output(beta, C);
+    onednn_->run(s, A.data, B.data, C.data);
+}
+
+int GemmContext::primitives() const { return onednn_ ? onednn_->primitives() : 0; }
+int GemmContext::created_on_demand() const { return onednn_ ? onednn_->created_on_demand() : 0; }
 
 void set_blas_single_threaded() { openblas_set_num_threads(1); }
 

@@ -96,6 +96,9 @@ CpuFeatures decode_cpu_features(const CpuidDump& d) {
     cpu.avx512_vnni = bit(l7.ecx, 11) && os_zmm;
     cpu.avx512_fp16 = bit(l7.edx, 23) && os_zmm;
     cpu.avx512_bf16 = bit(d.leaf7_1.eax, 5) && os_zmm;
+    const bool os_tiles = ((cpu.xcr0 >> 17) & 3u) == 3u;
+    cpu.amx_bf16 = bit(l7.edx, 22) && os_tiles;
+    cpu.amx_tile = bit(l7.edx, 24) && os_tiles;
     cpu.prefetchw = bit(d.ext1.ecx, 8);
     cpu.fma4 = bit(d.ext1.ecx, 16) && os_ymm;
     cpu.amd3dnow = bit(d.ext1.edx, 31);
@@ -145,7 +148,8 @@ std::string describe_isa_flags(const CpuFeatures& cpu) {
         {"avx512f", cpu.avx512f},     {"avx512cd", cpu.avx512cd},
         {"avx512bw", cpu.avx512bw},   {"avx512dq", cpu.avx512dq},
         {"avx512vl", cpu.avx512vl},   {"avx512_vnni", cpu.avx512_vnni},
-        {"avx512_bf16", cpu.avx512_bf16}, {"avx512_fp16", cpu.avx512_fp16}};
+        {"avx512_bf16", cpu.avx512_bf16}, {"avx512_fp16", cpu.avx512_fp16},
+        {"amx_bf16", cpu.amx_bf16},   {"amx_tile", cpu.amx_tile}};
     std::string out;
     for (const auto& [name, on] : flags)
         if (on) out += (out.empty() ? "" : " ") + std::string(name);

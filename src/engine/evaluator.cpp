@@ -15,7 +15,7 @@ EvalResult evaluate_rows(const Model& model, const float* params, const Dataset&
                          const std::vector<std::int64_t>& rows, std::int64_t chunk_rows,
                          const std::vector<std::unique_ptr<Workspace>>& lanes, WorkerPool& workers,
                          Communicator& comm, std::vector<std::int32_t>* predictions,
-                         std::vector<float>* outputs, int outputs_layer) {
+                         std::vector<float>* outputs, int outputs_layer, const bf16_bits* params_bf16) {
     EvalResult result;
     result.rows = static_cast<std::int64_t>(rows.size());
     if (rows.empty()) return result;
@@ -43,7 +43,7 @@ EvalResult evaluate_rows(const Model& model, const float* params, const Dataset&
         for (std::int64_t c = first + s * stride; c < chunks; c += lane_count * stride) {
             const std::int64_t lo = c * chunk_rows, n = std::min(chunk_rows, result.rows - lo);
             gather_batch(ws, data, rows.data() + lo, n);
-            loss[static_cast<std::size_t>(c)] = forward_loss(ws, model, params, n);
+            loss[static_cast<std::size_t>(c)] = forward_loss(ws, model, params, n, params_bf16);
             const ConstMatrix P = ws.post.back().as_matrix(n, out);
             const ConstMatrix A = ws.post[static_cast<std::size_t>(copied)].as_matrix(n, width);
             for (std::int64_t r = 0; r < n; ++r) {
@@ -70,10 +70,21 @@ EvalResult evaluate_rows(const Model& model, const float* params, const Dataset&
     return result;
 }
 
-Evaluator::Evaluator(const Model& model, int threads, std::int64_t targets_cols)
+Evaluator::Evaluator(const Model& model, int threads, std::int64_t targets_cols, GemmSettings gemm)
     : model_(model), workers_(worker_threads(threads)), comm_(make_local_communicator()) {
     for (int s = 0; s < workers_.threads(); ++s)
-        lanes_.push_back(std::make_unique<Workspace>(model, chunk_rows_, targets_cols));
+        lanes_.push_back(std::make_unique<Workspace>(model, chunk_rows_, targets_cols, gemm));
+    if (gemm.precision == GemmPrecision::bf16) params_bf16_ = Bf16Buffer(model.layout().total());
+}
+
+const bf16_bits* Evaluator::prepare(const float* params, std::int64_t rows) {
+    const std::int64_t sizes[] = {std::min(rows, chunk_rows_), rows % chunk_rows_};
+    for (const std::unique_ptr<Workspace>& ws : lanes_)
+        for (std::int64_t n : sizes)
+            if (n > 0) prepare_gemms(*ws, model_, n, false);
+    if (params_bf16_.size() == 0) return nullptr;
+    convert_to_bf16(params_bf16_.data(), params, params_bf16_.size());
+    return params_bf16_.data();
 }
 
 Evaluator::~Evaluator() = default;
@@ -83,13 +94,15 @@ EvalResult Evaluator::evaluate(const float* params, const Dataset& data, const s
                                int outputs_layer) {
     std::vector<float> own_outputs;  // every row's outputs are checked, wanted or not
     std::vector<float>& out = outputs ? *outputs : own_outputs;
+    const bf16_bits* params_bf16 = prepare(params, static_cast<std::int64_t>(rows.size()));
     const EvalResult result = evaluate_rows(model_, params, data, rows, chunk_rows_, lanes_, workers_, *comm_,
-                                            predictions, &out, outputs_layer);
+                                            predictions, &out, outputs_layer, params_bf16);
     if (std::isfinite(result.loss) && all_finite(out.data(), static_cast<std::int64_t>(out.size()))) return result;
     if (outputs_layer < 0) throw_non_finite(params, data, rows, out);
     // A hidden layer was wanted: find the first bad row through the network's outputs.
     std::vector<float> network_outputs;
-    evaluate_rows(model_, params, data, rows, chunk_rows_, lanes_, workers_, *comm_, nullptr, &network_outputs);
+    evaluate_rows(model_, params, data, rows, chunk_rows_, lanes_, workers_, *comm_, nullptr, &network_outputs, -1,
+                  params_bf16);
     throw_non_finite(params, data, rows, network_outputs);
 }
 
@@ -108,8 +121,9 @@ void Evaluator::throw_non_finite(const float* params, const Dataset& data, const
                            "check the data for extreme values)");
     // The first bad row once more, alone, to see which layer lost it.
     Workspace& ws = *lanes_[0];
+    const bf16_bits* params_bf16 = prepare(params, 1);
     gather_batch(ws, data, &rows[static_cast<std::size_t>(first)], 1);
-    forward_loss(ws, model_, params, 1);
+    forward_loss(ws, model_, params, 1, params_bf16);
     const int layer = first_non_finite_layer(ws, model_, 1);
     throw NumericError("the model's outputs are not finite (NaN or Inf) for " + std::to_string(bad) + " of " +
                        std::to_string(rows.size()) + " rows, first row " +

@@ -71,7 +71,8 @@ Trainer::Trainer(const Model& model, const TrainConfig& config, std::int64_t tar
                            ") to use them, or lower " + field_ref("threads"));
     MLPTRAIN_ASSERT(blas_threads_per_call() == 1, "BLAS must run one thread per call inside workers");
     for (std::int64_t s = 0; s < local_shards_; ++s)
-        workspaces_.push_back(std::make_unique<Workspace>(model, shard_rows_, targets_cols));
+        workspaces_.push_back(std::make_unique<Workspace>(model, shard_rows_, targets_cols, config.gemm));
+    if (config.gemm.precision == GemmPrecision::bf16) params_bf16_ = Bf16Buffer(model.layout().total());
     shard_loss_.assign(static_cast<std::size_t>(local_shards_), 0.0);
     const std::int64_t chunks = (model.layout().total() + chunk_floats - 1) / chunk_floats;
     chunk_sumsq_.assign(static_cast<std::size_t>(chunks), 0.0);
@@ -79,6 +80,8 @@ Trainer::Trainer(const Model& model, const TrainConfig& config, std::int64_t tar
     model.init_parameters(params_.data(), config.init.value_or(default_init(model.spec().hidden_activation)),
                           config.seed);
     comm_->broadcast(params_.data(), params_.size(), 0);  // every replica starts from rank 0's
+    round_weights();
+    prepare_step(config.batch_size);
 }
 
 Trainer::~Trainer() = default;
@@ -99,7 +102,7 @@ void Trainer::run_shards(const Dataset& data, const std::int64_t* rows, std::int
         gather_batch(ws, data, rows + lo, hi - lo);
         const DropoutContext dropout{config_.seed, static_cast<std::uint64_t>(step_), rows + lo};
         shard_loss_[static_cast<std::size_t>(s)] =
-            forward_backward(ws, model_, params_.data(), ws.grads.data(), hi - lo, &dropout, init);
+            forward_backward(ws, model_, params_.data(), ws.grads.data(), hi - lo, &dropout, weights_bf16(), init);
     });
 }
 
@@ -207,9 +210,9 @@ void Trainer::reduce_and_update(std::int64_t n) {
     float* params = params_.data();
     float* grad = workspaces_[0]->grads.data();
     auto update_chunk = [&](std::int64_t c, const StepScalars& scalars) {
-        const std::int64_t begin = c * chunk_floats;
-        const std::int64_t end = std::min(begin + chunk_floats, params_.size());
+        const std::int64_t begin = c * chunk_floats, end = std::min(begin + chunk_floats, params_.size());
         optimizer_.update(params, grad, begin, end, scalars);
+        round_weights(begin, end);  // bf16 GEMM inputs: the chunk's new weights, while in cache
         // Consumed: clear it while it is in cache (see add_and_clear).
         std::memset(grad + begin, 0, sizeof(float) * static_cast<std::size_t>(end - begin));
     };
@@ -283,7 +286,7 @@ EvalResult Trainer::evaluate(const Dataset& data, const std::vector<std::int64_t
                              std::vector<std::int32_t>* predictions, std::vector<float>* outputs) {
     // One lane per shard workspace, chunks of a shard's rows.
     return evaluate_rows(model_, params_.data(), data, rows, shard_rows_, workspaces_, workers_, *comm_,
-                         predictions, outputs);
+                         predictions, outputs, -1, weights_bf16());
 }
 
 bool Trainer::stopped_early() const {
@@ -328,6 +331,7 @@ void Trainer::restore(const Snapshot& snapshot) {
     }
     state_ = snapshot.state;
     step_ = snapshot.step;
+    round_weights();
 }
 
 // The upper median of `values` (reordered), 0 when empty: a benchmark's steady-state step.
@@ -347,6 +351,10 @@ bool Trainer::fit(const Dataset& data, const Split& split, const FitCallbacks& c
     if (early_stopping && best_params_.size() != params_.size()) best_params_ = AlignedBuffer(params_.size());
     std::vector<std::int64_t> order;
     TrainState& st = state_;
+    // Every GEMM shape of the run before its first step: the epoch's last batch and the
+    // evaluations (the trainer's and fit's test) may have row counts of their own.
+    if (train_rows % config_.batch_size) prepare_step(train_rows % config_.batch_size);
+    for (const auto* part : {&split.validation, &split.test}) prepare_evaluation(static_cast<std::int64_t>(part->size()));
 
     while (!st.finished && st.epoch <= config_.epochs) {
         order = split.train;
@@ -389,8 +397,10 @@ bool Trainer::fit(const Dataset& data, const Split& split, const FitCallbacks& c
         st.position = 0;
         st.epoch_loss_sum = 0.0;
         if (st.epoch > config_.epochs) st.finished = true;
-        if (st.finished && early_stopping && std::isfinite(st.best_loss))
+        if (st.finished && early_stopping && std::isfinite(st.best_loss)) {
             std::memcpy(params_.data(), best_params_.data(), sizeof(float) * params_.size());
+            round_weights();
+        }
         if (callbacks.after_step && !callbacks.after_step(st)) return st.finished;
     }
     return true;

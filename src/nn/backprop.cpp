@@ -10,11 +10,23 @@
 
 namespace mlptrain {
 
-void dense_forward(Matrix Z, ConstMatrix X, ConstMatrix W, const float* b) {
+// C = op(A)·op(B) + beta·C on the context's inputs: the bf16 roundings in a bf16 context.
+static void layer_gemm(GemmContext& gemm, Transpose ta, Transpose tb, const LayerOperand& A, const LayerOperand& B,
+                       float beta, Matrix C) {
+    if (gemm.bf16()) gemm.gemm(ta, tb, 1.0f, A.bf16, B.bf16, beta, C);
+    else gemm.gemm(ta, tb, 1.0f, A.f32, B.f32, beta, C);
+}
+
+void dense_forward(GemmContext& gemm, Matrix Z, const LayerOperand& X, const LayerOperand& W, const float* b) {
     // X (B, in), W (out, in), b (out), Z (B, out)
-    MLPTRAIN_ASSERT(Z.rows == X.rows && Z.cols == W.rows && X.cols == W.cols, "dense_forward shape");
+    MLPTRAIN_ASSERT(Z.rows == X.f32.rows && Z.cols == W.f32.rows && X.f32.cols == W.f32.cols, "dense_forward shape");
     for (std::int64_t r = 0; r < Z.rows; ++r) std::memcpy(Z.row(r), b, sizeof(float) * Z.cols);
-    gemm(Transpose::no, Transpose::yes, 1.0f, X, W, 1.0f, Z);  // Z = X·Wᵀ + Z(=b)
+    layer_gemm(gemm, Transpose::no, Transpose::yes, X, W, 1.0f, Z);  // Z = X·Wᵀ + Z(=b)
+}
+
+void dense_forward(Matrix Z, ConstMatrix X, ConstMatrix W, const float* b) {
+    GemmContext openblas;
+    dense_forward(openblas, Z, {X, {}}, {W, {}}, b);
 }
 
 // Whether the weight-gradient GEMM may add onto a buffer of zeros (beta = 1) instead of
@@ -23,28 +35,62 @@ void dense_forward(Matrix Z, ConstMatrix X, ConstMatrix W, const float* b) {
 // kernels run the same instructions on the same +0, so the bits are equal by construction.
 // Only its small-matrix kernels (SkylakeX/Cooperlake, m·n·k ≤ 100³) differ: with beta = 0
 // they store α·acc, with beta = 1 they add it to C, which turns a −0 into +0. Those GEMMs
-// keep beta = 0; their memset is a few KiB.
-static bool accumulate_onto_zeros(GradsInit init, ConstMatrix dZ, Matrix dW) {
+// keep beta = 0; their memset is a few KiB. oneDNN writes C without a clearing pass, and its
+// primitives are prepared for beta = 0 (prepare_gemms): it always overwrites.
+static bool accumulate_onto_zeros(const GemmContext& gemm, GradsInit init, ConstMatrix dZ, Matrix dW) {
     constexpr double small_matrix_limit = 100.0 * 100.0 * 100.0;
-    return init == GradsInit::zero &&
+    return gemm.settings().backend == GemmBackend::openblas && init == GradsInit::zero &&
            static_cast<double>(dW.rows) * static_cast<double>(dW.cols) * static_cast<double>(dZ.rows) >
                small_matrix_limit;
 }
 
+void dense_backward(GemmContext& gemm, Matrix dX, Matrix dW, float* db, const LayerOperand& dZ,
+                    const LayerOperand& X, const LayerOperand& W, GradsInit init) {
+    // dZ (B, out), X (B, in), W (out, in), dW (out, in), db (out), dX (B, in)
+    MLPTRAIN_ASSERT(dZ.f32.rows == X.f32.rows && dZ.f32.cols == W.f32.rows && X.f32.cols == W.f32.cols &&
+                        dW.rows == W.f32.rows && dW.cols == W.f32.cols,
+                    "dense_backward shape");
+    const float beta = accumulate_onto_zeros(gemm, init, dZ.f32, dW) ? 1.0f : 0.0f;
+    layer_gemm(gemm, Transpose::yes, Transpose::no, dZ, X, beta, dW);  // dW = dZᵀ·X (+ its zeros)
+    std::fill(db, db + dZ.f32.cols, 0.0f);                             // db = colsum(dZ)
+    for (std::int64_t r = 0; r < dZ.f32.rows; ++r) {
+        const float* dz = dZ.f32.row(r);
+        for (std::int64_t j = 0; j < dZ.f32.cols; ++j) db[j] += dz[j];
+    }
+    if (dX.data) layer_gemm(gemm, Transpose::no, Transpose::no, dZ, W, 0.0f, dX);  // dX = dZ·W
+}
+
 void dense_backward(Matrix dX, Matrix dW, float* db, ConstMatrix dZ, ConstMatrix X, ConstMatrix W,
                     GradsInit init) {
-    // dZ (B, out), X (B, in), W (out, in), dW (out, in), db (out), dX (B, in)
-    MLPTRAIN_ASSERT(dZ.rows == X.rows && dZ.cols == W.rows && X.cols == W.cols &&
-                        dW.rows == W.rows && dW.cols == W.cols,
-                    "dense_backward shape");
-    const float beta = accumulate_onto_zeros(init, dZ, dW) ? 1.0f : 0.0f;
-    gemm(Transpose::yes, Transpose::no, 1.0f, dZ, X, beta, dW);  // dW = dZᵀ·X (+ its zeros)
-    std::fill(db, db + dZ.cols, 0.0f);                           // db = colsum(dZ)
-    for (std::int64_t r = 0; r < dZ.rows; ++r) {
-        const float* dz = dZ.row(r);
-        for (std::int64_t j = 0; j < dZ.cols; ++j) db[j] += dz[j];
+    GemmContext openblas;
+    dense_backward(openblas, dX, dW, db, {dZ, {}}, {X, {}}, {W, {}}, init);
+}
+
+void prepare_gemms(Workspace& ws, const Model& model, std::int64_t n, bool backward) {
+    MLPTRAIN_ASSERT(n >= 1 && n <= ws.max_rows, "prepare_gemms rows");
+    const GemmPrecision p = ws.gemm.settings().precision;
+    for (int l = 0; l < model.num_layers(); ++l) {
+        const std::int64_t in = model.dim_in(l), out = model.dim_out(l);
+        // The views dense_forward and dense_backward pass: X (n, in), W (out, in), Z and dZ
+        // (n, out), dW (out, in), dX (n, in), all dense. Only their dimensions matter here.
+        const Matrix X{nullptr, n, in, in}, W{nullptr, out, in, in}, Z{nullptr, n, out, out};
+        ws.gemm.prepare(gemm_shape(Transpose::no, Transpose::yes, 1.0f, X, W, 1.0f, Z, p));
+        if (!backward) continue;
+        ws.gemm.prepare(gemm_shape(Transpose::yes, Transpose::no, 1.0f, Z, X, 0.0f, W, p));
+        if (l > 0) ws.gemm.prepare(gemm_shape(Transpose::no, Transpose::no, 1.0f, Z, W, 0.0f, X, p));
     }
-    if (dX.data) gemm(Transpose::no, Transpose::no, 1.0f, dZ, W, 0.0f, dX);  // dX = dZ·W
+}
+
+// Layer l's weights as a GEMM operand: fp32, and in a bf16 workspace the caller's bf16 copy.
+static LayerOperand layer_weights(const Workspace& ws, const Model& model, const float* params,
+                                  const bf16_bits* params_bf16, int l) {
+    LayerOperand W{model.weight(params, l), {}};
+    if (ws.gemm.bf16()) {
+        MLPTRAIN_ASSERT(params_bf16 != nullptr, "a bf16 workspace needs the weights in bf16");
+        const Slot& slot = model.layout().slot(model.weight_slot(l));
+        W.bf16 = make_matrix(params_bf16 + slot.offset, slot.rows, slot.cols);
+    }
+    return W;
 }
 
 static Targets batch_targets(Workspace& ws, std::int64_t n) {
@@ -54,12 +100,23 @@ static Targets batch_targets(Workspace& ws, std::int64_t n) {
     return t;
 }
 
-// The input of layer l: the gathered batch, or the previous layer's (dropped-out) output.
-static ConstMatrix layer_input(Workspace& ws, const Model& model, int l, std::int64_t n,
-                               bool dropout_on) {
-    if (l == 0) return ws.input.as_matrix(n, model.dim_input());
-    AlignedBuffer& src = dropout_on ? ws.dropped[l - 1] : ws.post[l - 1];
-    return src.as_matrix(n, model.dim_in(l));
+// The input of layer l: the gathered batch, or the previous layer's (dropped-out) output;
+// in a bf16 workspace also its rounding (made by round_layer_input).
+static LayerOperand layer_input(Workspace& ws, const Model& model, int l, std::int64_t n,
+                                bool dropout_on) {
+    LayerOperand X;
+    if (l == 0) X.f32 = ws.input.as_matrix(n, model.dim_input());
+    else X.f32 = (dropout_on ? ws.dropped[l - 1] : ws.post[l - 1]).as_matrix(n, model.dim_in(l));
+    if (ws.gemm.bf16())
+        X.bf16 = (l == 0 ? ws.input_h : ws.act_h[static_cast<std::size_t>(l - 1)]).as_matrix(n, model.dim_in(l));
+    return X;
+}
+
+// In a bf16 workspace: rounds layer l's input, once, right after it was produced.
+static void round_layer_input(Workspace& ws, const Model& model, int l, std::int64_t n, bool dropout_on) {
+    if (!ws.gemm.bf16()) return;
+    Bf16Buffer& to = l == 0 ? ws.input_h : ws.act_h[static_cast<std::size_t>(l - 1)];
+    convert_to_bf16(to.as_matrix(n, model.dim_in(l)), layer_input(ws, model, l, n, dropout_on).f32);
 }
 
 // mask = keep/(1−p) with keep ~ Bernoulli(1−p) from (seed, layer, step, row); D = A ⊙ mask.
@@ -83,19 +140,21 @@ static void apply_dropout(Workspace& ws, const Model& model, int l, std::int64_t
     }
 }
 
-static double forward_layers(Workspace& ws, const Model& model, const float* params,
+static double forward_layers(Workspace& ws, const Model& model, const float* params, const bf16_bits* params_bf16,
                              std::int64_t n, const DropoutContext* dropout, Matrix* dZ_out) {
     const bool dropout_on = dropout && model.spec().dropout > 0.0f;
     const int L = model.num_layers();
+    round_layer_input(ws, model, 0, n, dropout_on);
     for (int l = 0; l < L; ++l) {
         // X (n, in_l), W (out_l, in_l), Z (n, out_l)
-        const ConstMatrix X = layer_input(ws, model, l, n, dropout_on);
+        const LayerOperand X = layer_input(ws, model, l, n, dropout_on);
         Matrix Z = ws.pre[l].as_matrix(n, model.dim_out(l));
-        dense_forward(Z, X, model.weight(params, l), model.bias(params, l));
+        dense_forward(ws.gemm, Z, X, layer_weights(ws, model, params, params_bf16, l), model.bias(params, l));
         if (l + 1 < L) {
             activation_forward(ws.post[l].as_matrix(n, model.dim_out(l)), Z,
                                model.spec().hidden_activation);
             if (dropout_on) apply_dropout(ws, model, l, n, *dropout);
+            round_layer_input(ws, model, l + 1, n, dropout_on);
         }
     }
     Matrix Z = ws.pre[L - 1].as_matrix(n, model.dim_output());
@@ -105,13 +164,25 @@ static double forward_layers(Workspace& ws, const Model& model, const float* par
     return loss_forward(P, Z, targets, model.spec().loss);
 }
 
-double forward_loss(Workspace& ws, const Model& model, const float* params, std::int64_t n) {
+double forward_loss(Workspace& ws, const Model& model, const float* params, std::int64_t n,
+                    const bf16_bits* params_bf16) {
     MLPTRAIN_ASSERT(n >= 1 && n <= ws.max_rows, "forward rows");
-    return forward_layers(ws, model, params, n, nullptr, nullptr);
+    return forward_layers(ws, model, params, params_bf16, n, nullptr, nullptr);
+}
+
+// dZ as a GEMM operand: in a bf16 workspace rounded once into ws.delta_h, for both GEMMs.
+static LayerOperand delta_operand(Workspace& ws, Matrix dZ) {
+    LayerOperand d{dZ, {}};
+    if (!ws.gemm.bf16()) return d;
+    const MatrixBf16 h = ws.delta_h.as_matrix(dZ.rows, dZ.cols);
+    convert_to_bf16(h, dZ);
+    d.bf16 = h;
+    return d;
 }
 
 double forward_backward(Workspace& ws, const Model& model, const float* params, float* grads,
-                        std::int64_t n, const DropoutContext* dropout, GradsInit init) {
+                        std::int64_t n, const DropoutContext* dropout, const bf16_bits* params_bf16,
+                        GradsInit init) {
     MLPTRAIN_ASSERT(n >= 0 && n <= ws.max_rows, "forward_backward rows");
     if (n == 0) {  // an empty shard contributes a zero gradient to the fixed tree
         std::memset(grads, 0, sizeof(float) * static_cast<std::size_t>(model.layout().total()));
@@ -120,15 +191,15 @@ double forward_backward(Workspace& ws, const Model& model, const float* params, 
     const bool dropout_on = dropout && model.spec().dropout > 0.0f;
     const int L = model.num_layers();
     Matrix dZ = ws.delta_a.as_matrix(n, model.dim_output());
-    const double loss = forward_layers(ws, model, params, n, dropout, &dZ);
+    const double loss = forward_layers(ws, model, params, params_bf16, n, dropout, &dZ);
 
     AlignedBuffer* next = &ws.delta_b;
     for (int l = L - 1; l >= 0; --l) {
         // dZ (n, out_l), X (n, in_l), W (out_l, in_l)
-        const ConstMatrix X = layer_input(ws, model, l, n, dropout_on);
         Matrix dX = l > 0 ? next->as_matrix(n, model.dim_in(l)) : Matrix{};
-        dense_backward(dX, model.weight(grads, l), model.bias(grads, l), dZ, X,
-                       model.weight(params, l), init);
+        dense_backward(ws.gemm, dX, model.weight(grads, l), model.bias(grads, l), delta_operand(ws, dZ),
+                       layer_input(ws, model, l, n, dropout_on), layer_weights(ws, model, params, params_bf16, l),
+                       init);
         if (l == 0) break;
         // dA_{l−1} = dX (⊙ mask); dZ_{l−1} = dA ⊙ act'(Z_{l−1}), in place.
         if (dropout_on) {

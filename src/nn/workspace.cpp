@@ -3,7 +3,7 @@
 
 namespace mlptrain {
 
-Workspace::Workspace(const Model& model, std::int64_t max_rows_, std::int64_t targets_cols_)
+Workspace::Workspace(const Model& model, std::int64_t max_rows_, std::int64_t targets_cols_, GemmSettings gemm_)
     : max_rows(max_rows_),
       input(max_rows_ * model.dim_input()),
       delta_a(max_rows_ * model.max_width()),
@@ -11,9 +11,15 @@ Workspace::Workspace(const Model& model, std::int64_t max_rows_, std::int64_t ta
       labels(static_cast<std::size_t>(max_rows_), 0),
       targets(max_rows_ * targets_cols_),
       targets_cols(targets_cols_),
-      grads(model.layout().total()) {
+      grads(model.layout().total()),
+      gemm(gemm_) {
     MLPTRAIN_ASSERT(max_rows_ >= 1, "workspace needs at least one row");
     const bool dropout = model.spec().dropout > 0.0f;
+    if (gemm.bf16()) {
+        input_h = Bf16Buffer(max_rows_ * model.dim_input());
+        delta_h = Bf16Buffer(max_rows_ * model.max_width());
+        for (int l = 0; l + 1 < model.num_layers(); ++l) act_h.emplace_back(max_rows_ * model.dim_out(l));
+    }
     for (int l = 0; l < model.num_layers(); ++l) {
         pre.emplace_back(max_rows_ * model.dim_out(l));
         post.emplace_back(max_rows_ * model.dim_out(l));

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <new>
 
+#include "mlptrain/core/blas.hpp"
 #include "mlptrain/core/error.hpp"
 #include "mlptrain/core/metrics.hpp"
 #include "mlptrain/core/text.hpp"
@@ -137,6 +138,7 @@ RunStart run_start(const Trainer& trainer, const PreparedRun& run, const BlasSel
     start.shards = trainer.shards();
     start.parameters = trainer.model().layout().parameter_count();
     start.notices = trainer.notices();
+    start.gemm = trainer.config().gemm;
     start.resumed = run.resume.has_value();
     if (run.resume) start.resumed_from = run.resume->path;
     start.step = trainer.step();
@@ -158,8 +160,15 @@ FitResult fit(PreparedRun& run, RunObserver& observer, Communicator* communicato
     Trainer& trainer = *owned;
     if (run.resume) restore_trainer(trainer, *run.resume);
     std::optional<CheckpointDir> checkpoints = open_checkpoints(run, comm.rank() == 0);
-    const CheckpointInfo info{run.spec,         run.data.class_names,   run.standardization,
-                              run.target_standardization, run.saved_config, run.data_hash, !run.data.x_u8.empty()};
+    const CheckpointInfo info{run.spec,
+                              run.data.class_names,
+                              run.standardization,
+                              run.target_standardization,
+                              run.saved_config,
+                              run.data_hash,
+                              !run.data.x_u8.empty(),
+                              run.train.gemm,
+                              run.train.gemm.backend == GemmBackend::onednn ? onednn_description() : blas_description()};
     observer.on_start(run_start(trainer, run, blas));
 
     FitResult result;

@@ -4,6 +4,9 @@
 
 #include <fstream>
 
+#include "mlptrain/core/bf16.hpp"
+#include "mlptrain/core/blas.hpp"
+#include "mlptrain/core/cpu_features.hpp"
 #include "mlptrain/core/error.hpp"
 #include "mlptrain/data/csv.hpp"
 #include "mlptrain/data/idx.hpp"
@@ -109,6 +112,20 @@ Dataset load_model_data(const SavedModel& m, const ModelData& source, Labels lab
     return data;
 }
 
+GemmSettings model_gemm(const SavedModel& model, std::string* note) {
+    const GemmSettings trained = model.info().gemm;
+    std::string why;
+    if (trained.backend == GemmBackend::onednn && !onednn_built())
+        why = "this build has no oneDNN (apt-get install libdnnl-dev ocl-icd-opencl-dev, then rebuild)";
+    else if (trained.precision == GemmPrecision::bf16 &&
+             (!has_bf16_dot_products(detect_cpu_features()) || !onednn_runs_bf16()))
+        why = "this CPU has no bf16 dot products oneDNN uses";
+    if (note) *note = why.empty() ? "" : "note: the model was trained with " + std::string(gemm_backend_name(trained.backend)) +
+                                             " " + gemm_precision_name(trained.precision) + " GEMMs, but " + why +
+                                             ": running OpenBLAS fp32 (outputs differ by rounding)";
+    return why.empty() ? trained : GemmSettings{};
+}
+
 static std::vector<std::int64_t> all_rows(const Dataset& data) {
     std::vector<std::int64_t> rows(static_cast<std::size_t>(data.rows));
     for (std::int64_t r = 0; r < data.rows; ++r) rows[static_cast<std::size_t>(r)] = r;
@@ -119,7 +136,7 @@ EvalResult evaluate(const SavedModel& model, const Dataset& data, int threads, s
                     RegressionScore* regression) {
     process_blas_core();  // the process's core, selected now if nobody did before
     const Model network(model.spec());
-    Evaluator evaluator(network, threads, data.is_classification() ? 0 : data.outputs);
+    Evaluator evaluator(network, threads, data.is_classification() ? 0 : data.outputs, model_gemm(model));
     if (!model.regression()) return evaluator.evaluate(model.params(), data, all_rows(data), predicted);
     // Regression: the loss in the targets' units, from the outputs mapped back to them.
     std::vector<float> outputs;
@@ -136,7 +153,7 @@ std::vector<float> predict(const SavedModel& model, const Dataset& data, int thr
                            std::vector<std::int32_t>* predicted) {
     process_blas_core();
     const Model network(model.spec());
-    Evaluator evaluator(network, threads, data.is_classification() ? 0 : data.outputs);
+    Evaluator evaluator(network, threads, data.is_classification() ? 0 : data.outputs, model_gemm(model));
     std::vector<float> outputs;
     evaluator.evaluate(model.params(), data, all_rows(data), predicted, &outputs);
     const Standardization& targets = model.info().target_standardization;
@@ -145,7 +162,7 @@ std::vector<float> predict(const SavedModel& model, const Dataset& data, int thr
 }
 
 std::vector<float> hidden_activations(const ModelSpec& spec, const float* params, const Dataset& data, int layer,
-                                      int threads) {
+                                      int threads, GemmSettings gemm) {
     const std::int64_t hidden = spec.num_layers() - 1;
     if (layer < 1 || layer > hidden)
         throw Error(describe("hidden layer " + std::to_string(layer),
@@ -154,7 +171,7 @@ std::vector<float> hidden_activations(const ModelSpec& spec, const float* params
                              std::to_string(layer)));
     process_blas_core();
     const Model model(spec);
-    Evaluator evaluator(model, threads, data.is_classification() ? 0 : data.outputs);
+    Evaluator evaluator(model, threads, data.is_classification() ? 0 : data.outputs, gemm);
     std::vector<float> activations;
     // Model layer layer − 1 computes hidden layer `layer` (spec.sizes[layer] units).
     evaluator.evaluate(params, data, all_rows(data), nullptr, &activations, layer - 1);

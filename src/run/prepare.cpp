@@ -10,6 +10,7 @@
 #include "mlptrain/core/error.hpp"
 #include "mlptrain/data/csv.hpp"
 #include "mlptrain/data/idx.hpp"
+#include "mlptrain/run/gemm_selection.hpp"
 #include "mlptrain/run/settings.hpp"
 
 namespace mlptrain {
@@ -117,16 +118,26 @@ static bool is_data_path(const std::string& line) {
     return false;
 }
 
-static std::vector<std::string> lines_without_data_paths(const std::string& text) {
+static std::vector<std::string> lines_without_data_paths(const std::string& text, std::string& precision) {
     std::vector<std::string> lines;
     std::istringstream in(text);
-    for (std::string line; std::getline(in, line);)
-        if (!is_data_path(line)) lines.push_back(line);
+    for (std::string line; std::getline(in, line);) {
+        if (line.rfind("precision = ", 0) == 0) precision = line.substr(12);
+        else if (!is_data_path(line)) lines.push_back(line);
+    }
     return lines;
 }
 
-void check_same_configuration(const std::string& saved, const std::string& current, const std::string& path) {
-    const std::vector<std::string> a = lines_without_data_paths(saved), b = lines_without_data_paths(current);
+void check_same_configuration(const std::string& saved, const std::string& current, const std::string& path,
+                              bool allow_precision_change) {
+    // The precision line is written only for bf16 (settings.cpp): absent means fp32.
+    std::string saved_precision = "fp32", current_precision = "fp32";
+    const std::vector<std::string> a = lines_without_data_paths(saved, saved_precision),
+                                   b = lines_without_data_paths(current, current_precision);
+    if (saved_precision != current_precision && !allow_precision_change)
+        throw ConfigError("precision", saved_precision + " as saved in " + path, current_precision,
+                          "a resumed run keeps its precision; to continue these weights in " + current_precision +
+                              " anyway, add " + field_ref("allow_precision_change"));
     for (std::size_t i = 0; i < std::max(a.size(), b.size()); ++i) {
         const std::string line_a = i < a.size() ? a[i] : "", line_b = i < b.size() ? b[i] : "";
         if (line_a == line_b) continue;
@@ -171,7 +182,7 @@ PreparedRun prepare_run(const RunConfig& config, std::optional<LoadedCheckpoint>
     if (!resume && !config.resume.empty()) resume = load_resume_checkpoint(config.resume);
     if (resume) {
         run.notes.insert(run.notes.end(), resume->warnings.begin(), resume->warnings.end());
-        check_same_configuration(resume->info.config, run.saved_config, resume->path);
+        check_same_configuration(resume->info.config, run.saved_config, resume->path, config.allow_precision_change);
     }
     RunData loaded = load_run_data(config);
     run.data = std::move(loaded.data);
@@ -191,6 +202,9 @@ PreparedRun prepare_run(const RunConfig& config, std::optional<LoadedCheckpoint>
     run.spec = model_spec(config, run.data);
     run.targets_cols = config.loss == Loss::mse ? run.data.outputs : 0;
     run.train = resolve_train_config(config, static_cast<std::int64_t>(run.split.train.size()), run.notes);
+    const std::int64_t shards = run.train.shards > 0 ? run.train.shards : default_shards(run.train.batch_size);
+    run.train.gemm = select_gemm({config.gemm, config.precision, true}, run.spec,
+                                 (run.train.batch_size + shards - 1) / shards, run.notes);
     // A run resumed from a directory keeps checkpointing there unless told otherwise.
     if (run.config.checkpoint_dir.empty() && !config.resume.empty() && std::filesystem::is_directory(config.resume))
         run.config.checkpoint_dir = config.resume;

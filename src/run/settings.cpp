@@ -71,6 +71,18 @@ void set_allreduce(RunConfig& c, Text t, Text f) {
     else throw ConfigError(f, "tree or mpi", quote(t));
 }
 
+void set_gemm(RunConfig& c, Text t, Text f) {
+    if (t == "openblas") c.gemm = GemmBackend::openblas;
+    else if (t == "onednn") c.gemm = GemmBackend::onednn;
+    else throw ConfigError(f, "openblas or onednn", quote(t));
+}
+
+void set_precision(RunConfig& c, Text t, Text f) {
+    if (t == "fp32") c.precision = GemmPrecision::fp32;
+    else if (t == "bf16") c.precision = GemmPrecision::bf16;
+    else throw ConfigError(f, "fp32 or bf16", quote(t));
+}
+
 const std::vector<Setting> table = {
     // key, field, group, help, default, default note, switch, defines result, set, get
     {"data", "data", "Data", "CSV file to train on; split into train/validation/test", nullptr, nullptr, false, true,
@@ -176,6 +188,19 @@ const std::vector<Setting> table = {
      "auto", nullptr, false, false,
      [](RunConfig& c, Text t, Text f) { c.blas_core = parse_blas_core_option(t, f); },
      [](const RunConfig& c) { return blas_core_option_name(c.blas_core); }},
+    {"gemm", "gemm", "Execution",
+     "GEMM library: openblas, or onednn (oneDNN matmul primitives, one per shape, created before the first "
+     "step). Weights depend on it as on the BLAS core",
+     nullptr, "default: openblas; onednn with --precision bf16", false, false, set_gemm,
+     [](const RunConfig& c) -> std::string { return c.gemm ? gemm_backend_name(*c.gemm) : ""; }},
+    // Written to a checkpoint only when bf16, so that an fp32 run's configuration text is what
+    // it was before the setting existed (and older checkpoints read as fp32).
+    {"precision", "precision", "Execution",
+     "GEMM inputs: fp32, or bf16 (rounded to bfloat16, nearest-even; sums, outputs, loss, weights and optimizer "
+     "state stay fp32; needs oneDNN and a CPU with AVX512_BF16 or AMX-BF16; networks too small to gain run fp32, "
+     "with a note). Part of the result's definition",
+     "fp32", nullptr, false, true, set_precision,
+     [](const RunConfig& c) -> std::string { return c.precision == GemmPrecision::bf16 ? "bf16" : ""; }},
     {"checkpoint-dir", "checkpoint_dir", "Checkpoints",
      "write checkpoints here (every epoch, every --checkpoint-every steps, and on SIGTERM/SIGINT/SIGUSR1)", nullptr,
      nullptr, false, false, set_text<&RunConfig::checkpoint_dir>, get_text<&RunConfig::checkpoint_dir>},
@@ -188,6 +213,11 @@ const std::vector<Setting> table = {
     {"resume", "resume", "Checkpoints",
      "continue from a checkpoint file, or from the latest in a directory, with its saved configuration", nullptr,
      nullptr, false, false, set_text<&RunConfig::resume>, get_text<&RunConfig::resume>},
+    {"allow-precision-change", "allow_precision_change", "Checkpoints",
+     "with --resume: continue a checkpoint trained with another --precision (refused otherwise; the result then "
+     "differs from an uninterrupted run in either precision)",
+     "false", nullptr, true, false, set_switch<&RunConfig::allow_precision_change>,
+     get_switch<&RunConfig::allow_precision_change>},
 };
 
 }  // namespace

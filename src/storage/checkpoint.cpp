@@ -165,7 +165,24 @@ void save_checkpoint(const std::string& path, const Snapshot& snapshot, const Ch
         {"shards", std::to_string(snapshot.shards)},
         {"weights_fingerprint", snapshot.weights_fingerprint}};
     if (!info.data_hash.empty()) metadata["data_hash"] = info.data_hash;
+    metadata["gemm"] = json({{"backend", gemm_backend_name(info.gemm.backend)},
+                             {"precision", gemm_precision_name(info.gemm.precision)},
+                             {"library", info.gemm_library}})
+                           .dump();
     write_safetensors(path, views, std::move(metadata));
+}
+
+// The "gemm" metadata: {"backend": "onednn", "precision": "bf16", "library": "oneDNN …"}.
+static void read_gemm(const json& gemm, CheckpointInfo& info) {
+    const std::string backend = gemm.at("backend").get<std::string>();
+    const std::string precision = gemm.at("precision").get<std::string>();
+    if (backend != "openblas" && backend != "onednn") throw Error("gemm.backend: expected openblas or onednn, found " + backend);
+    if (precision != "fp32" && precision != "bf16") throw Error("gemm.precision: expected fp32 or bf16, found " + precision);
+    info.gemm.backend = backend == "onednn" ? GemmBackend::onednn : GemmBackend::openblas;
+    info.gemm.precision = precision == "bf16" ? GemmPrecision::bf16 : GemmPrecision::fp32;
+    if (info.gemm.precision == GemmPrecision::bf16 && info.gemm.backend != GemmBackend::onednn)
+        throw Error("gemm: expected bf16 only with the onednn backend, found bf16 with " + backend);
+    info.gemm_library = gemm.at("library").get<std::string>();
 }
 
 LoadedCheckpoint load_checkpoint(const std::string& path) {
@@ -186,6 +203,7 @@ LoadedCheckpoint load_checkpoint(const std::string& path) {
         c.info.class_names = json::parse(field("class_names")).get<std::vector<std::string>>();
         c.info.config = field("config");
         if (meta.count("data_hash")) c.info.data_hash = meta.at("data_hash");
+        if (meta.count("gemm")) read_gemm(json::parse(meta.at("gemm")), c.info);
         c.info.input_u8 = field("input") == "uint8 pixels scaled by 1/255";
         const json state = json::parse(field("state"));
         c.step = state.at("step").get<std::int64_t>();

@@ -1,10 +1,16 @@
-// The one wrapper over cblas_sgemm. Every matrix product in mlptrain goes through gemm();
-// nothing else includes cblas.h. Also reports which BLAS is linked, pins it to one thread,
-// and switches OpenBLAS's kernel set ("core") at run time (run/blas_selection.cpp decides).
+// The one GEMM wrapper. Every matrix product in mlptrain goes through gemm() (OpenBLAS's
+// cblas_sgemm) or a GemmContext, which runs the same call on the backend a run chose:
+// OpenBLAS, or oneDNN's matmul primitives with fp32 or bf16 inputs. Nothing else includes
+// cblas.h (blas.cpp) or dnnl.hpp (onednn/onednn_gemm.cpp). Also reports which BLAS is
+// linked, pins it to one thread, and switches OpenBLAS's kernel set ("core") at run time
+// (run/blas_selection.cpp decides).
 #pragma once
 
+#include <cstdint>
+#include <memory>
 #include <string>
 
+#include "mlptrain/core/bf16.hpp"
 #include "mlptrain/core/matrix.hpp"
 
 namespace mlptrain {
@@ -15,6 +21,84 @@ enum class Transpose { no, yes };
 // beta = 1 accumulates into it. Shapes are asserted: op(A) (m, k), op(B) (k, n), C (m, n).
 void gemm(Transpose trans_a, Transpose trans_b, float alpha, ConstMatrix A, ConstMatrix B,
           float beta, Matrix C);
+
+// The library that computes a run's GEMMs, and the type of their inputs. Accumulation and
+// outputs are fp32 in every case; bf16 inputs need oneDNN.
+enum class GemmBackend { openblas, onednn };
+enum class GemmPrecision { fp32, bf16 };
+
+struct GemmSettings {
+    GemmBackend backend = GemmBackend::openblas;
+    GemmPrecision precision = GemmPrecision::fp32;
+    bool operator==(const GemmSettings& o) const { return backend == o.backend && precision == o.precision; }
+    bool operator!=(const GemmSettings& o) const { return !(*this == o); }
+};
+
+const char* gemm_backend_name(GemmBackend backend);      // "openblas", "onednn"
+const char* gemm_precision_name(GemmPrecision precision);  // "fp32", "bf16"
+// "OpenBLAS, fp32" or "oneDNN 2.6.3 (OpenMP runtime), ISA avx512_core_bf16, bf16 inputs,
+// fp32 accumulation": for run headers.
+std::string describe_gemm(const GemmSettings& settings);
+
+// Everything that selects a oneDNN primitive: two calls with equal shapes share one.
+struct GemmShape {
+    std::int64_t m = 0, n = 0, k = 0;  // op(A) (m, k), op(B) (k, n), C (m, n)
+    Transpose trans_a = Transpose::no, trans_b = Transpose::no;
+    std::int64_t lda = 0, ldb = 0, ldc = 0;
+    float alpha = 1.0f, beta = 0.0f;
+    GemmPrecision precision = GemmPrecision::fp32;
+    bool operator==(const GemmShape& o) const;
+};
+
+// The shape of gemm(trans_a, trans_b, alpha, A, B, beta, C) with inputs of `precision`;
+// only the views' dimensions are read (data may be null). Asserts that they agree.
+GemmShape gemm_shape(Transpose trans_a, Transpose trans_b, float alpha, ConstMatrix A, ConstMatrix B, float beta,
+                     Matrix C, GemmPrecision precision = GemmPrecision::fp32);
+
+class OnednnGemm;  // src/core/onednn_gemm.hpp
+
+// One caller's GEMMs on the chosen backend: a shard's workspace owns one. With oneDNN it
+// holds a primitive per shape, created by prepare() — outside training steps, because
+// creating one allocates and compiles code — and a scratchpad, so that a step's calls create
+// nothing. Every call runs single-threaded on the calling thread, on either backend.
+class GemmContext {
+public:
+    // Throws Error when the backend is not in this build (oneDNN without libdnnl-dev).
+    explicit GemmContext(GemmSettings settings = {});
+    ~GemmContext();
+    GemmContext(GemmContext&&) noexcept;
+    GemmContext& operator=(GemmContext&&) noexcept;
+
+    const GemmSettings& settings() const { return settings_; }
+    bool bf16() const { return settings_.precision == GemmPrecision::bf16; }
+
+    // Makes calls of this shape ready (oneDNN: creates their primitive if this context has
+    // none yet). Nothing to do for OpenBLAS.
+    void prepare(const GemmShape& shape);
+    // C = alpha · op(A) · op(B) + beta · C with fp32 inputs, as gemm() above.
+    void gemm(Transpose trans_a, Transpose trans_b, float alpha, ConstMatrix A, ConstMatrix B, float beta, Matrix C);
+    // The same with bf16 inputs: exact products of bf16 values summed in fp32 into fp32 C.
+    // Only in a bf16 context.
+    void gemm(Transpose trans_a, Transpose trans_b, float alpha, ConstMatrixBf16 A, ConstMatrixBf16 B, float beta,
+              Matrix C);
+
+    // oneDNN primitives this context holds, and how many of them a call had to create
+    // because its shape was not prepared (0 in a correct trainer; tests check it).
+    int primitives() const;
+    int created_on_demand() const;
+
+private:
+    GemmSettings settings_;
+    std::unique_ptr<OnednnGemm> onednn_;
+};
+
+// Whether this build has the oneDNN backend (libdnnl-dev was found at configure time).
+bool onednn_built();
+// "oneDNN 2.6.3 (OpenMP runtime), ISA avx512_core_bf16"; "" without oneDNN.
+std::string onednn_description();
+// Whether oneDNN dispatches bf16 matmuls to bf16 dot products here (AVX512_BF16 or AMX;
+// a DNNL_MAX_CPU_ISA cap can prevent it). false without oneDNN.
+bool onednn_runs_bf16();
 
 // Asks OpenBLAS for one thread per call: the trainer's workers are the parallelism, and
 // a BLAS pool working under them would oversubscribe the cores.

@@ -26,8 +26,12 @@ struct CpuFeatures {
     bool avx = false, fma = false, f16c = false, avx2 = false;
     bool avx512f = false, avx512cd = false, avx512bw = false, avx512dq = false,
          avx512vl = false, avx512_vnni = false, avx512_bf16 = false, avx512_fp16 = false;
+    // AMX: CPUID.7.0:EDX[22] (bf16 tiles) and [24] (tile architecture), usable only when the
+    // OS enables the tile state (XCR0 bits 17-18, XTILECFG and XTILEDATA).
+    bool amx_bf16 = false, amx_tile = false;
 
-    // XCR0 as read, for the record: bits 1|2 = XMM|YMM, bits 5|6|7 = opmask|ZMM_Hi256|Hi16_ZMM.
+    // XCR0 as read, for the record: bits 1|2 = XMM|YMM, bits 5|6|7 = opmask|ZMM_Hi256|Hi16_ZMM,
+    // bits 17|18 = AMX tile configuration|data.
     unsigned long long xcr0 = 0;
 };
 

@@ -7,6 +7,8 @@
 #include <memory>
 #include <vector>
 
+#include "mlptrain/core/bf16.hpp"
+#include "mlptrain/core/blas.hpp"
 #include "mlptrain/data/dataset.hpp"
 #include "mlptrain/engine/communicator.hpp"
 #include "mlptrain/engine/parallel.hpp"
@@ -21,19 +23,21 @@ namespace mlptrain {
 // of each row (classification), outputs (if given) the rows × outputs network outputs, or
 // with outputs_layer = l ≥ 0 the rows × dim_out(l) activations of layer l (0-based, as
 // Model counts; after its activation function, without dropout). With several ranks and
-// neither requested, the ranks split the chunks and combine their sums.
+// neither requested, the ranks split the chunks and combine their sums. Lanes with bf16
+// GEMM inputs read the weights from params_bf16 (params rounded to bf16, arena layout).
 EvalResult evaluate_rows(const Model& model, const float* params, const Dataset& data,
                          const std::vector<std::int64_t>& rows, std::int64_t chunk_rows,
                          const std::vector<std::unique_ptr<Workspace>>& lanes, WorkerPool& workers,
                          Communicator& comm, std::vector<std::int32_t>* predictions = nullptr,
-                         std::vector<float>* outputs = nullptr, int outputs_layer = -1);
+                         std::vector<float>* outputs = nullptr, int outputs_layer = -1,
+                         const bf16_bits* params_bf16 = nullptr);
 
 // evaluate_rows for a trained model outside training: its own workspaces, one lane per
-// worker thread, in one process.
+// worker thread, in one process, GEMMs on the given backend and precision.
 class Evaluator {
 public:
     // `targets_cols` > 0 for regression targets (mse), 0 for class labels; threads 0: all.
-    Evaluator(const Model& model, int threads, std::int64_t targets_cols);
+    Evaluator(const Model& model, int threads, std::int64_t targets_cols, GemmSettings gemm = {});
     ~Evaluator();
 
     int threads() const { return workers_.threads(); }
@@ -46,6 +50,9 @@ public:
 private:
     [[noreturn]] void throw_non_finite(const float* params, const Dataset& data, const std::vector<std::int64_t>& rows,
                                        const std::vector<float>& outputs);
+    // Prepares the lanes' GEMMs for chunks of `rows` rows and, for bf16 inputs, rounds the
+    // weights into params_bf16_; returns them (nullptr for fp32).
+    const bf16_bits* prepare(const float* params, std::int64_t rows);
 
     // Rows per chunk. Fixed, because the chunk sums' order defines the loss to the last bit.
     static constexpr std::int64_t chunk_rows_ = 128;
@@ -54,6 +61,7 @@ private:
     WorkerPool workers_;
     std::unique_ptr<Communicator> comm_;
     std::vector<std::unique_ptr<Workspace>> lanes_;
+    Bf16Buffer params_bf16_;
 };
 
 }  // namespace mlptrain

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "mlptrain/core/bf16.hpp"
+#include "mlptrain/core/blas.hpp"
 #include "mlptrain/engine/communicator.hpp"
 #include "mlptrain/engine/parallel.hpp"
 #include "mlptrain/engine/snapshot.hpp"
@@ -37,6 +39,10 @@ struct TrainConfig {
     float clip_norm = 0.0f;        // clip the global gradient norm to this (0: off)
     std::int64_t patience = 0;     // early stopping on validation loss (0: off)
     AllreduceKind allreduce = AllreduceKind::tree;  // across MPI ranks
+    // The GEMMs' backend and input precision (run/gemm_selection.hpp decides for a run).
+    // bf16: the weights are rounded once per step, after the update, into one copy that
+    // every shard reads; master weights, gradients and optimizer state stay fp32.
+    GemmSettings gemm;
 };
 
 // Shards for a batch size: about 128 rows per shard (where single-threaded sgemm reaches
@@ -80,6 +86,16 @@ public:
     // Returns the mean loss of the batch. Throws NumericError on NaN/Inf.
     double train_step(const Dataset& data, const std::int64_t* rows, std::int64_t n);
 
+    // Makes the GEMMs of a step over n rows ready on every shard (the constructor does it
+    // for the full batch; fit() for the epoch's last, partial batch), and those of an
+    // evaluation of `rows` rows. With oneDNN this creates the primitives of those shapes,
+    // so that no step creates one; a shape not prepared is created on demand and counted.
+    void prepare_step(std::int64_t n);
+    void prepare_evaluation(std::int64_t rows);
+    // oneDNN primitives on all shards, and how many a step or evaluation created on demand.
+    int gemm_primitives() const;
+    int gemm_created_on_demand() const;
+
     // Mean loss and accuracy over `rows` (see evaluate_rows), with this trainer's weights.
     EvalResult evaluate(const Dataset& data, const std::vector<std::int64_t>& rows,
                         std::vector<std::int32_t>* predictions = nullptr,
@@ -117,6 +133,10 @@ private:
     void check_chunk(std::int64_t chunk, float grad_scale);
     void throw_non_finite_gradient() const;
     std::string first_non_finite_layer(std::int64_t n) const;
+    // bf16 GEMM inputs: params_bf16_[begin, end) = bf16(params_[begin, end)), or all of it.
+    void round_weights(std::int64_t begin, std::int64_t end);
+    void round_weights();
+    const bf16_bits* weights_bf16() const { return params_bf16_.size() > 0 ? params_bf16_.data() : nullptr; }
 
     const Model& model_;
     TrainConfig config_;
@@ -132,6 +152,7 @@ private:
     TrainState state_;
     AlignedBuffer best_params_;  // early stopping
     AlignedBuffer params_;
+    Bf16Buffer params_bf16_;  // bf16 GEMM inputs only: the weights as the GEMMs read them
     Optimizer optimizer_;
     std::vector<std::unique_ptr<Workspace>> workspaces_;  // one per shard
     std::vector<double> shard_loss_;

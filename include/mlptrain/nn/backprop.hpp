@@ -1,29 +1,49 @@
 // Forward and backward passes of the network over one shard's rows, written beside the
 // GEMMs that compute them. Parameters are read-only and shared; everything a pass writes
-// goes into the shard's Workspace, so shards run concurrently without locks.
+// goes into the shard's Workspace, so shards run concurrently without locks. The GEMMs run
+// on the workspace's GemmContext; in a bf16 workspace they read bf16 roundings of their
+// inputs (the weights' from the caller's bf16 copy, the activations' and deltas' made here
+// once, as they are produced), while every output, the loss and the gradients stay fp32.
 #pragma once
 
 #include <cstdint>
 #include <string>
 
+#include "mlptrain/core/bf16.hpp"
+#include "mlptrain/core/blas.hpp"
 #include "mlptrain/nn/model.hpp"
 #include "mlptrain/nn/workspace.hpp"
 
 namespace mlptrain {
 
+// A GEMM operand of a layer: its fp32 values, and in a bf16 context their rounding to bf16,
+// which is what the GEMM then reads.
+struct LayerOperand {
+    ConstMatrix f32;
+    ConstMatrixBf16 bf16;
+};
+
 // Z = X·Wᵀ + b.  X (B, in), W (out, in), b (out), Z (B, out); overwrites Z.
-void dense_forward(Matrix Z, ConstMatrix X, ConstMatrix W, const float* b);
+void dense_forward(GemmContext& gemm, Matrix Z, const LayerOperand& X, const LayerOperand& W, const float* b);
+void dense_forward(Matrix Z, ConstMatrix X, ConstMatrix W, const float* b);  // OpenBLAS, fp32
 
 // What a gradient buffer holds when a backward pass starts: anything (it is overwritten),
-// or all zeros, which lets the weight-gradient GEMMs add onto it instead of having the BLAS
-// clear it first (the same bits; see dense_backward in backprop.cpp).
+// or all zeros, which lets OpenBLAS's weight-gradient GEMMs add onto it instead of having the
+// BLAS clear it first (the same bits; see dense_backward in backprop.cpp).
 enum class GradsInit { any, zero };
 
 // dW = dZᵀ·X, db = colsum(dZ) (both overwritten; dW may be added onto its zeros when
 // `init` is GradsInit::zero), and, if dX.data != nullptr, dX = dZ·W (overwritten).
-// dZ (B, out), X (B, in), W (out, in), dW (out, in), dX (B, in).
+// dZ (B, out), X (B, in), W (out, in), dW (out, in), dX (B, in). db sums the fp32 dZ.
+void dense_backward(GemmContext& gemm, Matrix dX, Matrix dW, float* db, const LayerOperand& dZ,
+                    const LayerOperand& X, const LayerOperand& W, GradsInit init = GradsInit::any);
 void dense_backward(Matrix dX, Matrix dW, float* db, ConstMatrix dZ, ConstMatrix X, ConstMatrix W,
-                    GradsInit init = GradsInit::any);
+                    GradsInit init = GradsInit::any);  // OpenBLAS, fp32
+
+// Makes ws.gemm ready for passes over n rows (1 ≤ n ≤ ws.max_rows): the forward GEMMs, and
+// with `backward` every GEMM of forward_backward. Creates oneDNN primitives (allocates):
+// call it before steps, for every row count a shard or an evaluation chunk will have.
+void prepare_gemms(Workspace& ws, const Model& model, std::int64_t n, bool backward);
 
 // Where dropout masks come from: (seed, layer, step, dataset row) — never shard or thread.
 struct DropoutContext {
@@ -33,15 +53,17 @@ struct DropoutContext {
 };
 
 // Forward over the first n rows of ws.input without dropout; outputs in ws.post.back().
-// Returns Σ_rows loss.
-double forward_loss(Workspace& ws, const Model& model, const float* params, std::int64_t n);
+// Returns Σ_rows loss. `params_bf16`: the parameters rounded to bf16 (arena layout), needed
+// by a bf16 workspace and ignored otherwise.
+double forward_loss(Workspace& ws, const Model& model, const float* params, std::int64_t n,
+                    const bf16_bits* params_bf16 = nullptr);
 
 // Forward (with dropout if the model has it and `dropout` is given), loss and backward
 // over the first n rows. Overwrites `grads` (arena layout) with Σ_rows ∂loss/∂θ; n = 0
 // writes zeros. `init` says what `grads` holds now (GradsInit::zero: all zeros, cheaper).
-// Returns Σ_rows loss.
+// Returns Σ_rows loss. `params_bf16` as for forward_loss.
 double forward_backward(Workspace& ws, const Model& model, const float* params, float* grads,
-                        std::int64_t n, const DropoutContext* dropout,
+                        std::int64_t n, const DropoutContext* dropout, const bf16_bits* params_bf16 = nullptr,
                         GradsInit init = GradsInit::any);
 
 // Where a forward pass over the first n rows of `ws` stopped being finite: the first layer

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "mlptrain/core/blas.hpp"
 #include "mlptrain/core/blas_core.hpp"
 #include "mlptrain/engine/communicator.hpp"
 #include "mlptrain/nn/activation.hpp"
@@ -63,12 +64,15 @@ struct RunConfig {
     std::uint64_t seed = 0;
     AllreduceKind allreduce = AllreduceKind::tree;
     BlasCoreOption blas_core;  // OpenBLAS kernel set: auto, keep or a core (run/blas_selection.hpp)
+    std::optional<GemmBackend> gemm;  // GEMM library; unset: openblas, or onednn for bf16 (gemm_selection.hpp)
+    GemmPrecision precision = GemmPrecision::fp32;  // GEMM inputs; defines the result
 
     // Checkpoints.
     std::string checkpoint_dir;
     std::int64_t checkpoint_every = 0;  // steps; 0: at epoch ends only
     std::int64_t keep_checkpoints = 0;  // newest files kept; 0: every one
     std::string resume;  // checkpoint file or directory to continue from
+    bool allow_precision_change = false;  // resume a checkpoint trained in another precision
 
     // Every field at its documented default (settings.cpp's table).
     RunConfig();

@@ -24,6 +24,7 @@ struct RunStart {
     std::int64_t parameters = 0;
     std::vector<std::string> notices;  // from the trainer (field references marked)
     BlasSelection blas;                // the BLAS core the run uses, and why
+    GemmSettings gemm;                 // the GEMMs' backend and input precision
     bool resumed = false;
     std::string resumed_from;  // the checkpoint file
     std::int64_t step = 0;     // steps already taken

@@ -54,12 +54,17 @@ enum class Labels {
 // standardization is applied. Throws Error naming the file and what does not fit.
 Dataset load_model_data(const SavedModel& model, const ModelData& source, Labels labels);
 
+// The GEMMs a saved model runs with here: those its run computed with (so that evaluating
+// its test rows repeats the test result train printed) when this build and CPU can run
+// them, else OpenBLAS fp32; `note` (if given) then says so, and is "" otherwise.
+GemmSettings model_gemm(const SavedModel& model, std::string* note = nullptr);
+
 // Mean loss and accuracy of `model` over every row of `data` (as load_model_data returns
 // it), on `threads` threads (0: all); predicted (if given) gets each row's class. For a
 // regression model the loss is the mse in the targets' original units, and `regression`
 // (if given) gets the RMSE and R². Throws NumericError when an output is NaN or Inf. Both
 // this and predict() run on the process's BLAS core (process_blas_core: selected
-// automatically here when nothing selected it before).
+// automatically here when nothing selected it before), with the model's GEMMs (model_gemm).
 EvalResult evaluate(const SavedModel& model, const Dataset& data, int threads = 0,
                     std::vector<std::int32_t>* predicted = nullptr, RegressionScore* regression = nullptr);
 
@@ -72,9 +77,9 @@ std::vector<float> predict(const SavedModel& model, const Dataset& data, int thr
 // What the units of hidden layer `layer` compute for every row of `data`: rows ×
 // spec.sizes[layer] values, after the layer's activation function (no dropout, as in
 // prediction). Layers count as in spec.sizes: 1 is the first hidden layer, num_layers() − 1
-// the last. Throws Error for a layer the model lacks.
+// the last. Throws Error for a layer the model lacks. `gemm`: e.g. model_gemm of the model.
 std::vector<float> hidden_activations(const ModelSpec& spec, const float* params, const Dataset& data, int layer,
-                                      int threads = 0);
+                                      int threads = 0, GemmSettings gemm = {});
 
 // The parts a run splits its data into.
 enum class RunPart { train, validation, test };

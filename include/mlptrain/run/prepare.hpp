@@ -44,7 +44,8 @@ struct RunData {
 };
 RunData load_run_data(const RunConfig& config);
 
-// Loads the data, splits it, builds the spec and resolves the training settings. With
+// Loads the data, splits it, builds the spec and resolves the training settings (the GEMM
+// backend and precision too: gemm_selection.hpp, which may refuse them here). With
 // config.resume set (or `resume` given: a checkpoint the caller loaded), the run continues
 // that checkpoint: its standardization is kept and the result-defining settings must equal
 // the saved ones (check_same_configuration). Throws Error (ConfigError for a bad field).
@@ -56,8 +57,10 @@ LoadedCheckpoint load_resume_checkpoint(const std::string& resume);
 // Throws ConfigError naming the first result-defining setting whose value differs between
 // `saved` (config_lines of the checkpoint at `path`) and `current`. Data paths are not
 // compared as text: the data's content (PreparedRun::data_hash) identifies it, so a resumed
-// run may reach the same file by another path, or from another directory.
-void check_same_configuration(const std::string& saved, const std::string& current, const std::string& path);
+// run may reach the same file by another path, or from another directory. A change of
+// precision is refused first, with its own message, unless `allow_precision_change`.
+void check_same_configuration(const std::string& saved, const std::string& current, const std::string& path,
+                              bool allow_precision_change = false);
 
 // The trainer's settings for `train_rows` training rows: the batch clamped to them (a note
 // says so), then the linear scaling rule lr·batch/lr_reference_batch on the clamped batch,

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "mlptrain/core/arena.hpp"
+#include "mlptrain/core/blas.hpp"
 #include "mlptrain/data/dataset.hpp"
 #include "mlptrain/engine/snapshot.hpp"
 #include "mlptrain/nn/model.hpp"
@@ -27,6 +28,11 @@ struct CheckpointInfo {
     std::string config;                    // the run's configuration, as `key = value` lines
     std::string data_hash;                 // what the run trained on (dataset_hash, hex; "" if unknown)
     bool input_u8 = false;                 // trained on uint8 pixels scaled by 1/255 (IDX)
+    // The GEMMs the run computed with (after any fallback; its configuration says what was
+    // asked), and the library's description. Checkpoints from before they were recorded
+    // read as OpenBLAS fp32 with an empty library.
+    GemmSettings gemm;
+    std::string gemm_library;
 };
 
 // Writes `path` atomically: one tensor per slot of every snapshot buffer ("<slot>" for the

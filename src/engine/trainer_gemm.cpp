@@ -1,0 +1,47 @@
+// The trainer's GEMM shapes, prepared before any step, and its bf16 copy of the weights
+// (see trainer.hpp).
+#include <algorithm>
+
+#include "mlptrain/engine/trainer.hpp"
+#include "mlptrain/nn/backprop.hpp"
+
+namespace mlptrain {
+
+void Trainer::prepare_step(std::int64_t n) {
+    MLPTRAIN_ASSERT(n >= 1 && n <= config_.batch_size, "prepare_step batch size");
+    // Shard s always holds the rows of global shard first_shard_ + s (train_step).
+    for (std::int64_t s = 0; s < local_shards_; ++s) {
+        const std::int64_t g = first_shard_ + s;
+        const std::int64_t rows = (g + 1) * n / shards_ - g * n / shards_;
+        if (rows > 0) prepare_gemms(*workspaces_[static_cast<std::size_t>(s)], model_, rows, true);
+    }
+}
+
+void Trainer::prepare_evaluation(std::int64_t rows) {
+    // evaluate() cuts the rows into chunks of shard_rows_ and the rest, over every lane.
+    const std::int64_t sizes[] = {std::min(rows, shard_rows_), rows % shard_rows_};
+    for (const std::unique_ptr<Workspace>& ws : workspaces_)
+        for (std::int64_t n : sizes)
+            if (n > 0) prepare_gemms(*ws, model_, n, false);
+}
+
+int Trainer::gemm_primitives() const {
+    int count = 0;
+    for (const std::unique_ptr<Workspace>& ws : workspaces_) count += ws->gemm.primitives();
+    return count;
+}
+
+int Trainer::gemm_created_on_demand() const {
+    int count = 0;
+    for (const std::unique_ptr<Workspace>& ws : workspaces_) count += ws->gemm.created_on_demand();
+    return count;
+}
+
+void Trainer::round_weights(std::int64_t begin, std::int64_t end) {
+    if (params_bf16_.size() == 0) return;
+    convert_to_bf16(params_bf16_.data() + begin, params_.data() + begin, end - begin);
+}
+
+void Trainer::round_weights() { round_weights(0, params_.size()); }
+
+}  // namespace mlptrain

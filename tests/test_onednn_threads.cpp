@@ -1,0 +1,130 @@
+// No oversubscription on oneDNN (built only where libdnnl-dev is): Debian's oneDNN is an
+// OpenMP build, yet while training with --threads T only the main thread and T−1 TBB workers
+// run, every GEMM on its calling worker, because every primitive is created with one OpenMP
+// thread; no OpenMP team is started and nothing spins afterwards. A binary of its own, so
+// that the threads it starts with are the process's first (test_threads does the same for
+// OpenBLAS).
+#include <doctest/doctest.h>
+
+#include <dirent.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <thread>
+
+#include "mlptrain/core/bf16.hpp"
+#include "mlptrain/core/blas.hpp"
+#include "mlptrain/core/cpu_features.hpp"
+#include "mlptrain/core/rng.hpp"
+#include "mlptrain/engine/trainer.hpp"
+
+using namespace mlptrain;
+
+// CPU ticks (utime + stime) of every thread of this process, by thread id.
+static std::map<int, long> thread_cpu_ticks() {
+    std::map<int, long> ticks;
+    if (DIR* dir = opendir("/proc/self/task")) {
+        while (dirent* entry = readdir(dir)) {
+            if (entry->d_name[0] == '.') continue;
+            std::ifstream stat(std::string("/proc/self/task/") + entry->d_name + "/stat");
+            std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+            std::istringstream fields(text.substr(text.rfind(')') + 2));  // after "(comm) "
+            std::string field;
+            long utime = 0, stime = 0;
+            for (int i = 3; fields >> field; ++i) {  // field 3 is the state
+                if (i == 14) utime = std::stol(field);
+                if (i == 15) { stime = std::stol(field); break; }
+            }
+            ticks[std::stoi(entry->d_name)] = utime + stime;
+        }
+        closedir(dir);
+    }
+    return ticks;
+}
+
+struct Observed {
+    int peak_threads = 0;
+    long baseline_ticks = 0;  // CPU used during training by threads that existed before, main excepted
+    long total_ticks = 0;
+};
+
+// 40 epochs of 64-256-256-4 on 1024 rows, batch 128 in 8 shards, on `threads` threads.
+static Observed train_and_watch(int threads, const std::map<int, long>& baseline, GemmSettings gemm) {
+    ModelSpec spec;
+    spec.sizes = {64, 256, 256, 4};
+    const Model model(spec);
+    Dataset data;
+    data.rows = 1024;
+    data.features = 64;
+    for (std::int64_t i = 0; i < 1024 * 64; ++i)
+        data.x.push_back(uniform01(random_bits(5, RngPurpose::synthetic, 0, static_cast<std::uint64_t>(i))[0]));
+    data.class_names = {"a", "b", "c", "d"};
+    for (std::int32_t r = 0; r < 1024; ++r) data.labels.push_back(r % 4);
+    Split split;
+    for (std::int64_t r = 0; r < 1024; ++r) split.train.push_back(r);
+    TrainConfig config;
+    config.batch_size = 128;
+    config.shards = 8;
+    config.threads = threads;
+    config.epochs = 40;
+    config.schedule.lr = 0.05f;
+    config.optimizer.momentum = 0.9f;
+    config.gemm = gemm;
+    Trainer trainer(model, config, 0);
+    const auto before = thread_cpu_ticks();
+    Observed seen;
+    trainer.fit(data, split, [&](const EpochReport&) {
+        seen.peak_threads = std::max(seen.peak_threads, static_cast<int>(thread_cpu_ticks().size()));
+    });
+    const auto after = thread_cpu_ticks();
+    const int main_tid = static_cast<int>(getpid());
+    for (const auto& [tid, ticks] : after) {
+        const auto was = before.find(tid);
+        const long used = ticks - (was == before.end() ? 0 : was->second);
+        seen.total_ticks += used;
+        if (baseline.count(tid) && tid != main_tid) seen.baseline_ticks += used;
+    }
+    return seen;
+}
+
+// As test_threads for OpenBLAS: at most T−1 threads more than at the start, more than one
+// when T > 1, and the threads that were there (OpenBLAS's parked pool) under 5% of the CPU.
+TEST_CASE("oneDNN runs one thread per call: no OpenMP team, nothing spinning") {
+    // OpenBLAS's pool threads spin for ~0.1 s after the library starts them; wait that out.
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    const auto baseline = thread_cpu_ticks();
+    const int start_threads = static_cast<int>(baseline.size());
+    std::vector<GemmSettings> settings = {{GemmBackend::onednn, GemmPrecision::fp32}};
+    if (has_bf16_dot_products(detect_cpu_features()) && onednn_runs_bf16())
+        settings.push_back({GemmBackend::onednn, GemmPrecision::bf16});
+    int peak = 0;
+    for (const GemmSettings& gemm : settings)
+        for (int threads : {1, 2, 4}) {
+            const Observed seen = train_and_watch(threads, baseline, gemm);
+            const std::string precision = gemm_precision_name(gemm.precision);
+            INFO("precision=" << precision << " threads=" << threads << " start=" << start_threads << " peak="
+                              << seen.peak_threads << " baseline_ticks=" << seen.baseline_ticks
+                              << " total_ticks=" << seen.total_ticks);
+            // TBB keeps the workers of an earlier, wider arena: the bound is the widest so far.
+            peak = std::max(peak, threads);
+            CHECK(seen.peak_threads <= start_threads + peak - 1);
+            if (threads > 1) CHECK(seen.peak_threads >= start_threads + 1);
+            CHECK(seen.baseline_ticks * 20 <= seen.total_ticks + 1);
+            MESSAGE("oneDNN " << precision << " threads=" << threads << ": peak threads " << seen.peak_threads
+                              << " (start " << start_threads << "), pool CPU ticks " << seen.baseline_ticks << " of "
+                              << seen.total_ticks);
+        }
+    // Idle after training: no thread burns CPU (an OpenMP team left spinning would; TBB's
+    // workers spin only a few milliseconds before they sleep).
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    const auto before = thread_cpu_ticks();
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    const auto after = thread_cpu_ticks();
+    long idle_ticks = 0;
+    for (const auto& [tid, ticks] : after)
+        if (before.count(tid) && tid != static_cast<int>(getpid())) idle_ticks += ticks - before.at(tid);
+    CHECK(idle_ticks <= 2);
+}
