@@ -2,8 +2,8 @@
 # Builds the libFuzzer targets (tests/fuzz/, the `fuzz` preset: clang, ASan + UBSan) and runs
 # each for SECONDS (default 60), FUZZ_JOBS targets at a time (default: the CPU count), on a
 # scratch corpus seeded from tests/fuzz/corpus/<target>/. Fails on any finding: a crash, a
-# sanitizer report, an uncaught exception, a leak, an input slower than 10 s (a hang) or one
-# needing more than 2 GB. Each target runs with its dictionary (tests/fuzz/<target>.dict). Reproducers land in build-fuzz/findings/; rerun one with
+# sanitizer report, an uncaught exception, a leak, an input slower than 30 s (a hang;
+# FUZZ_TIMEOUT) or one needing more than 2 GB. Each target runs with its dictionary (tests/fuzz/<target>.dict). Reproducers land in build-fuzz/findings/; rerun one with
 #   build-fuzz/<target> build-fuzz/findings/<target>-crash-...
 # Usage: scripts/fuzz.sh [SECONDS] [TARGET...]
 set -euo pipefail
@@ -30,12 +30,15 @@ run_one() {
     # A dictionary of the format's tokens, where there is one (tests/fuzz/<target>.dict).
     local dict=()
     [[ -f tests/fuzz/$target.dict ]] && dict=(-dict="tests/fuzz/$target.dict")
-    # -timeout: an input running longer than 10 s is a hang; -rss_limit_mb also caps single
-    # allocations (malloc_limit_mb defaults to it); leaks are checked after each input.
+    # -timeout: an input running longer than FUZZ_TIMEOUT s (default 30) is a hang. It is
+    # wall time: on a loaded machine a niced fuzzer was once stalled past 10 s on an input
+    # that runs in 8 ms (tests/fuzz/corpus/fuzz_cli/regression-timeout-on-loaded-machine),
+    # and a real hang never ends. -rss_limit_mb also caps single allocations
+    # (malloc_limit_mb defaults to it); leaks are checked after each input.
     if ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=0 \
        UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
        "build-fuzz/$target" "$scratch" "tests/fuzz/corpus/$target" \
-           -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -detect_leaks=1 \
+           -max_total_time="$seconds" -timeout="${FUZZ_TIMEOUT:-30}" -rss_limit_mb=2048 -detect_leaks=1 \
            -print_final_stats=1 -artifact_prefix="build-fuzz/findings/$target-" "${dict[@]}" \
            >"build-fuzz/logs/$target.log" 2>&1; then
         echo "fuzz.sh: $target: ok"
