@@ -439,3 +439,79 @@ TEST_CASE("cli: small refusals") {
     expect_rejected(iris + " --layers 100000,100000", {"--layers 100000,100000", "parameters", "GB"});
     expect_rejected(iris + " --epochs 99999999999999999999", {"--epochs", "too large"});
 }
+
+// Issue 11, defect 1: --data is read once, from the start, so whatever can be read once
+// trains exactly like the file itself: /dev/stdin fed by a pipe, a process substitution
+// (bash's <(cmd), a /dev/fd path) and a named pipe with a writer. Before: a named pipe hung
+// (it was opened twice: the format sniff consumed the writer) and /dev/stdin and <(cmd) were
+// "an empty file". `timeout` turns a hang into a failure.
+TEST_CASE("cli: --data from /dev/stdin, <(cmd) and a named pipe trains like the file") {
+    const TempDir dir;
+    const std::string args = " --epochs 2 --quiet";
+    const std::string expected = fingerprint_of(run_cli(iris + args));
+    const std::string bin = "timeout 60 " + q(test_support::binary_path()) + " train --data ";
+    const std::string csv = q(data_path("iris.csv"));
+    const CommandResult piped = test_support::run_shell("cat " + csv + " | " + bin + "/dev/stdin" + args);
+    CHECK(fingerprint_of(piped) == expected);
+    const CommandResult substituted =
+        test_support::run_shell("bash -c " + q(bin + "<(cat " + csv + ")" + args));
+    CHECK(fingerprint_of(substituted) == expected);
+    const std::string fifo = dir.path() + "/fifo.csv";
+    const CommandResult named = test_support::run_shell("mkfifo " + q(fifo) + " && { cat " + csv + " > " + q(fifo) +
+                                                        " & } && " + bin + q(fifo) + args);
+    CHECK(fingerprint_of(named) == expected);
+}
+
+// The same for IDX images and labels, raw and gzip-compressed (the IDX reader inflates what
+// it is given instead of reopening the path): both files from pipes train like the files.
+TEST_CASE("cli: IDX data and labels, raw and gzip, from pipes train like the files") {
+    const TempDir dir;
+    std::string images = {'\0', '\0', '\x08', '\x03', '\0', '\0', '\0', '\x0C', '\0', '\0', '\0', '\x02',
+                          '\0', '\0', '\0', '\x02'};
+    std::string labels = {'\0', '\0', '\x08', '\x01', '\0', '\0', '\0', '\x0C'};
+    for (int i = 0; i < 12; ++i) {
+        labels += static_cast<char>(i % 3);
+        for (int p = 0; p < 4; ++p) images += static_cast<char>((i % 3) * 60 + p * 20 + i);
+    }
+    const std::string img = dir.write_file("train-images-idx3-ubyte", images);
+    const std::string lab = dir.write_file("train-labels-idx1-ubyte", labels);
+    const std::string args = " --epochs 2 --quiet --validation-fraction 0 --test-fraction 0";
+    const std::string expected = fingerprint_of(run_cli("train --data " + q(img) + args));
+    const std::string bin = "timeout 60 " + q(test_support::binary_path()) + " train --data ";
+    const CommandResult raw = test_support::run_shell("cat " + q(img) + " | " + bin + "/dev/stdin --train-labels " +
+                                                      q(lab) + args);
+    CHECK(fingerprint_of(raw) == expected);
+    const CommandResult gz = test_support::run_shell(
+        "gzip -c " + q(img) + " | " + bin + "/dev/stdin --train-labels " + q(lab) + args);
+    CHECK(fingerprint_of(gz) == expected);
+    const CommandResult both = test_support::run_shell(
+        "bash -c " + q(bin + "<(gzip -c " + q(img) + ") --train-labels <(gzip -c " + q(lab) + ")" + args));
+    CHECK(fingerprint_of(both) == expected);
+    const std::string fifo = dir.path() + "/fifo-images-idx3-ubyte.gz";
+    const CommandResult named = test_support::run_shell("mkfifo " + q(fifo) + " && { gzip -c " + q(img) + " > " +
+                                                        q(fifo) + " & } && " + bin + q(fifo) + " --train-labels " +
+                                                        q(lab) + args);
+    CHECK(fingerprint_of(named) == expected);
+}
+
+// What cannot be read as data gets the usual one-line error and exit 2: a directory (it
+// opens, but read(2) fails), and an endless device (/dev/zero: no line ends, so the record
+// limit stops it instead of reading forever).
+TEST_CASE("cli: a directory or an endless device as --data is a one-line error") {
+    const TempDir dir;
+    expect_rejected("train --data " + q(dir.path()), {"cannot read '" + dir.path() + "'", "Is a directory"});
+    expect_rejected("train --data /dev/zero", {"/dev/zero, line 1", "a record of more than 64 MiB"});
+}
+
+// CR-only line endings and RFC 4180 quoting train (before: "a header only" and "text after a
+// closing double quote").
+TEST_CASE("cli: CR-only and RFC 4180 CSV files train") {
+    const TempDir dir;
+    const std::string cr = dir.write_file("cr.csv", "a,b,label\r1,2,x\r3,4,\"y \"\"q\"\"\"\r5,6,x\r7,8,\"y \"\"q\"\"\"\r"
+                                                    "1,3,x\r3,5,\"y \"\"q\"\"\"\r5,7,x\r7,9,\"y \"\"q\"\"\"\r");
+    const CommandResult r = run_cli("train --data " + q(cr) + " --epochs 1 --validation-fraction 0 --test-fraction 0");
+    INFO("stderr: ", r.err);
+    CHECK(r.exit_status == 0);
+    CHECK(contains(r.out, "8 rows"));
+    CHECK(contains(r.out, "y \"q\""));
+}

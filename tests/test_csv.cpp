@@ -1,12 +1,18 @@
 // Tests for the CSV loader: the bundled datasets, label selection and ordering, regression
-// targets, line endings, and every rejection with its file, line, column and found text.
+// targets, line endings, RFC 4180 quoting, streaming input (pipes, memory, read-block
+// boundaries), and every rejection with its file, line, column and found text, escaped.
 #include <doctest/doctest.h>
+#include <sys/stat.h>
 
 #include <algorithm>
+#include <fstream>
+#include <iterator>
 #include <string>
+#include <thread>
 
 #include "mlptrain/data/csv.hpp"
 #include "mlptrain/core/error.hpp"
+#include "mlptrain/data/input.hpp"
 #include "test_support.hpp"
 
 using test_support::contains;
@@ -269,4 +275,155 @@ TEST_CASE("csv: single class") {
     // An empty class label is rejected too.
     const std::string empty = error_for(dir, "nolabel.csv", "a,label\n1,x\n2,\n");
     CHECK(contains(empty, "nolabel.csv, line 3, column 2 'label'"));
+}
+
+// CR-only line endings (old Mac spreadsheets) load like LF and CRLF, and a mix of the three.
+TEST_CASE("csv: CR-only and mixed line endings") {
+    test_support::TempDir dir;
+    const Dataset cr = load_csv(dir.write_file("cr.csv", "a,b,c\r1,2,x\r3,4,y\r5,6,x\r"), {});
+    CHECK(cr.rows == 3);
+    CHECK(cr.x == std::vector<float>{1, 2, 3, 4, 5, 6});
+    CHECK(cr.labels == std::vector<std::int32_t>{0, 1, 0});
+    const Dataset mixed = load_csv(dir.write_file("mix.csv", "a,b,c\r\n1,2,x\r3,4,y\n5,6,x\r\r\n\n"), {});
+    CHECK(mixed.rows == 3);
+    CHECK(mixed.x == std::vector<float>{1, 2, 3, 4, 5, 6});
+    // Line numbers count CR, LF and CRLF as one line break each.
+    const std::string message = error_for(dir, "crbad.csv", "a,b,c\r1,2,x\r\n3,q,y\r5,6,x\r");
+    CHECK(contains(message, "crbad.csv, line 3, column 2 'b'"));
+    const Dataset iris = load_csv(test_support::data_path("iris.csv"), {});
+    std::string text;
+    {
+        std::ifstream in(test_support::data_path("iris.csv"), std::ios::binary);
+        text.assign(std::istreambuf_iterator<char>(in), {});
+    }
+    std::replace(text.begin(), text.end(), '\n', '\r');
+    const Dataset iris_cr = load_csv(dir.write_file("iris-cr.csv", text), {});
+    CHECK(iris_cr.rows == 150);
+    CHECK(iris_cr.x == iris.x);
+    CHECK(iris_cr.labels == iris.labels);
+}
+
+// RFC 4180: "" inside a quoted field is one quote, and a quoted field may span lines; the
+// lines after it keep their numbers.
+TEST_CASE("csv: RFC 4180 quoting") {
+    test_support::TempDir dir;
+    const Dataset q = load_csv(
+        dir.write_file("q.csv", "a,\"the \"\"label\"\"\"\n1,\"say \"\"hi\"\"\"\n2,\"two\nlines\"\n"
+                                "3,\"say \"\"hi\"\"\"\n4,\"a, b\r\nc\"\n"),
+        {});
+    CHECK(q.rows == 4);
+    CHECK(q.feature_names == std::vector<std::string>{"a"});
+    CHECK(q.class_names == std::vector<std::string>{"a, b\r\nc", "say \"hi\"", "two\nlines"});
+    CHECK(q.labels == std::vector<std::int32_t>{1, 2, 1, 0});
+    // A bad value after a two-line record is reported at its own line (5), not record 4.
+    const std::string message =
+        error_for(dir, "qbad.csv", "a,b\n1,\"x\ny\"\n2,z\nbad,z\n");
+    CHECK(contains(message, "qbad.csv, line 5, column 1 'a'"));
+    // An empty quoted field is a field, not a blank line.
+    const std::string empty = error_for(dir, "qempty.csv", "a,b\n1,x\n\"\",y\n");
+    CHECK(contains(empty, "qempty.csv, line 3, column 1 'a'"));
+    CHECK(contains(empty, "empty field"));
+}
+
+// An unterminated quote is reported at the line where it opens; text after a closing quote
+// is refused at its line.
+TEST_CASE("csv: quote errors name the line") {
+    test_support::TempDir dir;
+    const std::string open = error_for(dir, "open.csv", "a,b\n1,x\n2,\"y\n3,z\n4,w\n");
+    CHECK(contains(open, "open.csv, line 3"));
+    CHECK(contains(open, "unterminated double quote"));
+    const std::string after = error_for(dir, "after.csv", "a,b\n1,x\n2,\"y\"z\n");
+    CHECK(contains(after, "after.csv, line 3"));
+    CHECK(contains(after, "text after a closing double quote"));
+    // Blanks after the closing quote are allowed.
+    CHECK(load_csv(dir.write_file("ok.csv", "a,b\n1,\"x\"  \n2,y\n"), {}).rows == 2);
+}
+
+// Bytes from the file are escaped in messages: a NUL no longer cuts the message before its
+// hint, and terminal escape sequences are shown, not executed.
+TEST_CASE("csv: messages escape control bytes and cut long fields") {
+    test_support::TempDir dir;
+    const std::string nul =
+        error_for(dir, "nul.csv", std::string("a,b,label\n1,2,x\n3,4\0zz,y\n", 25));
+    CHECK(contains(nul, "nul.csv, line 3, column 2 'b'"));
+    CHECK(contains(nul, "'4\\x00zz'"));
+    CHECK(contains(nul, "(hint: every column except the label column must be numeric"));
+    CHECK(nul.find('\0') == std::string::npos);
+    const std::string esc = error_for(dir, "esc.csv", "a,b,label\n1,2,x\n3,\x1b[31mRED\x1b[0m,y\n");
+    CHECK(contains(esc, "'\\x1B[31mRED\\x1B[0m'"));
+    CHECK(esc.find('\x1b') == std::string::npos);
+    const std::string header = error_for(dir, "hdr.csv", "a,\x1b]0;t\x07,label\n1,q,x\n2,3,y\n");
+    CHECK(contains(header, "column 2 '\\x1B]0;t\\x07'"));
+    const std::string longer = error_for(dir, "long.csv", "a,label\n" + std::string(5000, 'z') + ",x\n");
+    CHECK(contains(longer, "'" + std::string(40, 'z') + "...'"));
+    CHECK(longer.size() < 400);
+    CsvOptions options;
+    options.label = "\x1b[2J";
+    const std::string label = error_for(dir, "label.csv", "a,b\n1,x\n2,y\n", options);
+    CHECK(contains(label, "'\\x1B[2J'"));
+}
+
+// The input is read once, front to back: a named pipe loads (it cannot be opened twice),
+// and so do bytes in memory, with the same result as the file.
+TEST_CASE("csv: named pipes and memory input load like files") {
+    test_support::TempDir dir;
+    const std::string text = "a,b,c\n1,2,x\n3,4,y\n5,6,x\n";
+    const std::string fifo = dir.path() + "/fifo.csv";
+    REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    std::thread writer([&] {
+        std::ofstream out(fifo, std::ios::binary);
+        out << text;
+    });
+    const Dataset piped = load_csv(fifo, {});
+    writer.join();
+    CHECK(piped.rows == 3);
+    CHECK(piped.x == std::vector<float>{1, 2, 3, 4, 5, 6});
+    mlptrain::Input memory = mlptrain::Input::memory(text, "memory.csv");
+    const Dataset from_memory = load_csv(memory, {});
+    CHECK(from_memory.source == "memory.csv");
+    CHECK(from_memory.x == piped.x);
+    CHECK(from_memory.labels == piped.labels);
+}
+
+// Records are cut the same wherever the 1 MiB read blocks split the input: inside a field,
+// between CR and LF, inside a "" pair, or inside a quoted line break; and a plain line (the
+// copy-free path) cut by the boundary reads like the others.
+TEST_CASE("csv: read-block boundaries change nothing") {
+    test_support::TempDir dir;
+    // Row lengths 13 and 8; as many header lengths put the boundary at each of their bytes.
+    const struct {
+        std::string row;
+        std::vector<std::string> classes;
+    } cases[] = {{"1,\"x\"\"\r\ny\"\r\n", {"x\"\r\ny", "z"}}, {"12, y \r\n", {"y", "z"}}};
+    for (const auto& c : cases) {
+        for (std::size_t pad = 0; pad < c.row.size(); ++pad) {
+            CAPTURE(c.row);
+            CAPTURE(pad);
+            std::string text = "a" + std::string(pad, ' ') + ",b\r\n";
+            const std::size_t rows = ((std::size_t{1} << 20) - text.size()) / c.row.size() + 3;
+            text.reserve(text.size() + rows * c.row.size() + 16);
+            for (std::size_t r = 0; r < rows; ++r) text += c.row;
+            text += "3,z\r\n";
+            const Dataset data = load_csv(dir.write_file("b.csv", text), {});
+            CHECK(data.rows == static_cast<std::int64_t>(rows) + 1);
+            CHECK(data.class_names == c.classes);
+        }
+    }
+}
+
+// A record of more than 64 MiB (in practice an unterminated quote) is refused without
+// holding the rest of the input.
+TEST_CASE("csv: a runaway record is refused") {
+    std::string text = "a,b\n1,\"x\n";
+    text.append((std::size_t{65} << 20), 'y');
+    mlptrain::Input in = mlptrain::Input::memory(text, "runaway.csv");
+    std::string message;
+    try {
+        load_csv(in, {});
+    } catch (const mlptrain::Error& e) {
+        message = e.what();
+    }
+    CHECK(contains(message, "runaway.csv, line 2"));
+    CHECK(contains(message, "more than 64 MiB"));
+    CHECK(contains(message, "opened at line 2"));
 }

@@ -6,6 +6,8 @@
 #include <zlib.h>
 
 #include <chrono>
+#include <filesystem>
+#include <thread>
 #include <cmath>
 #include <cstdint>
 #include <fstream>
@@ -16,6 +18,7 @@
 #include "mlptrain/data/dataset.hpp"
 #include "mlptrain/core/error.hpp"
 #include "mlptrain/data/idx.hpp"
+#include "mlptrain/data/input.hpp"
 #include "mlptrain/core/matrix.hpp"
 #include "test_support.hpp"
 
@@ -370,4 +373,49 @@ TEST_CASE("idx: Fashion-MNIST loads when installed") {
     CHECK(test.features == 784);
     CHECK(test.class_names.size() == 10);
     CHECK(mlptrain::is_idx_file(test_images));
+}
+
+// Issue 11, defect 1: the IDX reader reads the Input it is given, once, front to back, and
+// inflates gzip itself instead of reopening the path: a named pipe (gzip or raw) and bytes in
+// memory load exactly like the file. Before, a pipe's bytes were consumed by the format sniff
+// and the loader opened the path again.
+TEST_CASE("idx: named pipes and memory input load like files, raw and gzip") {
+    TempDir dir;
+    const std::string content = images_file(5, 4, 3);
+    const std::string label_bytes = labels_file({0, 1, 2, 1, 0});
+    const std::string labels = dir.write_file("l", label_bytes);
+    const Dataset expected = load_idx(dir.write_file("i", content), labels);
+    const std::string gz = read_bytes(write_gzip(dir, "i.gz", content));
+    for (const std::string& bytes : {content, gz}) {
+        const std::string fifo = dir.path() + "/fifo";
+        std::filesystem::remove(fifo);
+        REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+        std::thread writer([&] { std::ofstream(fifo, std::ios::binary) << bytes; });
+        mlptrain::Input images_in = mlptrain::Input::open(fifo);
+        const bool sniffed = mlptrain::is_idx_input(images_in);  // peeks: nothing is lost
+        mlptrain::Input labels_in = mlptrain::Input::open(labels);
+        const Dataset piped = load_idx(images_in, labels_in);
+        writer.join();
+        CHECK(sniffed);
+        CHECK(piped.x_u8 == expected.x_u8);
+        CHECK(piped.labels == expected.labels);
+        mlptrain::Input memory = mlptrain::Input::memory(bytes, "memory");
+        mlptrain::Input memory_labels = mlptrain::Input::memory(label_bytes, "labels");
+        CHECK(load_idx(memory, memory_labels).x_u8 == expected.x_u8);
+    }
+}
+
+// Two gzip members back to back (`cat a.gz b.gz`) are one stream, as gunzip reads them; bytes
+// after the last member that are not another member are ignored, as zlib's gzread did.
+TEST_CASE("idx: concatenated gzip members read as one stream") {
+    TempDir dir;
+    const std::string content = images_file(3, 2, 2);
+    const std::string labels = dir.write_file("l", labels_file({0, 1, 2}));
+    const std::string first = read_bytes(write_gzip(dir, "a.gz", content.substr(0, 9)));
+    const std::string second = read_bytes(write_gzip(dir, "b.gz", content.substr(9)));
+    const Dataset joined = load_idx(dir.write_file("ab.gz", first + second), labels);
+    CHECK(joined.x_u8 == load_idx(dir.write_file("raw", content), labels).x_u8);
+    CHECK(load_error(dir.write_file("tail.gz", first + second + "zz"), labels).empty());
+    // A second member cut short is a truncated file.
+    CHECK(contains(load_error(dir.write_file("cut.gz", first + second.substr(0, 12)), labels), "truncated"));
 }

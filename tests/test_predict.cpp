@@ -6,6 +6,7 @@
 // exit status 2 and no file left behind.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -458,4 +459,37 @@ TEST_CASE("evaluate --split test repeats the run's test result") {
     REQUIRE(run_cli("train --data " + q(data_path("wine.csv")) + " --epochs 1 --test-fraction 0 --quiet --checkpoint-dir " +
                     q(none)).exit_status == 0);
     expect_rejected(run_cli("evaluate --model " + q(none) + " --split test"), {"test rows", "--test-fraction"});
+}
+
+// Issue 11, defect 1 for evaluate and predict: their --data is read once too, so /dev/stdin
+// fed by a pipe and a named pipe give exactly the file's report and predictions (before: a
+// named pipe hung, /dev/stdin was "an empty file"); a directory is the usual one-line error.
+TEST_CASE("evaluate and predict read --data from a pipe like the file") {
+    const TempDir dir;
+    const std::string bin = "timeout 60 " + q(test_support::binary_path());
+    const std::string csv = q(data_path("iris.csv"));
+    const std::string model = " --model " + q(iris_model());
+    const CommandResult file = run_cli("evaluate" + model + " --data " + csv);
+    REQUIRE(file.exit_status == 0);
+    const CommandResult piped = test_support::run_shell("cat " + csv + " | " + bin + " evaluate" + model +
+                                                        " --data /dev/stdin");
+    INFO("stderr: ", piped.err);
+    CHECK(piped.exit_status == 0);
+    // The same rows and results (the lines before name the source and time the BLAS self-test).
+    CHECK(contains(piped.out, "data: /dev/stdin: 150 rows, 4 features"));
+    const auto results = [](const std::string& out) { return out.substr(std::min(out.find("loss ("), out.size())); };
+    CHECK(results(piped.out) == results(file.out));
+    CHECK_FALSE(results(file.out).empty());
+
+    const std::string from_file = dir.path() + "/file.csv", from_fifo = dir.path() + "/fifo-out.csv";
+    REQUIRE(run_cli("predict" + model + " --data " + csv + " --output " + q(from_file)).exit_status == 0);
+    const std::string fifo = dir.path() + "/fifo.csv";
+    const CommandResult named = test_support::run_shell("mkfifo " + q(fifo) + " && { cat " + csv + " > " + q(fifo) +
+                                                        " & } && " + bin + " predict" + model + " --data " + q(fifo) +
+                                                        " --output " + q(from_fifo));
+    INFO("stderr: ", named.err);
+    CHECK(named.exit_status == 0);
+    CHECK(read_csv(from_fifo) == read_csv(from_file));
+
+    expect_rejected(run_cli("evaluate" + model + " --data " + q(dir.path())), {"cannot read", "Is a directory"});
 }

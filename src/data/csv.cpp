@@ -1,19 +1,18 @@
-// CSV loader (see csv.hpp): reads the whole file at once and parses it in place with
-// string_views, so a field costs a scan and one std::from_chars, never an allocation.
-// Every rejection names the file, the 1-based line (the header is line 1) and column.
+// CSV loader (see csv.hpp): reads the input once, front to back, in 1 MiB blocks, and cuts it
+// into records with an RFC 4180 state machine (quoted fields may hold commas, line breaks and
+// "" for a quote; CR, LF and CRLF all end a line). Only the record being parsed is held as
+// text; the floats go into 64 MiB blocks joined at the end. Every rejection names the input,
+// the 1-based line where the record starts (the header is line 1) and the column.
 #include "mlptrain/data/csv.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
+#include <memory>
 #include <string_view>
 #include <system_error>
 #include <unordered_map>
@@ -22,74 +21,312 @@
 
 #include "mlptrain/core/error.hpp"
 #include "mlptrain/core/text.hpp"
+#include "mlptrain/data/input.hpp"
 
 namespace mlptrain {
 namespace {
 
-std::string read_file(const std::string& path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        const int err = errno;
-        throw Error("cannot open '" + path + "': " + std::strerror(err) +
-                    " (hint: check the path and its permissions)");
-    }
-    std::string buffer;
-    struct stat st {};
-    if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) buffer.reserve(st.st_size);
-    char chunk[1 << 16];
-    for (;;) {
-        const ssize_t got = ::read(fd, chunk, sizeof chunk);
-        if (got > 0) {
-            buffer.append(chunk, static_cast<std::size_t>(got));
-        } else if (got == 0) {
-            break;
-        } else if (errno != EINTR) {
-            const int err = errno;
-            ::close(fd);
-            throw Error("cannot read '" + path + "': " + std::strerror(err) +
-                        " (hint: the path must name a readable CSV file)");
-        }
-    }
-    ::close(fd);
-    return buffer;
-}
+constexpr std::size_t read_block = std::size_t{1} << 20;
+// A record longer than this is refused before it can exhaust memory: in practice it is an
+// unterminated quote swallowing the rest of the file.
+constexpr std::size_t max_record_bytes = std::size_t{64} << 20;
+// The widest input layer a model can have (parse_layer_sizes' limit), plus the label.
+constexpr std::size_t max_columns = (std::size_t{1} << 20) + 1;
 
 bool is_blank(char c) { return c == ' ' || c == '\t'; }
 
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && is_blank(s.front())) s.remove_prefix(1);
-    while (!s.empty() && (is_blank(s.back()) || s.back() == '\r')) s.remove_suffix(1);
-    return s;
+// Cuts an input into records of fields. Fields are unquoted, unescaped and trimmed of
+// blanks (spaces, tabs) at both ends, also inside quotes, as the loader always did.
+class RecordReader {
+public:
+    // A small input gets a buffer of its size: a 1 MiB allocation per load would dominate
+    // loading small files (and fuzzing).
+    explicit RecordReader(Input& in)
+        : in_(in),
+          buffer_(in.known_size() && in.size() < read_block
+                      ? std::max<std::size_t>(4096, static_cast<std::size_t>(in.size()) + 1)
+                      : read_block) {}
+
+    // Reads the next record; false at the end of the input. `fields` gets views into this
+    // reader, valid until the next call; at most max_fields() of them are kept, the rest
+    // only counted in field_count().
+    bool next(std::vector<std::string_view>& fields);
+    std::int64_t line() const { return record_line_; }    // where the record starts
+    std::size_t field_count() const { return field_count_; }
+    // An empty line, or one of blanks only: one empty field that was not quoted.
+    bool blank() const { return field_count_ == 1 && !quoted_ && fields_empty_; }
+    void set_max_fields(std::size_t n) { max_fields_ = n; }
+
+private:
+    // Where the RFC 4180 state machine is inside a record.
+    enum class State { field_start, unquoted, quoted, quote_in_quoted, after_quote };
+
+    bool fill();
+    void start_record();
+    bool next_plain_line(std::vector<std::string_view>& fields);
+    bool parse_record();
+    bool skip_lf_of_crlf();
+    void step();
+    void at_field_start(char c);
+    void scan_unquoted();
+    void scan_quoted();
+    void after_quote_in_quoted(char c);
+    void after_closing_quote(char c);
+    void after_separator(char c);
+    void end_field(std::size_t begin, bool quoted);
+    void check_record_size() const;
+    bool end_of_input();
+    [[noreturn]] void fail(std::int64_t line, const std::string& found, const std::string& hint) const;
+
+    Input& in_;
+    std::vector<char> buffer_;
+    std::size_t pos_ = 0, end_ = 0;
+    bool eof_ = false, started_ = false;
+    bool after_cr_ = false;  // the last byte was a CR: a LF right after it ends no line
+    std::int64_t line_ = 1;  // the line of the next byte
+    std::int64_t record_line_ = 0;
+
+    std::string text_;  // the record's field texts, back to back
+    std::vector<std::pair<std::size_t, std::size_t>> bounds_;  // [begin, end) in text_
+    std::size_t field_count_ = 0;
+    std::size_t max_fields_ = max_columns;
+    bool quoted_ = false;        // some field of the record was quoted
+    bool fields_empty_ = true;   // every field of the record is empty
+
+    // The state machine's place in the record being parsed (parse_record).
+    State state_ = State::field_start;
+    std::size_t field_begin_ = 0;  // where the current field's text starts in text_
+    std::int64_t quote_line_ = 0;  // where the open quoted field started
+    bool any_ = false;             // the record has a byte (or a line break) of its own
+    bool line_end_ = false;        // the record ended at a line break
+};
+
+bool RecordReader::fill() {
+    while (!eof_) {
+        end_ = in_.read(buffer_.data(), buffer_.size());
+        pos_ = 0;
+        if (end_ == 0) eof_ = true;
+        if (!started_ && end_ > 0) {
+            started_ = true;
+            if (end_ >= 3 && std::memcmp(buffer_.data(), "\xEF\xBB\xBF", 3) == 0) pos_ = 3;  // BOM
+        }
+        if (pos_ < end_) return true;
+    }
+    return false;
 }
 
-// Splits one line into trimmed fields (`fields` is reused so that no line allocates).
-// A field may be wrapped in double quotes, which are stripped (and the text inside trimmed);
-// a quoted field may hold commas, but not quotes. Returns an empty string on success, else what
-// went wrong.
-const char* split_line(std::string_view line, std::vector<std::string_view>& fields) {
-    fields.clear();
-    std::size_t pos = 0;
-    for (;;) {
-        while (pos < line.size() && is_blank(line[pos])) ++pos;
-        if (pos < line.size() && line[pos] == '"') {
-            const std::size_t close = line.find('"', pos + 1);
-            if (close == std::string_view::npos) return "an unterminated double quote";
-            fields.push_back(trim(line.substr(pos + 1, close - pos - 1)));
-            pos = close + 1;
-            while (pos < line.size() && is_blank(line[pos])) ++pos;
-            if (pos == line.size()) return "";
-            if (line[pos] != ',') return "text after a closing double quote";
-            ++pos;
-        } else {
-            const std::size_t comma = line.find(',', pos);
-            if (comma == std::string_view::npos) {
-                fields.push_back(trim(line.substr(pos)));
-                return "";
-            }
-            fields.push_back(trim(line.substr(pos, comma - pos)));
-            pos = comma + 1;
-        }
+void RecordReader::end_field(std::size_t field_begin, bool quoted) {
+    std::size_t begin = field_begin, end = text_.size();
+    while (begin < end && is_blank(text_[begin])) ++begin;
+    while (end > begin && is_blank(text_[end - 1])) --end;
+    ++field_count_;
+    quoted_ |= quoted;
+    fields_empty_ &= begin == end;
+    if (bounds_.size() < max_fields_)
+        bounds_.emplace_back(begin, end);
+    else
+        text_.resize(field_begin);  // counted only: a ragged row is refused by its count
+}
+
+// The common case, without copying: a whole line in the buffer, ended by LF or CRLF, with
+// no quote and no other CR in it. Its fields are views into the buffer. Anything else is
+// left to the state machine in next().
+bool RecordReader::next_plain_line(std::vector<std::string_view>& fields) {
+    if (after_cr_ || pos_ == end_) return false;
+    const char* begin = buffer_.data() + pos_;
+    const auto* newline = static_cast<const char*>(std::memchr(begin, '\n', end_ - pos_));
+    if (newline == nullptr) return false;
+    const char* line_end = newline > begin && newline[-1] == '\r' ? newline - 1 : newline;
+    const auto length = static_cast<std::size_t>(line_end - begin);
+    if (std::memchr(begin, '"', length) != nullptr || std::memchr(begin, '\r', length) != nullptr)
+        return false;
+    record_line_ = line_++;
+    pos_ = static_cast<std::size_t>(newline + 1 - buffer_.data());
+    for (const char* p = begin;;) {
+        const auto* comma = static_cast<const char*>(std::memchr(p, ',', line_end - p));
+        const char* field_end = comma != nullptr ? comma : line_end;
+        const char* b = p;
+        const char* e = field_end;
+        while (b < e && is_blank(*b)) ++b;
+        while (e > b && is_blank(e[-1])) --e;
+        ++field_count_;
+        fields_empty_ &= b == e;
+        if (fields.size() < max_fields_) fields.emplace_back(b, static_cast<std::size_t>(e - b));
+        if (comma == nullptr) return true;
+        p = comma + 1;
     }
+}
+
+void RecordReader::fail(std::int64_t line, const std::string& found, const std::string& hint) const {
+    throw Error(describe(in_.name() + ", line " + std::to_string(line), "comma-separated fields",
+                         found, hint));
+}
+
+void RecordReader::start_record() {
+    text_.clear();
+    bounds_.clear();
+    field_count_ = 0;
+    quoted_ = false;
+    fields_empty_ = true;
+    state_ = State::field_start;
+    field_begin_ = 0;
+    quote_line_ = 0;
+    any_ = false;
+    line_end_ = false;
+}
+
+bool RecordReader::next(std::vector<std::string_view>& fields) {
+    fields.clear();
+    start_record();
+    if (pos_ == end_) fill();
+    if (next_plain_line(fields)) return true;
+    if (!parse_record()) return false;
+    for (const auto& [begin, end] : bounds_)
+        fields.emplace_back(text_.data() + begin, end - begin);
+    return true;
+}
+
+// The general case: the state machine, byte by byte (runs of plain text in one piece), across
+// blocks, copying the record into text_. False at the end of the input.
+bool RecordReader::parse_record() {
+    record_line_ = line_;
+    while (!line_end_) {
+        if (pos_ == end_ && !fill()) return end_of_input();
+        if (skip_lf_of_crlf()) continue;
+        if (!any_) {
+            any_ = true;
+            record_line_ = line_;
+        }
+        step();
+        check_record_size();
+    }
+    return true;
+}
+
+// The LF of a CRLF ends no line of its own: the line was counted at the CR, which may have
+// been the last byte of the previous block (or of the previous record).
+bool RecordReader::skip_lf_of_crlf() {
+    if (!after_cr_) return false;
+    after_cr_ = false;
+    if (buffer_[pos_] != '\n') return false;
+    ++pos_;
+    if (state_ == State::quoted) text_ += '\n';
+    return true;
+}
+
+void RecordReader::step() {
+    const char c = buffer_[pos_];
+    switch (state_) {
+        case State::field_start: return at_field_start(c);
+        case State::unquoted: return scan_unquoted();
+        case State::quoted: return scan_quoted();
+        case State::quote_in_quoted: return after_quote_in_quoted(c);
+        case State::after_quote: return after_closing_quote(c);
+    }
+}
+
+// Blanks before a field are skipped; a quote opens a quoted field, anything else a plain one.
+void RecordReader::at_field_start(char c) {
+    if (is_blank(c)) {
+        ++pos_;
+        return;
+    }
+    field_begin_ = text_.size();
+    if (c == '"') {
+        state_ = State::quoted;
+        quote_line_ = line_;
+        ++pos_;
+        return;
+    }
+    state_ = State::unquoted;
+    scan_unquoted();
+}
+
+// The run up to the next comma or line break is copied in one piece; a quote inside an
+// unquoted field is kept as text (lenient, as the loader always was).
+void RecordReader::scan_unquoted() {
+    const char* data = buffer_.data();
+    std::size_t i = pos_;
+    while (i < end_ && data[i] != ',' && data[i] != '\n' && data[i] != '\r') ++i;
+    text_.append(data + pos_, i - pos_);
+    pos_ = i;
+    if (i == end_) return;  // the field goes on in the next block
+    ++pos_;
+    end_field(field_begin_, false);
+    after_separator(data[i]);
+}
+
+// Inside quotes, commas and line breaks are text; a quote either closes the field or, doubled,
+// stands for one quote (decided by the next byte, which may be in the next block).
+void RecordReader::scan_quoted() {
+    const char* data = buffer_.data();
+    std::size_t i = pos_;
+    while (i < end_ && data[i] != '"' && data[i] != '\n' && data[i] != '\r') ++i;
+    text_.append(data + pos_, i - pos_);
+    pos_ = i;
+    if (i == end_) return;
+    ++pos_;
+    if (data[i] == '"') {
+        state_ = State::quote_in_quoted;
+        return;
+    }
+    text_ += data[i];  // a line break inside the field is part of it, and still a new line
+    ++line_;
+    after_cr_ = data[i] == '\r';
+}
+
+void RecordReader::after_quote_in_quoted(char c) {
+    if (c == '"') {  // "" stands for one quote
+        text_ += '"';
+        ++pos_;
+        state_ = State::quoted;
+        return;
+    }
+    state_ = State::after_quote;
+    after_closing_quote(c);
+}
+
+// After a closing quote only blanks may come before the comma or line break.
+void RecordReader::after_closing_quote(char c) {
+    ++pos_;
+    if (is_blank(c)) return;
+    if (c != ',' && c != '\n' && c != '\r')
+        fail(line_, "text after a closing double quote",
+             "a quote inside a quoted field is written as two quotes (\"\")");
+    end_field(field_begin_, true);
+    after_separator(c);
+}
+
+// After a field's end: a comma starts the next field; CR or LF ends the record and the line.
+void RecordReader::after_separator(char c) {
+    if (c == ',') {
+        state_ = State::field_start;
+        field_begin_ = text_.size();
+        return;
+    }
+    ++line_;
+    after_cr_ = c == '\r';
+    line_end_ = true;
+}
+
+// A runaway record (in practice an unterminated quote in a big file) is refused before it
+// exhausts memory, naming the line where it, or its open quote, started.
+void RecordReader::check_record_size() const {
+    if (text_.size() <= max_record_bytes) return;
+    fail(record_line_, "a record of more than " + std::to_string(max_record_bytes >> 20) + " MiB",
+         state_ == State::quoted
+             ? "the double quote opened at line " + std::to_string(quote_line_) + " is never closed"
+             : "check the line endings");
+}
+
+// The input ended inside a record (a last line without a line break) or before one.
+bool RecordReader::end_of_input() {
+    if (state_ == State::quoted)
+        fail(quote_line_, "an unterminated double quote (the field runs to the end of the file)",
+             "close the quoted field; a quote inside one is written as two quotes (\"\")");
+    if (!any_) return false;
+    end_field(field_begin_, state_ != State::field_start && state_ != State::unquoted);
+    return true;
 }
 
 enum class NumberStatus { ok, empty, not_a_number, not_finite, too_large };
@@ -137,7 +374,7 @@ bool parse_label_number(std::string_view text, double& value) {
 }
 
 // "a, b, c" (or the first and last few of a long header), for the unknown-label hint.
-std::string list_names(const std::vector<std::string_view>& names) {
+std::string list_names(const std::vector<std::string>& names) {
     constexpr std::size_t head = 8, tail = 2;
     std::string out;
     for (std::size_t i = 0; i < names.size(); ++i) {
@@ -146,20 +383,20 @@ std::string list_names(const std::vector<std::string_view>& names) {
             i = names.size() - tail;
         }
         if (!out.empty()) out += ", ";
-        out += std::string(names[i]);
+        out += printable(names[i], 40);
     }
     return out;
 }
 
 struct Parser {
-    const std::string& path;
-    std::vector<std::string_view> header;
+    std::string path;
+    std::vector<std::string> header;
 
     std::string where(std::int64_t line) const { return path + ", line " + std::to_string(line); }
     // Column numbers in messages are 1-based, like line numbers and spreadsheet columns.
     std::string where(std::int64_t line, std::size_t column) const {
-        return where(line) + ", column " + std::to_string(column + 1) + " '" +
-               std::string(header[column]) + "'";
+        return where(line) + ", column " + std::to_string(column + 1) + " " +
+               quote(header[column]);
     }
 
     [[noreturn]] void fail_number(NumberStatus status, std::int64_t line, std::size_t column,
@@ -186,13 +423,14 @@ struct Parser {
         }
     }
 
+    // An empty `label` means the last column (the CLI refuses an empty --label).
     std::size_t resolve_label(const std::string& label) const {
         if (label.empty()) return header.size() - 1;
         std::size_t found = header.size();
         for (std::size_t c = 0; c < header.size(); ++c) {
             if (header[c] != label) continue;
             if (found != header.size())
-                throw Error(describe(where(1), "one column named '" + label + "'",
+                throw Error(describe(where(1), "one column named " + quote(label),
                                      "columns " + std::to_string(found + 1) + " and " +
                                          std::to_string(c + 1) + " with that name",
                                      "rename one of them, or select the label by 0-based index"));
@@ -205,8 +443,8 @@ struct Parser {
         if (ec == std::errc() && ptr == label.data() + label.size()) {
             if (index < header.size()) return index;
             throw Error(describe(path + ": label column",
-                                 "a 0-based index below " + std::to_string(header.size()), label,
-                                 "available columns: " + list_names(header)));
+                                 "a 0-based index below " + std::to_string(header.size()),
+                                 quote(label), "available columns: " + list_names(header)));
         }
         throw Error(describe(path + ": label column", "a header name or a 0-based index",
                              quote(label), "available columns: " + list_names(header)));
@@ -215,7 +453,7 @@ struct Parser {
 
 // Class names sorted numerically when every label is a number ("2" < "10"), else
 // lexicographically; `labels` is remapped from first-seen ids to sorted indices.
-std::vector<std::string> sort_classes(const std::vector<std::string_view>& seen,
+std::vector<std::string> sort_classes(const std::deque<std::string>& seen,
                                       std::vector<std::int32_t>& labels) {
     std::vector<double> values(seen.size());
     bool numeric = true;
@@ -232,127 +470,208 @@ std::vector<std::string> sort_classes(const std::vector<std::string_view>& seen,
     std::vector<std::string> names(seen.size());
     for (std::size_t r = 0; r < order.size(); ++r) {
         rank[order[r]] = static_cast<std::int32_t>(r);
-        names[r] = std::string(seen[order[r]]);
+        names[r] = seen[order[r]];
     }
     for (auto& label : labels) label = rank[label];
     return names;
 }
 
+// Rows of floats in blocks of 64 MiB, joined into one vector at the end. The row count is
+// not known in advance (a pipe has no size), and a growing vector holds up to three times
+// its size while it reallocates; the join holds the data plus one block. Full blocks are
+// above glibc's largest mmap threshold (32 MiB), so each one freed goes back to the system.
+class RowBlocks {
+public:
+    explicit RowBlocks(std::size_t row_floats)
+        : row_floats_(row_floats),
+          block_floats_(std::max<std::size_t>(1, block_bytes / sizeof(float) / row_floats) *
+                        row_floats) {}
+
+    // Room for one more row; its values are written by the caller.
+    float* add_row() {
+        if (blocks_.empty() || blocks_.back().size() == block_floats_) {
+            blocks_.emplace_back();
+            // The first block grows as rows come (a small file stays small); once it is
+            // full the data is large, and later blocks are allocated whole.
+            if (blocks_.size() > 1) blocks_.back().reserve(block_floats_);
+        }
+        std::vector<float>& block = blocks_.back();
+        block.resize(block.size() + row_floats_);
+        return block.data() + block.size() - row_floats_;
+    }
+
+    std::vector<float> join() {
+        std::size_t total = 0;
+        for (const auto& block : blocks_) total += block.size();
+        std::vector<float> all;
+        all.reserve(total);  // pages are touched only as the blocks are copied in
+        for (auto& block : blocks_) {
+            all.insert(all.end(), block.begin(), block.end());
+            std::vector<float>().swap(block);
+        }
+        blocks_.clear();
+        return all;
+    }
+
+private:
+    static constexpr std::size_t block_bytes = std::size_t{64} << 20;
+    std::size_t row_floats_;
+    std::size_t block_floats_;
+    std::deque<std::vector<float>> blocks_;
+};
+
+// Class labels: each distinct label text gets an id in order of first appearance. The map's
+// keys view the strings in `seen`, which a deque never moves (no allocation per row).
+struct ClassIds {
+    std::unordered_map<std::string_view, std::int32_t> ids;
+    std::deque<std::string> seen;
+
+    std::int32_t id_of(std::string_view label) {
+        auto it = ids.find(label);
+        if (it == ids.end()) {
+            const std::string& name = seen.emplace_back(label);
+            it = ids.emplace(name, static_cast<std::int32_t>(ids.size())).first;
+        }
+        return it->second;
+    }
+};
+
+// One load: the header, then the rows one by one into a Dataset.
+class CsvLoader {
+public:
+    CsvLoader(Input& in, const CsvOptions& options)
+        : options_(options), reader_(in), parser_{in.name(), {}} {}
+
+    void read_header();
+    void read_rows();
+    Dataset finish();
+
+private:
+    void fail_empty() const;
+    void add_row(std::int64_t line);
+    void add_label(std::int64_t line, std::string_view label);
+
+    const CsvOptions& options_;
+    RecordReader reader_;
+    Parser parser_;
+    std::vector<std::string_view> fields_;
+    std::size_t columns_ = 0;
+    std::size_t label_col_ = 0;  // one past the last column when there is no label
+    Dataset data_;
+    std::unique_ptr<RowBlocks> x_;
+    ClassIds classes_;
+};
+
+void CsvLoader::fail_empty() const {
+    throw Error(describe(parser_.path, "a header row and data rows", "an empty file",
+                         "the first line must name the columns"));
+}
+
+// The header is the first line: column names. An input of blank lines only is empty.
+void CsvLoader::read_header() {
+    bool any = reader_.next(fields_);
+    if (any && reader_.blank()) {
+        while ((any = reader_.next(fields_)) && reader_.blank()) {}
+        if (!any) fail_empty();
+        throw Error(describe(parser_.where(1), "a header of column names", "a blank line",
+                             "the first line must name the columns"));
+    }
+    if (!any) fail_empty();
+    if (reader_.field_count() > max_columns)
+        throw Error(describe(parser_.where(1), "at most " + std::to_string(max_columns) + " columns",
+                             std::to_string(reader_.field_count()), "is this a CSV file?"));
+    parser_.header.assign(fields_.begin(), fields_.end());
+    columns_ = parser_.header.size();
+    reader_.set_max_fields(columns_);
+    if (columns_ < 2 && !options_.no_label)
+        throw Error(describe(parser_.where(1), "at least 2 columns (features and a label)",
+                             "1 column " + quote(parser_.header[0]), "separate fields with commas"));
+    label_col_ = options_.no_label ? columns_ : parser_.resolve_label(options_.label);
+
+    data_.source = parser_.path;
+    data_.features = static_cast<std::int64_t>(options_.no_label ? columns_ : columns_ - 1);
+    for (std::size_t c = 0; c < columns_; ++c)
+        if (c != label_col_) data_.feature_names.push_back(parser_.header[c]);
+    x_ = std::make_unique<RowBlocks>(static_cast<std::size_t>(data_.features));
+}
+
+// A blank line is an error only when a row follows it: blank lines at the end are dropped.
+void CsvLoader::read_rows() {
+    std::int64_t first_blank_line = 0;
+    while (reader_.next(fields_)) {
+        const std::int64_t line = reader_.line();
+        if (reader_.blank()) {
+            if (first_blank_line == 0) first_blank_line = line;
+            continue;
+        }
+        if (first_blank_line != 0)
+            throw Error(describe(parser_.where(first_blank_line), std::to_string(columns_) + " fields",
+                                 "a blank line", "remove blank lines between rows"));
+        if (reader_.field_count() != columns_)
+            throw Error(describe(parser_.where(line), std::to_string(columns_) + " fields",
+                                 std::to_string(reader_.field_count()),
+                                 "every row needs one value per header column"));
+        add_row(line);
+    }
+}
+
+void CsvLoader::add_row(std::int64_t line) {
+    float* row = x_->add_row();
+    for (std::size_t c = 0; c < columns_; ++c) {
+        if (c == label_col_) continue;
+        const NumberStatus status = parse_float(fields_[c], *row++);
+        if (status != NumberStatus::ok) parser_.fail_number(status, line, c, fields_[c], false);
+    }
+    ++data_.rows;
+    if (!options_.no_label) add_label(line, fields_[label_col_]);
+}
+
+void CsvLoader::add_label(std::int64_t line, std::string_view label) {
+    if (options_.regression) {
+        float value = 0.0f;
+        const NumberStatus status = parse_float(label, value);
+        if (status != NumberStatus::ok) parser_.fail_number(status, line, label_col_, label, true);
+        data_.y.push_back(value);
+        return;
+    }
+    if (label.empty())
+        throw Error(describe(parser_.where(line, label_col_), "a class label", "an empty field",
+                             "fill in or remove unlabeled rows"));
+    data_.labels.push_back(classes_.id_of(label));
+}
+
+// The rows joined; classes sorted (numerically when all are numbers) and at least two.
+Dataset CsvLoader::finish() {
+    if (data_.rows == 0)
+        throw Error(describe(parser_.path, "data rows after the header", "a header only",
+                             "add at least one row of data"));
+    data_.x = x_->join();
+    if (options_.no_label) return std::move(data_);  // features only: no targets, no classes
+    if (options_.regression) {
+        data_.outputs = 1;
+        return std::move(data_);
+    }
+    if (classes_.seen.size() < 2)
+        throw Error(parser_.path + ": only one class " + quote(classes_.seen[0]) + " in label column " +
+                    quote(parser_.header[label_col_]) + " (" + std::to_string(data_.rows) +
+                    " rows); classification needs at least 2 (hint: check the label column, or "
+                    "use regression for a numeric target)");
+    data_.class_names = sort_classes(classes_.seen, data_.labels);
+    return std::move(data_);
+}
+
 }  // namespace
 
 Dataset load_csv(const std::string& path, const CsvOptions& options) {
-    const std::string text = read_file(path);
-    std::string_view rest(text);
-    if (rest.size() >= 3 && rest.substr(0, 3) == "\xEF\xBB\xBF") rest.remove_prefix(3);  // BOM
-    // Blank lines at the end are dropped; any other blank line is an error below.
-    while (!rest.empty() && (is_blank(rest.back()) || rest.back() == '\r' || rest.back() == '\n'))
-        rest.remove_suffix(1);
-    if (rest.empty())
-        throw Error(describe(path, "a header row and data rows", "an empty file",
-                             "the first line must name the columns"));
+    Input in = Input::open(path);
+    return load_csv(in, options);
+}
 
-    // Cuts the next line off `rest`, without its line ending.
-    auto next_line = [&rest]() {
-        const std::size_t end = rest.find('\n');
-        std::string_view line = rest.substr(0, end);
-        rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
-        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-        return line;
-    };
-
-    Parser parser{path, {}};
-    std::vector<std::string_view> fields;
-    if (const char* problem = split_line(next_line(), parser.header); *problem)
-        throw Error(describe(parser.where(1), "a header of comma-separated column names", problem,
-                             "quoted fields may not contain quotes"));
-    const std::size_t columns = parser.header.size();
-    if (rest.empty())
-        throw Error(describe(path, "data rows after the header", "a header only",
-                             "add at least one row of data"));
-    if (columns < 2 && !options.no_label)
-        throw Error(describe(parser.where(1), "at least 2 columns (features and a label)",
-                             "1 column '" + std::string(parser.header[0]) + "'",
-                             "separate fields with commas"));
-    // Without a label column, label_col is one past the last column and matches none.
-    const std::size_t label_col = options.no_label ? columns : parser.resolve_label(options.label);
-
-    Dataset data;
-    data.source = path;
-    data.features = static_cast<std::int64_t>(options.no_label ? columns : columns - 1);
-    for (std::size_t c = 0; c < columns; ++c)
-        if (c != label_col) data.feature_names.emplace_back(parser.header[c]);
-
-    const auto expected_rows =
-        static_cast<std::size_t>(std::count(rest.begin(), rest.end(), '\n') + 1);
-    data.x.reserve(expected_rows * static_cast<std::size_t>(data.features));
-    if (options.regression && !options.no_label)
-        data.y.reserve(expected_rows);
-    else if (!options.no_label)
-        data.labels.reserve(expected_rows);
-
-    // Classification: each distinct label text gets an id in order of first appearance;
-    // the views point into `text`, which outlives them.
-    std::unordered_map<std::string_view, std::int32_t> class_ids;
-    std::vector<std::string_view> seen_classes;
-
-    std::int64_t line_number = 1;
-    while (!rest.empty()) {
-        ++line_number;
-        const std::string_view line = next_line();
-        if (const char* problem = split_line(line, fields); *problem)
-            throw Error(describe(parser.where(line_number), "comma-separated fields", problem,
-                                 "quoted fields may not contain quotes"));
-        if (fields.size() != columns) {
-            const bool blank = fields.size() == 1 && fields[0].empty();
-            throw Error(
-                describe(parser.where(line_number), std::to_string(columns) + " fields",
-                         blank ? std::string("a blank line") : std::to_string(fields.size()),
-                         blank ? "remove blank lines between rows"
-                               : "every row needs one value per header column"));
-        }
-        for (std::size_t c = 0; c < columns; ++c) {
-            if (c == label_col) continue;
-            float value = 0.0f;
-            const NumberStatus status = parse_float(fields[c], value);
-            if (status != NumberStatus::ok)
-                parser.fail_number(status, line_number, c, fields[c], false);
-            data.x.push_back(value);
-        }
-        if (options.no_label) {
-            ++data.rows;
-            continue;
-        }
-        const std::string_view label = fields[label_col];
-        if (options.regression) {
-            float value = 0.0f;
-            const NumberStatus status = parse_float(label, value);
-            if (status != NumberStatus::ok)
-                parser.fail_number(status, line_number, label_col, label, true);
-            data.y.push_back(value);
-        } else {
-            if (label.empty())
-                throw Error(describe(parser.where(line_number, label_col), "a class label",
-                                     "an empty field", "fill in or remove unlabeled rows"));
-            const auto [it, inserted] =
-                class_ids.try_emplace(label, static_cast<std::int32_t>(seen_classes.size()));
-            if (inserted) seen_classes.push_back(label);
-            data.labels.push_back(it->second);
-        }
-        ++data.rows;
-    }
-
-    if (options.no_label) return data;  // features only: no targets, no classes
-    if (options.regression) {
-        data.outputs = 1;
-    } else {
-        if (seen_classes.size() < 2)
-            throw Error(path + ": only one class " + quote(seen_classes[0]) + " in label column '" +
-                        std::string(parser.header[label_col]) + "' (" + std::to_string(data.rows) +
-                        " rows); classification needs at least 2 (hint: check the label "
-                        "column, or use regression for a numeric target)");
-        data.class_names = sort_classes(seen_classes, data.labels);
-    }
-    return data;
+Dataset load_csv(Input& in, const CsvOptions& options) {
+    CsvLoader loader(in, options);
+    loader.read_header();
+    loader.read_rows();
+    return loader.finish();
 }
 
 }  // namespace mlptrain

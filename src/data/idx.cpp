@@ -1,23 +1,21 @@
-// IDX loader (see idx.hpp): zlib's gz* reader decompresses gzip files and passes raw files
-// through unchanged, so one code path reads both. The header is validated first, then the
+// IDX loader (see idx.hpp): an Input is inflated with zlib when it starts with the gzip magic
+// and passed through unchanged otherwise, so one code path reads both, once, front to back. The header is validated first, then the
 // payload is read straight into the Dataset's uint8 buffer (one allocation, no copy).
 #include "mlptrain/data/idx.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <limits>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "mlptrain/core/error.hpp"
+#include "mlptrain/data/input.hpp"
 
 namespace mlptrain {
 namespace {
@@ -27,7 +25,7 @@ constexpr int max_dims = 4;
 // Deflate expands at most 1032:1, so a gzip file of S bytes holds at most about 1032·S
 // bytes; a header that claims more is certainly truncated and gets no allocation.
 constexpr std::uint64_t max_gzip_ratio = 1100;
-// gzread takes an unsigned int length, so large reads are cut into pieces.
+// zlib takes unsigned int lengths, so large reads are cut into pieces.
 constexpr std::size_t max_read = std::size_t{1} << 30;
 
 enum class Role { images, labels };
@@ -62,64 +60,52 @@ std::string count_dims(const std::vector<std::uint32_t>& dims) {
            join_dims(dims) + ")";
 }
 
-// A gz* stream over one file with errors turned into Error messages naming the file.
-class GzReader {
+// The content of one Input: a gzip stream (one or more members) inflated with zlib, or raw
+// bytes passed through. It reads the Input it is given, front to back, and never reopens a
+// path, so an IDX file may come from a pipe, /dev/stdin or <(cmd). Errors name the input.
+class IdxStream {
 public:
-    explicit GzReader(const std::string& path) : path_(path) {
-        const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd < 0) {
-            const int err = errno;
-            throw Error("cannot open '" + path + "': " + std::strerror(err) +
-                        " (hint: check the path and its permissions)");
-        }
-        struct stat st {};
-        if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
-            file_size_ = static_cast<std::uint64_t>(st.st_size);
-        file_ = ::gzdopen(fd, "rb");
-        if (file_ == nullptr) {
-            ::close(fd);
-            throw Error("cannot read '" + path + "': out of memory opening the gzip reader");
-        }
-        // A large buffer makes decompression run in few, big steps; set before the first read.
-        ::gzbuffer(file_, 1 << 20);
-        direct_ = ::gzdirect(file_) != 0;
+    explicit IdxStream(Input& in) : in_(in) {
+        gzip_ = starts_with_gzip_magic(in.peek(2));
+        if (!gzip_) return;
+        if (::inflateInit2(&z_, 16 + MAX_WBITS) != Z_OK)  // 16: a gzip wrapper, checked
+            throw Error("cannot read '" + in.name() + "': out of memory opening the gzip reader");
+        z_open_ = true;
+        // A small file gets a small buffer: a 1 MiB one per input made fuzzing crawl.
+        std::size_t size = input_block;
+        if (in.known_size() && in.size() < size)
+            size = std::max<std::size_t>(8192, static_cast<std::size_t>(in.size()));
+        input_.resize(size);
     }
-    ~GzReader() {
-        if (file_ != nullptr) ::gzclose_r(file_);
+    ~IdxStream() {
+        if (z_open_) ::inflateEnd(&z_);
     }
-    GzReader(const GzReader&) = delete;
-    GzReader& operator=(const GzReader&) = delete;
+    IdxStream(const IdxStream&) = delete;
+    IdxStream& operator=(const IdxStream&) = delete;
 
-    const std::string& path() const { return path_; }
+    static bool starts_with_gzip_magic(std::string_view head) {
+        return head.size() >= 2 && static_cast<unsigned char>(head[0]) == 0x1F &&
+               static_cast<unsigned char>(head[1]) == 0x8B;
+    }
+
+    const std::string& path() const { return in_.name(); }
 
     // Most bytes the (decompressed) content can hold; for a regular file this bounds what a
     // header may claim before anything is allocated for it.
     std::uint64_t content_bound() const {
-        if (file_size_ == 0) return std::numeric_limits<std::uint64_t>::max();
-        if (direct_) return file_size_;
-        if (file_size_ > std::numeric_limits<std::uint64_t>::max() / max_gzip_ratio)
+        if (!in_.known_size() || in_.size() == 0) return std::numeric_limits<std::uint64_t>::max();
+        if (!gzip_) return in_.size();
+        if (in_.size() > std::numeric_limits<std::uint64_t>::max() / max_gzip_ratio)
             return std::numeric_limits<std::uint64_t>::max();
-        return file_size_ * max_gzip_ratio;
+        return in_.size() * max_gzip_ratio;
     }
 
     // Reads up to n bytes; fewer only at the end of the content. Throws on a bad gzip stream.
     std::size_t read(void* buffer, std::size_t n) {
         auto* out = static_cast<unsigned char*>(buffer);
+        if (!gzip_) return in_.read(reinterpret_cast<char*>(out), n);
         std::size_t total = 0;
-        while (total < n) {
-            const std::size_t want = std::min(n - total, max_read);
-            const int got = ::gzread(file_, out + total, static_cast<unsigned>(want));
-            if (got < 0) fail_stream();
-            total += static_cast<std::size_t>(got);
-            if (static_cast<std::size_t>(got) < want) {
-                // Short read: the end of the content, or a stream error zlib reports only
-                // through gzerror (a gzip file cut short gives Z_BUF_ERROR).
-                int errnum = Z_OK;
-                ::gzerror(file_, &errnum);
-                if (errnum != Z_OK) fail_stream();
-                break;
-            }
-        }
+        while (total < n && !ended_) total += inflate_some(out + total, n - total);
         return total;
     }
 
@@ -134,20 +120,6 @@ public:
         }
     }
 
-    // Closes the stream; a gzip member that never reached its end is reported here.
-    void close() {
-        gzFile file = file_;
-        file_ = nullptr;
-        const int status = ::gzclose_r(file);
-        if (status == Z_ERRNO) {
-            throw Error("cannot read '" + path_ + "': " + std::strerror(errno) +
-                        " (hint: check the disk and the file's permissions)");
-        }
-        if (status != Z_OK)
-            throw Error(describe(path_, "a complete gzip stream", "one that ends early",
-                                 "the file is truncated; download it again"));
-    }
-
     // Before a header complaint: if the stream itself is broken, that is the real problem.
     [[noreturn]] void fail(const std::string& message) {
         drain();
@@ -155,27 +127,76 @@ public:
     }
 
 private:
-    [[noreturn]] void fail_stream() {
-        int errnum = Z_OK;
-        std::string message = ::gzerror(file_, &errnum);
-        if (errnum == Z_ERRNO)
-            throw Error("cannot read '" + path_ + "': " + std::strerror(errno) +
-                        " (hint: check the disk and the file's permissions)");
-        // zlib prefixes its message with the stream's name, "<fd:N>: ", which says nothing.
-        if (message.rfind("<fd:", 0) == 0) {
-            const std::size_t colon = message.find(": ");
-            if (colon != std::string::npos) message.erase(0, colon + 2);
+    static constexpr std::size_t input_block = std::size_t{1} << 20;
+
+    // One inflate step into out[0, n): refills the input, and moves on to the next gzip
+    // member at the end of one (as gunzip and zlib's gzread do). Returns the bytes produced.
+    std::size_t inflate_some(unsigned char* out, std::size_t n) {
+        if (z_.avail_in == 0 && !refill()) {
+            // The input ended: fine between members, a truncated file inside one.
+            if (in_member_) fail_stream("unexpected end of file", true);
+            ended_ = true;
+            return 0;
         }
-        const std::string hint = errnum == Z_BUF_ERROR
-                                     ? "the gzip file is truncated; download it again"
-                                     : "the gzip file is corrupt; download it again";
-        throw Error(describe(path_, "a valid gzip stream", "'" + message + "'", hint));
+        if (!in_member_ && !start_member()) return 0;
+        const auto want = static_cast<uInt>(std::min<std::size_t>(n, max_read));
+        z_.next_out = out;
+        z_.avail_out = want;
+        const int status = ::inflate(&z_, Z_NO_FLUSH);
+        if (status == Z_STREAM_END) in_member_ = false;
+        else if (status == Z_MEM_ERROR)
+            throw Error("cannot read '" + path() + "': out of memory inflating the gzip stream");
+        else if (status != Z_OK && status != Z_BUF_ERROR)  // Z_DATA_ERROR, Z_NEED_DICT
+            fail_stream(z_.msg != nullptr ? z_.msg : "invalid data", false);
+        return want - z_.avail_out;
     }
 
-    std::string path_;
-    gzFile file_ = nullptr;
-    std::uint64_t file_size_ = 0;  // 0 when unknown (not a regular file)
-    bool direct_ = false;          // true for a raw (not gzip) file
+    // Reads the next block of compressed bytes; false at the end of the input.
+    bool refill() {
+        const std::size_t got = in_.read(reinterpret_cast<char*>(input_.data()), input_.size());
+        z_.next_in = input_.data();
+        z_.avail_in = static_cast<uInt>(got);
+        return got > 0;
+    }
+
+    // At a member boundary: another member follows only if it starts with the gzip magic;
+    // anything else after the first member is ignored, as gzread (and gunzip) ignore it.
+    bool start_member() {
+        if (members_ > 0) {
+            if (z_.avail_in < 2) {  // the magic may straddle two blocks
+                const unsigned char first = *z_.next_in;
+                input_[0] = first;
+                const std::size_t got =
+                    in_.read(reinterpret_cast<char*>(input_.data()) + 1, input_.size() - 1);
+                z_.next_in = input_.data();
+                z_.avail_in = static_cast<uInt>(got + 1);
+            }
+            const std::string_view head(reinterpret_cast<const char*>(z_.next_in), z_.avail_in);
+            if (!starts_with_gzip_magic(head)) {
+                ended_ = true;
+                return false;
+            }
+            ::inflateReset(&z_);
+        }
+        ++members_;
+        in_member_ = true;
+        return true;
+    }
+
+    [[noreturn]] void fail_stream(const std::string& message, bool truncated) {
+        const std::string hint = truncated ? "the gzip file is truncated; download it again"
+                                           : "the gzip file is corrupt; download it again";
+        throw Error(describe(path(), "a valid gzip stream", "'" + message + "'", hint));
+    }
+
+    Input& in_;
+    bool gzip_ = false;
+    z_stream z_{};
+    bool z_open_ = false;
+    std::vector<unsigned char> input_;  // compressed bytes; z_.next_in points into it
+    int members_ = 0;                   // gzip members started
+    bool in_member_ = false;            // inside a member: the input must not end here
+    bool ended_ = false;                // the content is over
 };
 
 // The dimensions of an IDX file whose header has been read and checked.
@@ -185,7 +206,7 @@ struct IdxHeader {
 };
 
 // Reads and validates the magic number, the type and the dimensions for `role`.
-IdxHeader read_header(GzReader& in, Role role) {
+IdxHeader read_header(IdxStream& in, Role role) {
     const std::string& path = in.path();
     const char* expected_header = "an IDX header (0x00 0x00, type, dimension count)";
     unsigned char magic[4] = {0, 0, 0, 0};
@@ -257,7 +278,7 @@ IdxHeader read_header(GzReader& in, Role role) {
 
 // Reads exactly header.payload bytes after the header into `out`; anything more or less
 // is an error that says how many bytes there were.
-void read_payload(GzReader& in, const IdxHeader& header, Role role,
+void read_payload(IdxStream& in, const IdxHeader& header, Role role,
                   std::vector<std::uint8_t>& out) {
     const std::string what = role == Role::images ? " bytes of pixel data" : " bytes of label data";
     const std::uint64_t expected = header.payload;
@@ -281,7 +302,6 @@ void read_payload(GzReader& in, const IdxHeader& header, Role role,
                      std::to_string(found) + " (" + std::to_string(found - expected) +
                          " trailing bytes after " + std::to_string(header_bytes + expected) + ")",
                      "the header's dimensions do not match the data; the file is corrupt"));
-    in.close();
 }
 
 std::string base_name(const std::string& path) {
@@ -291,15 +311,39 @@ std::string base_name(const std::string& path) {
 
 }  // namespace
 
+// Any IDX element type counts, so that load_idx can name a wrong one.
+bool is_idx_magic(std::string_view head) {
+    if (head.size() < 4) return false;
+    const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(head[i]); };
+    const bool known_type = byte(2) == 0x08 || byte(2) == 0x09 || (byte(2) >= 0x0B && byte(2) <= 0x0E);
+    return byte(0) == 0 && byte(1) == 0 && known_type && byte(3) >= 1;
+}
+
+bool is_idx_input(Input& in) {
+    // Only IDX is read compressed: a gzip input is IDX unless its first 4 inflated bytes say
+    // otherwise (a gzipped CSV). The first 64 KiB are inflated from a peek, consuming nothing.
+    const std::string_view head = in.peek(std::size_t{1} << 16);
+    if (!IdxStream::starts_with_gzip_magic(head)) return is_idx_magic(head);
+    z_stream z{};
+    if (::inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) return true;
+    unsigned char magic[4] = {0, 0, 0, 0};
+    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(head.data()));
+    z.avail_in = static_cast<uInt>(head.size());
+    z.next_out = magic;
+    z.avail_out = sizeof magic;
+    int status = Z_OK;
+    while (z.avail_out > 0 && status == Z_OK) status = ::inflate(&z, Z_NO_FLUSH);
+    const std::size_t got = sizeof magic - z.avail_out;
+    ::inflateEnd(&z);
+    // Undecodable or short: the IDX loader reports the gzip stream or the empty file by name.
+    if (got < sizeof magic && status != Z_STREAM_END) return true;
+    return is_idx_magic(std::string_view(reinterpret_cast<const char*>(magic), got));
+}
+
 bool is_idx_file(const std::string& path) {
     try {
-        GzReader in(path);
-        unsigned char magic[4] = {0, 0, 0, 0};
-        if (in.read(magic, sizeof magic) < sizeof magic) return false;
-        // Any IDX element type counts, so that load_idx can name a wrong one.
-        const bool known_type =
-            magic[2] == 0x08 || magic[2] == 0x09 || (magic[2] >= 0x0B && magic[2] <= 0x0E);
-        return magic[0] == 0 && magic[1] == 0 && known_type && magic[3] >= 1;
+        Input in = Input::open(path);
+        return is_idx_input(in);
     } catch (const Error&) {
         return false;
     }
@@ -322,10 +366,10 @@ std::string idx_labels_path_for(const std::string& images_path) {
     return "";
 }
 
-Dataset load_idx_images(const std::string& images_path) {
+Dataset load_idx_images(Input& images_in) {
     Dataset data;
-    data.source = images_path;
-    GzReader images(images_path);
+    data.source = images_in.name();
+    IdxStream images(images_in);
     const IdxHeader image_header = read_header(images, Role::images);
     const auto& dims = image_header.dims;
     data.rows = static_cast<std::int64_t>(dims[0]);
@@ -339,15 +383,15 @@ Dataset load_idx_images(const std::string& images_path) {
     return data;
 }
 
-Dataset load_idx(const std::string& images_path, const std::string& labels_path) {
-    Dataset data = load_idx_images(images_path);
+Dataset load_idx(Input& images_in, Input& labels_in) {
+    Dataset data = load_idx_images(images_in);
     const std::uint32_t images = static_cast<std::uint32_t>(data.rows);
 
-    GzReader labels(labels_path);
+    IdxStream labels(labels_in);
     const IdxHeader label_header = read_header(labels, Role::labels);
     if (label_header.dims[0] != images)
         labels.fail(describe(
-            labels_path, std::to_string(images) + " labels to match the images in " + images_path,
+            labels_in.name(), std::to_string(images) + " labels to match the images in " + images_in.name(),
             std::to_string(label_header.dims[0]),
             "the images and labels files must come from the same set (train "
             "or t10k)"));
@@ -360,6 +404,17 @@ Dataset load_idx(const std::string& images_path, const std::string& labels_path)
     // Class i is named "i", so every label is its own class index and below the class count.
     for (int c = 0; c <= max_label; ++c) data.class_names.push_back(std::to_string(c));
     return data;
+}
+
+Dataset load_idx_images(const std::string& images_path) {
+    Input images = Input::open(images_path);
+    return load_idx_images(images);
+}
+
+Dataset load_idx(const std::string& images_path, const std::string& labels_path) {
+    Input images = Input::open(images_path);
+    Input labels = Input::open(labels_path);
+    return load_idx(images, labels);
 }
 
 }  // namespace mlptrain

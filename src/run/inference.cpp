@@ -2,7 +2,7 @@
 // inference.hpp).
 #include "mlptrain/run/inference.hpp"
 
-#include <fstream>
+#include <string_view>
 
 #include "mlptrain/core/bf16.hpp"
 #include "mlptrain/core/blas.hpp"
@@ -10,6 +10,7 @@
 #include "mlptrain/core/error.hpp"
 #include "mlptrain/data/csv.hpp"
 #include "mlptrain/data/idx.hpp"
+#include "mlptrain/data/input.hpp"
 #include "mlptrain/engine/evaluator.hpp"
 #include "mlptrain/run/blas_selection.hpp"
 #include "mlptrain/run/config.hpp"
@@ -18,19 +19,21 @@
 namespace mlptrain {
 namespace {
 
-// The columns of a CSV file's header (a quoted field may hold commas), or -1 if the file
-// cannot be read: load_csv then reports that properly.
-std::int64_t csv_header_columns(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::string header;
-    if (!in || !std::getline(in, header)) return -1;
-    std::int64_t columns = 1;
-    bool quoted = false;
-    for (char c : header) {
-        if (c == '"') quoted = !quoted;
-        else if (c == ',' && !quoted) ++columns;
+// The columns of a CSV input's header (quote-aware), peeked without consuming it, or -1 when
+// the header is not found in the first 64 MiB: load_csv then reports the file properly.
+std::int64_t csv_header_columns(Input& in) {
+    for (std::size_t n = std::size_t{1} << 16; n <= (std::size_t{64} << 20); n *= 4) {
+        const std::string_view head = in.peek(n);
+        std::int64_t columns = 1;
+        bool quoted = false;
+        for (const char c : head) {
+            if (c == '"') quoted = !quoted;
+            else if (c == ',' && !quoted) ++columns;
+            else if ((c == '\n' || c == '\r') && !quoted) return columns;
+        }
+        if (head.size() < n) return columns;  // the whole input is one line
     }
-    return columns;
+    return -1;
 }
 
 std::string join(const std::vector<std::string>& names) {
@@ -40,19 +43,21 @@ std::string join(const std::vector<std::string>& names) {
 }
 
 Dataset read_model_data(const SavedModel& m, const ModelData& source, Labels labels) {
-    if (is_idx_file(source.path)) {
-        if (labels == Labels::optional && source.idx_labels.empty()) return load_idx_images(source.path);
+    Input in = Input::open(source.path);  // once: --data may be a pipe
+    if (is_idx_input(in)) {
+        if (labels == Labels::optional && source.idx_labels.empty()) return load_idx_images(in);
         const std::string labels_path = source.idx_labels.empty() ? idx_labels_path_for(source.path) : source.idx_labels;
         if (labels_path.empty())
             throw Error(describe(source.path, "an IDX labels file beside these IDX images", "none",
                                  "name it with " + field_ref("labels") + " FILE"));
-        return load_idx(source.path, labels_path);
+        Input labels_in = Input::open(labels_path);
+        return load_idx(in, labels_in);
     }
     CsvOptions csv;
     csv.label = source.label;
     csv.regression = m.regression();
-    csv.no_label = labels == Labels::optional && !source.label_given && csv_header_columns(source.path) == m.inputs();
-    return load_csv(source.path, csv);
+    csv.no_label = labels == Labels::optional && !source.label_given && csv_header_columns(in) == m.inputs();
+    return load_csv(in, csv);
 }
 
 void check_features(const SavedModel& m, const Dataset& data, Labels labels) {

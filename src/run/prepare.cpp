@@ -10,6 +10,7 @@
 #include "mlptrain/core/error.hpp"
 #include "mlptrain/data/csv.hpp"
 #include "mlptrain/data/idx.hpp"
+#include "mlptrain/data/input.hpp"
 #include "mlptrain/run/gemm_selection.hpp"
 #include "mlptrain/run/settings.hpp"
 
@@ -19,12 +20,15 @@ namespace {
 // A CSV file, or IDX images with their labels file (given, or found by the usual naming).
 Dataset load_dataset(const std::string& path, const std::string& labels_path, const std::string& labels_field,
                      const CsvOptions& csv) {
-    if (!is_idx_file(path)) return load_csv(path, csv);
+    // Opened once and sniffed without consuming: --data may be a pipe, /dev/stdin or <(cmd).
+    Input in = Input::open(path);
+    if (!is_idx_input(in)) return load_csv(in, csv);
     const std::string labels = labels_path.empty() ? idx_labels_path_for(path) : labels_path;
     if (labels.empty())
         throw Error(describe(path, "an IDX labels file beside these IDX images", "none",
                              "name it with " + field_ref(labels_field) + " FILE"));
-    return load_idx(path, labels);
+    Input labels_in = Input::open(labels);
+    return load_idx(in, labels_in);
 }
 
 // --max-rows keeps the first rows; a file sorted by class may then hold only one class.

@@ -8,9 +8,11 @@
 
 namespace mlptrain {
 
-// `text` in single quotes for a message: bytes outside printable ASCII escaped as \xNN (a NUL
-// or an escape sequence never reaches the terminal raw) and text longer than `max_shown`
-// bytes cut with "...".
+// `text` in single quotes for a message: control bytes and DEL escaped as \xNN (a NUL or an
+// escape sequence never reaches the terminal raw), bytes that are not valid UTF-8 as \xNN
+// each, C1 controls and the bidirectional and line-separator code points as \u{NNNN}; valid
+// printable UTF-8 passes through. Text longer than `max_shown` shown characters (an escape
+// counting as its length) is cut with "...", never inside a character or an escape.
 std::string quote(std::string_view text, std::size_t max_shown = 40);
 // As quote() without the quotes.
 std::string printable(std::string_view text, std::size_t max_shown);

@@ -9,6 +9,14 @@
 
 namespace mlptrain {
 
+class Input;
+
+// true when `in` starts like an IDX file (0x00 0x00, a known type, a dimension count), or is
+// a gzip stream that does not inflate to something else (only IDX is read compressed).
+// Peeks; consumes nothing, so the caller
+// can hand the same Input to load_csv: a pipe is never opened twice.
+bool is_idx_input(Input& in);
+
 // true when the file (after gunzip, if it is gzip) starts with an IDX magic number
 // (0x00 0x00 type dims). Never throws for a readable file; false for unreadable ones.
 bool is_idx_file(const std::string& path);
@@ -24,8 +32,11 @@ std::string idx_labels_path_for(const std::string& images_path);
 // element type other than uint8, dimensions whose product overflows or disagrees with the
 // data size (truncated or trailing bytes), and a label count that differs from the image count.
 Dataset load_idx(const std::string& images_path, const std::string& labels_path);
+// The same from Inputs already opened (each read once, front to back: either may be a pipe).
+Dataset load_idx(Input& images, Input& labels);
 
 // The images alone (no labels, no class names), for prediction.
 Dataset load_idx_images(const std::string& images_path);
+Dataset load_idx_images(Input& images);
 
 }  // namespace mlptrain
