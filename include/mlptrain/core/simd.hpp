@@ -12,8 +12,11 @@
 // with -DMLPTRAIN_VECTOR_CLONES_UP_TO_AVX2 (the AVX2 code on an AVX-512 machine) and
 // -DMLPTRAIN_NO_VECTOR_CLONES (the baseline only) must give the default build's
 // fingerprints.
+//
+// ThreadSanitizer builds get no clones: GCC instruments the ifunc resolver too, and the
+// dynamic loader runs resolvers before the TSan runtime is initialized (a crash at load).
 #if defined(MLPTRAIN_NO_VECTOR_CLONES) || !defined(__GNUC__) || defined(__clang__) || \
-    !defined(__x86_64__) || !defined(__linux__)
+    !defined(__x86_64__) || !defined(__linux__) || defined(__SANITIZE_THREAD__)
 #define MLPTRAIN_VECTOR_CLONES
 #elif defined(MLPTRAIN_VECTOR_CLONES_UP_TO_AVX2)
 #define MLPTRAIN_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
