@@ -6,11 +6,9 @@
 // OpenBLAS).
 #include <doctest/doctest.h>
 
-#include <dirent.h>
 #include <unistd.h>
 
 #include <chrono>
-#include <fstream>
 #include <map>
 #include <sstream>
 #include <thread>
@@ -21,29 +19,11 @@
 #include "mlptrain/core/rng.hpp"
 #include "mlptrain/engine/trainer.hpp"
 
+#include "test_support.hpp"
+
 using namespace mlptrain;
 
-// CPU ticks (utime + stime) of every thread of this process, by thread id.
-static std::map<int, long> thread_cpu_ticks() {
-    std::map<int, long> ticks;
-    if (DIR* dir = opendir("/proc/self/task")) {
-        while (dirent* entry = readdir(dir)) {
-            if (entry->d_name[0] == '.') continue;
-            std::ifstream stat(std::string("/proc/self/task/") + entry->d_name + "/stat");
-            std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-            std::istringstream fields(text.substr(text.rfind(')') + 2));  // after "(comm) "
-            std::string field;
-            long utime = 0, stime = 0;
-            for (int i = 3; fields >> field; ++i) {  // field 3 is the state
-                if (i == 14) utime = std::stol(field);
-                if (i == 15) { stime = std::stol(field); break; }
-            }
-            ticks[std::stoi(entry->d_name)] = utime + stime;
-        }
-        closedir(dir);
-    }
-    return ticks;
-}
+using test_support::thread_cpu_ticks;
 
 struct Observed {
     int peak_threads = 0;

@@ -1,6 +1,7 @@
 // Implementation of the shared test helpers (see test_support.hpp).
 #include "test_support.hpp"
 
+#include <dirent.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -8,6 +9,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <map>
 #include <sstream>
 #include <stdexcept>
 
@@ -70,6 +73,27 @@ std::string TempDir::write_file(const std::string& name, const std::string& cont
     std::ofstream out(path, std::ios::binary);
     out << contents;
     return path;
+}
+
+std::map<int, long> thread_cpu_ticks() {
+    std::map<int, long> ticks;
+    if (DIR* dir = opendir("/proc/self/task")) {
+        while (dirent* entry = readdir(dir)) {
+            if (entry->d_name[0] == '.') continue;
+            std::ifstream stat(std::string("/proc/self/task/") + entry->d_name + "/stat");
+            std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+            std::istringstream fields(text.substr(text.rfind(')') + 2));  // after "(comm) "
+            std::string field;
+            long utime = 0, stime = 0;
+            for (int i = 3; fields >> field; ++i) {  // field 3 is the state
+                if (i == 14) utime = std::stol(field);
+                if (i == 15) { stime = std::stol(field); break; }
+            }
+            ticks[std::stoi(entry->d_name)] = utime + stime;
+        }
+        closedir(dir);
+    }
+    return ticks;
 }
 
 }  // namespace test_support

@@ -2,6 +2,7 @@
 // CLI and capturing what it printed, and temporary directories that clean up after themselves.
 #pragma once
 
+#include <map>
 #include <string>
 
 namespace test_support {
@@ -46,5 +47,9 @@ public:
 private:
     std::string path_;
 };
+
+// CPU ticks (utime + stime) of every thread of this process, by thread id (from
+// /proc/self/task): what the thread tests watch to see that no pool thread spins.
+std::map<int, long> thread_cpu_ticks();
 
 }  // namespace test_support
