@@ -15,53 +15,14 @@
 #include "mlptrain/engine/trainer.hpp"
 
 #include "test_support.hpp"
+#include "thread_watch.hpp"
 
 using namespace mlptrain;
 
 using test_support::thread_cpu_ticks;
 
-struct Observed {
-    int peak_threads = 0;
-    long baseline_ticks = 0;  // CPU used during training by threads that existed before
-    long total_ticks = 0;     // CPU used during training by all threads
-};
-
-static Observed train_and_watch(int threads, const std::map<int, long>& baseline) {
-    ModelSpec spec;
-    spec.sizes = {64, 256, 256, 4};
-    const Model model(spec);
-    Dataset data;
-    data.rows = 1024;
-    data.features = 64;
-    for (std::int64_t i = 0; i < 1024 * 64; ++i)
-        data.x.push_back(uniform01(random_bits(5, RngPurpose::synthetic, 0, static_cast<std::uint64_t>(i))[0]));
-    data.class_names = {"a", "b", "c", "d"};
-    for (std::int32_t r = 0; r < 1024; ++r) data.labels.push_back(r % 4);
-    Split split;
-    for (std::int64_t r = 0; r < 1024; ++r) split.train.push_back(r);
-    TrainConfig config;
-    config.batch_size = 128;
-    config.shards = 8;
-    config.threads = threads;
-    config.epochs = 40;
-    config.schedule.lr = 0.05f;
-    config.optimizer.momentum = 0.9f;
-    Trainer trainer(model, config, 0);
-    const auto before = thread_cpu_ticks();
-    Observed seen;
-    trainer.fit(data, split, [&](const EpochReport&) {
-        seen.peak_threads = std::max(seen.peak_threads, static_cast<int>(thread_cpu_ticks().size()));
-    });
-    const auto after = thread_cpu_ticks();
-    const int main_tid = static_cast<int>(getpid());
-    for (const auto& [tid, ticks] : after) {
-        const auto was = before.find(tid);
-        const long used = ticks - (was == before.end() ? 0 : was->second);
-        seen.total_ticks += used;
-        if (baseline.count(tid) && tid != main_tid) seen.baseline_ticks += used;
-    }
-    return seen;
-}
+using thread_watch::train_and_watch;
+using thread_watch::Observed;
 
 // Each BLAS call runs on the calling thread once a trainer exists.
 TEST_CASE("OpenBLAS runs one thread per call") {
