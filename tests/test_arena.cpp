@@ -1,12 +1,15 @@
 // Tests for the parameter arena: slot offsets on 64-byte boundaries that add up, the
 // total and parameter count, views into a buffer, and AlignedBuffer's alignment, zeroing
-// and move semantics.
+// and move semantics; the streaming copy the trainer writes the weights with.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <utility>
+#include <vector>
 
 #include "mlptrain/core/arena.hpp"
+#include "mlptrain/core/stream_store.hpp"
 
 using mlptrain::AlignedBuffer;
 using mlptrain::ParameterLayout;
@@ -139,4 +142,23 @@ TEST_CASE("AlignedBuffer as_matrix") {
     CHECK(buf.data()[9] == 9.0f);
     const mlptrain::Matrix smaller = buf.as_matrix(2, 5);
     CHECK(smaller.rows == 2);
+}
+
+// stream_copy copies every byte at any alignment and length: the aligned middle with
+// streaming stores, the ends with plain ones.
+TEST_CASE("stream_copy copies every byte at any alignment") {
+    std::vector<unsigned char> from(300), to(300);
+    for (std::size_t i = 0; i < from.size(); ++i) from[i] = static_cast<unsigned char>(i * 7 + 3);
+    for (std::size_t offset : {0u, 1u, 5u, 15u, 16u})
+        for (std::size_t bytes : {0u, 1u, 15u, 16u, 17u, 64u, 200u, 283u}) {
+            CAPTURE(offset);
+            CAPTURE(bytes);
+            std::fill(to.begin(), to.end(), 0xEE);
+            mlptrain::stream_copy(to.data() + offset, from.data() + offset, bytes);
+            mlptrain::stream_fence();
+            bool exact = true;  // the bytes copied, and nothing around them touched
+            for (std::size_t i = 0; i < to.size(); ++i)
+                exact = exact && to[i] == (i >= offset && i < offset + bytes ? from[i] : 0xEE);
+            CHECK(exact);
+        }
 }

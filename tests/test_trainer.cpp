@@ -583,17 +583,22 @@ TEST_CASE("a NaN in the data raises NumericError with the step") {
 // A step that raises NumericError changes nothing: the parameters stay those of the last
 // complete step (here a NaN reaches only layer 0's weight gradient, in the first reduction
 // chunk of a two-chunk model; ReLU maps the NaN pre-activations to 0, so the loss and the
-// other chunk's gradient stay finite). With and without clipping alike.
+// other chunk's gradient stay finite). With and without clipping alike, on one thread and
+// on two over two shards (where the chunks are reduced into different shard buffers and
+// the weights are written with streaming stores).
 TEST_CASE("a step that raises NumericError leaves the parameters unchanged") {
     Dataset data = make_blobs(8, 6, 3);
     data.x[6 * 2 + 1] = std::numeric_limits<float>::quiet_NaN();  // row 2
     const Model model(spec_of({6, 160, 120, 3}, Activation::relu));
     REQUIRE(model.layout().total() > 16384);
     const std::vector<std::int64_t> rows = range(0, 8);
-    for (float clip : {0.0f, 1e6f}) {
+    for (const auto& [threads, clip] : {std::pair{1, 0.0f}, {1, 1e6f}, {2, 0.0f}, {2, 1e6f}}) {
+        CAPTURE(threads);
         CAPTURE(clip);
         TrainConfig config = sgd_config(1, 8, 0.1f, 0.9f);
         config.clip_norm = clip;
+        config.threads = threads;
+        config.shards = threads;
         Trainer trainer(model, config, 0);
         const std::vector<float> before = params_of(trainer);
         const std::string message =

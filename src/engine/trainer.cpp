@@ -3,7 +3,9 @@
 // Determinism: shard s of a batch of n rows always holds rows [s·n/S, (s+1)·n/S); its
 // gradient sum is computed by single-threaded BLAS into its own buffer; buffers are summed
 // in the fixed tree (s, s+1), (s, s+2), (s, s+4)…, element by element, so the parallel split
-// over parameter chunks changes nothing. No thread count enters the arithmetic.
+// over parameter chunks changes nothing. Which buffer a chunk's sum lands in may depend on
+// the thread count (reduce_chunk); its value does not, as a + b = b + a exactly. No thread
+// count enters the arithmetic.
 #include "mlptrain/engine/trainer.hpp"
 
 #include <algorithm>
@@ -16,6 +18,7 @@
 #include "mlptrain/core/metrics.hpp"
 #include "mlptrain/core/rng.hpp"
 #include "mlptrain/core/simd.hpp"
+#include "mlptrain/core/stream_store.hpp"
 #include "mlptrain/engine/evaluator.hpp"
 #include "mlptrain/nn/backprop.hpp"
 
@@ -75,6 +78,17 @@ Trainer::Trainer(const Model& model, const TrainConfig& config, std::int64_t tar
     if (config.gemm.precision == GemmPrecision::bf16) params_bf16_ = Bf16Buffer(model.layout().total());
     shard_loss_.assign(static_cast<std::size_t>(local_shards_), 0.0);
     const std::int64_t chunks = (model.layout().total() + chunk_floats - 1) / chunk_floats;
+    // Chunk c's reduced gradient lands in the first shard buffer of the thread that reduces
+    // and updates it, so the update reads its own cache, not another core's. WorkerPool::run
+    // gives thread k the k-th contiguous block of shards and of chunks. Across ranks, the
+    // allreduce wants the whole sum in one buffer: shard 0's.
+    for (std::int64_t c = 0; c < chunks; ++c) {
+        const std::int64_t thread = c * threads / chunks;  // its block of chunks
+        chunk_root_.push_back(comm_->size() == 1 ? std::min(thread * local_shards_ / threads, local_shards_ - 1) : 0);
+    }
+    // Every thread's passes read all the weights; see stream_store.hpp for why the update
+    // then writes them with streaming stores.
+    stream_weights_ = threads > 1 && local_shards_ > 1;
     chunk_sumsq_.assign(static_cast<std::size_t>(chunks), 0.0);
     chunk_bad_.assign(static_cast<std::size_t>(chunks), 0);
     model.init_parameters(params_.data(), config.init.value_or(default_init(model.spec().hidden_activation)),
@@ -147,21 +161,35 @@ static double sum_of_squares(const float* g, std::int64_t n, float scale) {
 // additions in the same order as with whole-chunk levels.
 constexpr std::int64_t block_floats = 1024;
 
-// Sums chunk `chunk` of this rank's shard gradients into its first shard's buffer along
-// the fixed tree, clearing the other shards' buffers as it consumes them.
+// Where the sum of shards [first, first + count) lies while the tree runs: in `root` if the
+// range holds it, else in its first shard's buffer.
+static std::int64_t holder(std::int64_t first, std::int64_t count, std::int64_t root) {
+    return root >= first && root < first + count ? root : first;
+}
+
+// Sums chunk `chunk` of this rank's shard gradients into its root shard's buffer along the
+// fixed tree, clearing the other shards' buffers as it consumes them. Each pair of partial
+// sums (left, right) is added into the one holding the root, else into the left: a + b and
+// b + a are the same float, so the root changes where the sum lands, not its bits.
 void Trainer::reduce_chunk(std::int64_t chunk) {
     const std::int64_t begin = chunk * chunk_floats;
     const std::int64_t end = std::min(begin + chunk_floats, params_.size());
+    const std::int64_t root = chunk_root_[static_cast<std::size_t>(chunk)];
+    auto grads = [&](std::int64_t s) { return workspaces_[static_cast<std::size_t>(s)]->grads.data(); };
     for (std::int64_t b = begin; b < end; b += block_floats) {
         const std::int64_t n = std::min(block_floats, end - b);
         for (std::int64_t stride = 1; stride < local_shards_; stride *= 2) {
             for (std::int64_t s = 0; s + stride < local_shards_; s += 2 * stride) {
-                float* into = workspaces_[static_cast<std::size_t>(s)]->grads.data();
-                float* from = workspaces_[static_cast<std::size_t>(s + stride)]->grads.data();
-                add_and_clear(into + b, from + b, n);
+                const std::int64_t left = holder(s, stride, root), right = holder(s + stride, stride, root);
+                if (right == root) add_and_clear(grads(right) + b, grads(left) + b, n);
+                else add_and_clear(grads(left) + b, grads(right) + b, n);
             }
         }
     }
+}
+
+const float* Trainer::reduced_gradient(std::int64_t chunk) const {
+    return workspaces_[static_cast<std::size_t>(chunk_root_[static_cast<std::size_t>(chunk)])]->grads.data();
 }
 
 // Records whether the reduced gradient's chunk holds NaN/Inf and, when clipping needs the
@@ -170,7 +198,7 @@ void Trainer::reduce_chunk(std::int64_t chunk) {
 void Trainer::check_chunk(std::int64_t chunk, float grad_scale) {
     const std::int64_t begin = chunk * chunk_floats;
     const std::int64_t end = std::min(begin + chunk_floats, params_.size());
-    const float* g = workspaces_[0]->grads.data();
+    const float* g = reduced_gradient(chunk);
     const bool bad = any_non_finite(g + begin, end - begin);
     chunk_bad_[static_cast<std::size_t>(chunk)] = bad ? 1 : 0;
     chunk_sumsq_[static_cast<std::size_t>(chunk)] =
@@ -192,10 +220,9 @@ std::string Trainer::first_non_finite_layer(std::int64_t n) const {
 }
 
 void Trainer::throw_non_finite_gradient() const {
-    const float* g = workspaces_[0]->grads.data();
     for (const Slot& slot : model_.layout().slots())
-        for (std::int64_t i = 0; i < slot.size(); ++i)
-            if (!std::isfinite(g[slot.offset + i]))
+        for (std::int64_t i = slot.offset; i < slot.offset + slot.size(); ++i)
+            if (!std::isfinite(reduced_gradient(i / chunk_floats)[i]))
                 throw NumericError("step " + std::to_string(step_ + 1) +
                                    ": the gradient is not finite (NaN or Inf), first in " +
                                    slot.name + " (hint: lower " + field_ref("lr") + ", use " +
@@ -203,19 +230,40 @@ void Trainer::throw_non_finite_gradient() const {
     throw NumericError("step " + std::to_string(step_ + 1) + ": the gradient norm overflowed");
 }
 
+// The optimizer step over chunk `chunk` with its reduced gradient, which it then clears
+// (consumed; see add_and_clear). The new weights that the next step's passes read (fp32
+// params, or their bf16 roundings) go out with streaming stores when several threads read
+// them (stream_store.hpp), one block at a time through a buffer on the stack.
+void Trainer::update_chunk(std::int64_t chunk, const StepScalars& scalars) {
+    const std::int64_t begin = chunk * chunk_floats, end = std::min(begin + chunk_floats, params_.size());
+    float* grad = workspaces_[static_cast<std::size_t>(chunk_root_[static_cast<std::size_t>(chunk)])]->grads.data();
+    const bool bf16 = params_bf16_.size() > 0;
+    if (!stream_weights_ || bf16) optimizer_.update(params_.data(), grad, begin, end, scalars);
+    if (stream_weights_) {
+        for (std::int64_t b = begin; b < end; b += block_floats) {
+            const std::int64_t n = std::min(block_floats, end - b);
+            alignas(64) float block[block_floats];
+            alignas(64) bf16_bits block_bf16[block_floats];
+            if (bf16) {
+                convert_to_bf16(block_bf16, params_.data() + b, n);
+                stream_copy(params_bf16_.data() + b, block_bf16, sizeof(bf16_bits) * static_cast<std::size_t>(n));
+            } else {
+                optimizer_.update_into(params_.data(), grad, b, b + n, scalars, block);
+                stream_copy(params_.data() + b, block, sizeof(float) * static_cast<std::size_t>(n));
+            }
+        }
+        stream_fence();
+    } else {
+        round_weights(begin, end);  // bf16 GEMM inputs: the chunk's new weights, while in cache
+    }
+    std::memset(grad + begin, 0, sizeof(float) * static_cast<std::size_t>(end - begin));
+}
+
 void Trainer::reduce_and_update(std::int64_t n) {
     const std::int64_t chunks = static_cast<std::int64_t>(chunk_sumsq_.size());
     const float inv_batch = 1.0f / static_cast<float>(n);
     const float lr = learning_rate(config_.schedule, step_);
-    float* params = params_.data();
-    float* grad = workspaces_[0]->grads.data();
-    auto update_chunk = [&](std::int64_t c, const StepScalars& scalars) {
-        const std::int64_t begin = c * chunk_floats, end = std::min(begin + chunk_floats, params_.size());
-        optimizer_.update(params, grad, begin, end, scalars);
-        round_weights(begin, end);  // bf16 GEMM inputs: the chunk's new weights, while in cache
-        // Consumed: clear it while it is in cache (see add_and_clear).
-        std::memset(grad + begin, 0, sizeof(float) * static_cast<std::size_t>(end - begin));
-    };
+    float* grad = workspaces_[0]->grads.data();  // the whole sum, across ranks
     auto any_bad = [&] {
         for (unsigned char bad : chunk_bad_)
             if (bad) return true;

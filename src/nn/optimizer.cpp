@@ -10,6 +10,11 @@
 
 namespace mlptrain {
 
+// The moment buffer from element `begin`, or null for a buffer this rule does not keep.
+static float* moment(AlignedBuffer& buffer, std::int64_t begin) {
+    return buffer.size() > 0 ? buffer.data() + begin : nullptr;
+}
+
 OptimizerKind parse_optimizer(const std::string& name, const std::string& field) {
     if (name == "sgd") return OptimizerKind::sgd;
     if (name == "adam") return OptimizerKind::adam;
@@ -43,57 +48,75 @@ StepScalars Optimizer::scalars(std::int64_t t, float lr, float grad_scale) const
     return s;
 }
 
-// Cloned per vector width (core/simd.hpp): every line is an element-wise map, the same bits
-// at any width. Adam's √ and ÷ vectorize because CMakeLists.txt compiles this file with
-// -fno-math-errno (correctly rounded at any width; only the errno side effect goes).
-MLPTRAIN_VECTOR_CLONES
-void Optimizer::update(float* params, const float* grad, std::int64_t begin, std::int64_t end,
-                       const StepScalars& s) {
-    const float lr = s.lr, scale = s.grad_scale, l2 = config_.l2;
-    const float decay = 1.0f - s.lr * config_.weight_decay;
-    const bool decoupled = config_.weight_decay != 0.0f;
-    if (config_.kind == OptimizerKind::sgd) {
-        const float mu = config_.momentum;
-        float* v = first_.data();
+// One update over n elements: θ = p[i], new θ into out[i], moments m[i] and v[i] (those the
+// rule has), the gradient g[i]. Forced inline into the two cloned entry points below, so
+// each compiles it for its own ISA, and the in-place one with out == p as one value: the
+// vectorizer sees the distance 0 and needs no runtime alias check.
+static MLPTRAIN_CLONE_INLINE void apply_update(const OptimizerConfig& config, const StepScalars& s, const float* p,
+                                              float* out, const float* grad, float* m, float* v, std::int64_t n) {
+    const float lr = s.lr, scale = s.grad_scale, l2 = config.l2;
+    const float decay = 1.0f - s.lr * config.weight_decay;
+    const bool decoupled = config.weight_decay != 0.0f;
+    if (config.kind == OptimizerKind::sgd) {
+        const float mu = config.momentum;
         if (mu == 0.0f) {
-            for (std::int64_t i = begin; i < end; ++i) {
-                const float g = scale * grad[i] + l2 * params[i];
-                if (decoupled) params[i] *= decay;
-                params[i] -= lr * g;
+            for (std::int64_t i = 0; i < n; ++i) {
+                const float g = scale * grad[i] + l2 * p[i];
+                float theta = p[i];
+                if (decoupled) theta *= decay;
+                out[i] = theta - lr * g;
             }
-        } else if (config_.nesterov) {
-            for (std::int64_t i = begin; i < end; ++i) {
-                const float g = scale * grad[i] + l2 * params[i];
-                v[i] = mu * v[i] + g;
-                if (decoupled) params[i] *= decay;
-                params[i] -= lr * (g + mu * v[i]);
+        } else if (config.nesterov) {
+            for (std::int64_t i = 0; i < n; ++i) {
+                const float g = scale * grad[i] + l2 * p[i];
+                m[i] = mu * m[i] + g;
+                float theta = p[i];
+                if (decoupled) theta *= decay;
+                out[i] = theta - lr * (g + mu * m[i]);
             }
         } else {
-            for (std::int64_t i = begin; i < end; ++i) {
-                const float g = scale * grad[i] + l2 * params[i];
-                v[i] = mu * v[i] + g;
-                if (decoupled) params[i] *= decay;
-                params[i] -= lr * v[i];
+            for (std::int64_t i = 0; i < n; ++i) {
+                const float g = scale * grad[i] + l2 * p[i];
+                m[i] = mu * m[i] + g;
+                float theta = p[i];
+                if (decoupled) theta *= decay;
+                out[i] = theta - lr * m[i];
             }
         }
         return;
     }
     // Adam (as in Kingma & Ba, and PyTorch) folds weight decay into the gradient; AdamW
     // (Loshchilov & Hutter) decouples it. Only the latter decays at the same rate for all.
-    const bool adam_l2 = config_.kind == OptimizerKind::adam;
-    const float adam_decay = adam_l2 ? config_.weight_decay : 0.0f;
+    const bool adam_l2 = config.kind == OptimizerKind::adam;
+    const float adam_decay = adam_l2 ? config.weight_decay : 0.0f;
     const bool adamw_decay = !adam_l2 && decoupled;
-    const float b1 = config_.beta1, b2 = config_.beta2, eps = config_.epsilon;
+    const float b1 = config.beta1, b2 = config.beta2, eps = config.epsilon;
     const float inv_c1 = 1.0f / s.bias_correction1, inv_c2 = 1.0f / s.bias_correction2;
-    float* m = first_.data();
-    float* v = second_.data();
-    for (std::int64_t i = begin; i < end; ++i) {
-        const float g = scale * grad[i] + (l2 + adam_decay) * params[i];
+    for (std::int64_t i = 0; i < n; ++i) {
+        const float g = scale * grad[i] + (l2 + adam_decay) * p[i];
         m[i] = b1 * m[i] + (1.0f - b1) * g;
         v[i] = b2 * v[i] + (1.0f - b2) * (g * g);
-        if (adamw_decay) params[i] *= decay;
-        params[i] -= lr * (m[i] * inv_c1) / (std::sqrt(v[i] * inv_c2) + eps);
+        float theta = p[i];
+        if (adamw_decay) theta *= decay;
+        out[i] = theta - lr * (m[i] * inv_c1) / (std::sqrt(v[i] * inv_c2) + eps);
     }
+}
+
+// Cloned per vector width (core/simd.hpp): every line is an element-wise map, the same bits
+// at any width. Adam's √ and ÷ vectorize because CMakeLists.txt compiles this file with
+// -fno-math-errno (correctly rounded at any width; only the errno side effect goes).
+MLPTRAIN_VECTOR_CLONES
+void Optimizer::update(float* params, const float* grad, std::int64_t begin, std::int64_t end,
+                       const StepScalars& s) {
+    float* p = params + begin;
+    apply_update(config_, s, p, p, grad + begin, moment(first_, begin), moment(second_, begin), end - begin);
+}
+
+MLPTRAIN_VECTOR_CLONES
+void Optimizer::update_into(const float* params, const float* grad, std::int64_t begin, std::int64_t end,
+                            const StepScalars& s, float* __restrict out) {
+    apply_update(config_, s, params + begin, out, grad + begin, moment(first_, begin), moment(second_, begin),
+                 end - begin);
 }
 
 std::vector<std::string> Optimizer::moment_names() const {

@@ -29,9 +29,10 @@ public:
 
     int threads() const { return threads_; }
 
-    // Runs body(i) for every i in [0, count) and returns when all are done. Inline on the
-    // calling thread for one thread or one item (no scheduling cost for tiny networks).
-    // Allocates nothing.
+    // Runs body(i) for every i in [0, count) and returns when all are done: thread k of n
+    // takes the k-th of n contiguous blocks of [0, count), the same thread each call (for
+    // the caches; no result depends on it). Inline on the calling thread for one thread or
+    // one item (no scheduling cost for tiny networks). Allocates nothing.
     template <typename Body>
     void run(std::int64_t count, const Body& body) {
         if (threads_ == 1 || count == 1) {

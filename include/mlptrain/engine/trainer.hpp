@@ -130,6 +130,9 @@ private:
     void run_shards(const Dataset& data, const std::int64_t* rows, std::int64_t n);
     void reduce_and_update(std::int64_t n);
     void reduce_chunk(std::int64_t chunk);
+    // The buffer that holds chunk `chunk`'s reduced gradient after reduce_chunk.
+    const float* reduced_gradient(std::int64_t chunk) const;
+    void update_chunk(std::int64_t chunk, const StepScalars& scalars);
     void check_chunk(std::int64_t chunk, float grad_scale);
     void throw_non_finite_gradient() const;
     std::string first_non_finite_layer(std::int64_t n) const;
@@ -158,6 +161,8 @@ private:
     std::vector<double> shard_loss_;
     std::vector<double> chunk_sumsq_;
     std::vector<unsigned char> chunk_bad_;
+    std::vector<std::int64_t> chunk_root_;  // the shard buffer each chunk is reduced into
+    bool stream_weights_ = false;           // write the weights with streaming stores
     // Every local shard's gradient buffer is all zeros: true at construction (AlignedBuffer
     // zero-fills), false from a step's backward passes until its update has cleared them
     // all, so that after a step that threw the next one overwrites them instead of adding

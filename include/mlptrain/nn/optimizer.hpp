@@ -52,6 +52,12 @@ public:
     //   adam: g += λ·θ (weight decay as an L2 term, as Adam defines it)
     void update(float* params, const float* grad, std::int64_t begin, std::int64_t end,
                 const StepScalars& s);
+    // The same step with θ read from params[begin, end) and the new θ written to
+    // out[0, end − begin) (which must not overlap params); the moments update in place. The
+    // trainer writes the new weights through a small buffer this way when several threads
+    // read them (see Trainer::update_chunk).
+    void update_into(const float* params, const float* grad, std::int64_t begin, std::int64_t end,
+                     const StepScalars& s, float* out);
 
     // Moment buffers, named for checkpoints: "momentum" (sgd with μ > 0), or "exp_avg" and
     // "exp_avg_sq" (adam).
