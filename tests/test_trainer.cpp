@@ -618,11 +618,14 @@ TEST_CASE("every step starts from cleared gradient buffers") {
     const std::vector<std::int64_t> rows = range(0, 512);
     const Model model(spec_of({64, 256, 3}, Activation::relu));
     REQUIRE(model.layout().total() > 16384);
+    for (int threads : {1, 2})  // 2: one staged sweep (reduce, check, update), then a swap
     for (auto kind : {mlptrain::OptimizerKind::sgd, mlptrain::OptimizerKind::adam}) {
         const std::string name = mlptrain::optimizer_name(kind);
+        CAPTURE(threads);
         CAPTURE(name);
         TrainConfig config = sgd_config(1, 256, 0.01f, 0.9f);  // 64 rows per shard
         config.optimizer.kind = kind;
+        config.threads = threads;
         config.shards = 4;
         Trainer trainer(model, config, 0), resumed(model, config, 0);
         for (int step = 0; step < 2; ++step) trainer.train_step(data, rows.data() + 256 * step, 256);
@@ -645,12 +648,15 @@ TEST_CASE("the step after a NumericError gives the bits of a fresh trainer's ste
     Dataset bad = good;
     bad.x[64 * 200 + 2] = std::numeric_limits<float>::quiet_NaN();  // row 200: the second shard
     const std::vector<std::int64_t> rows = range(0, 256);
+    for (int threads : {1, 2})  // 2: the bad step's staged sweep is abandoned, not committed
     for (Activation act : {Activation::relu, Activation::identity}) {
         const std::string name = mlptrain::activation_name(act);
+        CAPTURE(threads);
         CAPTURE(name);
         const Model model(spec_of({64, 256, 3}, act));
         REQUIRE(model.layout().total() > 16384);
         TrainConfig config = sgd_config(1, 256, 0.01f, 0.9f);
+        config.threads = threads;
         config.shards = 2;
         Trainer recovered(model, config, 0), fresh(model, config, 0);
         recovered.train_step(good, rows.data(), 256);

@@ -89,6 +89,18 @@ Trainer::Trainer(const Model& model, const TrainConfig& config, std::int64_t tar
     // Every thread's passes read all the weights; see stream_store.hpp for why the update
     // then writes them with streaming stores.
     stream_weights_ = threads > 1 && local_shards_ > 1;
+    // OpenBLAS's weight-gradient GEMMs add onto zeroed buffers (see add_and_clear); oneDNN's
+    // overwrite theirs, so clearing them would only cost two passes over memory.
+    clear_grads_ = config.gemm.backend == GemmBackend::openblas;
+    // One staged sweep where several threads share the step (see reduce_and_update); one
+    // thread runs both sweeps inline, with no fork-join to save, and the spare buffers
+    // would only add to what its caches hold (measured: no gain on one thread).
+    one_sweep_ = stream_weights_ && comm_->size() == 1 && !(config.clip_norm > 0.0f);
+    if (one_sweep_) {  // the spare buffers of a staged step
+        next_params_ = AlignedBuffer(model.layout().total());
+        if (params_bf16_.size() > 0) next_params_bf16_ = Bf16Buffer(model.layout().total());
+        optimizer_.enable_staging();
+    }
     chunk_sumsq_.assign(static_cast<std::size_t>(chunks), 0.0);
     chunk_bad_.assign(static_cast<std::size_t>(chunks), 0);
     model.init_parameters(params_.data(), config.init.value_or(default_init(model.spec().hidden_activation)),
@@ -129,6 +141,13 @@ static void add_and_clear(float* into, float* from, std::int64_t n) {
         into[i] += from[i];
         from[i] = 0.0f;
     }
+}
+
+// into[i] += from[i] for i < n: where the next backward pass overwrites `from` anyway
+// (oneDNN; see clear_grads_).
+MLPTRAIN_VECTOR_CLONES
+static void add_into(float* into, const float* from, std::int64_t n) {
+    for (std::int64_t i = 0; i < n; ++i) into[i] += from[i];
 }
 
 // Whether g[0..n) holds a NaN or ±Inf (exponent bits all ones), in integer and/add/or that
@@ -181,8 +200,10 @@ void Trainer::reduce_chunk(std::int64_t chunk) {
         for (std::int64_t stride = 1; stride < local_shards_; stride *= 2) {
             for (std::int64_t s = 0; s + stride < local_shards_; s += 2 * stride) {
                 const std::int64_t left = holder(s, stride, root), right = holder(s + stride, stride, root);
-                if (right == root) add_and_clear(grads(right) + b, grads(left) + b, n);
-                else add_and_clear(grads(left) + b, grads(right) + b, n);
+                float* into = grads(right == root ? right : left) + b;
+                float* from = grads(right == root ? left : right) + b;
+                if (clear_grads_) add_and_clear(into, from, n);
+                else add_into(into, from, n);
             }
         }
     }
@@ -230,33 +251,54 @@ void Trainer::throw_non_finite_gradient() const {
     throw NumericError("step " + std::to_string(step_ + 1) + ": the gradient norm overflowed");
 }
 
+// θ′ for [begin, end) into to[0, end − begin): staged (to the spare buffers commit_step
+// swaps in), or in place when `to` is params_ + begin.
+void Trainer::step_weights(std::int64_t begin, std::int64_t end, const float* grad, const StepScalars& scalars,
+                           float* to, bool staged) {
+    if (staged) optimizer_.update_staged(params_.data(), grad, begin, end, scalars, to);
+    else if (to == params_.data() + begin) optimizer_.update(params_.data(), grad, begin, end, scalars);
+    else optimizer_.update_into(params_.data(), grad, begin, end, scalars, to);
+}
+
 // The optimizer step over chunk `chunk` with its reduced gradient, which it then clears
-// (consumed; see add_and_clear). The new weights that the next step's passes read (fp32
-// params, or their bf16 roundings) go out with streaming stores when several threads read
-// them (stream_store.hpp), one block at a time through a buffer on the stack.
-void Trainer::update_chunk(std::int64_t chunk, const StepScalars& scalars) {
+// where clear_grads_ says (consumed; see add_and_clear). A staged step writes the new
+// weights and moments to the spare buffers that commit_step() makes current. The new
+// weights that the next step's passes read (fp32 params, or their bf16 roundings) go out
+// with streaming stores when several threads read them (stream_store.hpp), one block at a
+// time through a buffer on the stack.
+void Trainer::update_chunk(std::int64_t chunk, const StepScalars& scalars, bool staged) {
     const std::int64_t begin = chunk * chunk_floats, end = std::min(begin + chunk_floats, params_.size());
     float* grad = workspaces_[static_cast<std::size_t>(chunk_root_[static_cast<std::size_t>(chunk)])]->grads.data();
     const bool bf16 = params_bf16_.size() > 0;
-    if (!stream_weights_ || bf16) optimizer_.update(params_.data(), grad, begin, end, scalars);
+    float* weights = (staged ? next_params_ : params_).data();
+    bf16_bits* weights_bf16 = (staged ? next_params_bf16_ : params_bf16_).data();
+    // Only this thread reads the fp32 weights where the GEMMs read their bf16 roundings.
+    if (!stream_weights_ || bf16) step_weights(begin, end, grad, scalars, weights + begin, staged);
     if (stream_weights_) {
         for (std::int64_t b = begin; b < end; b += block_floats) {
             const std::int64_t n = std::min(block_floats, end - b);
             alignas(64) float block[block_floats];
             alignas(64) bf16_bits block_bf16[block_floats];
             if (bf16) {
-                convert_to_bf16(block_bf16, params_.data() + b, n);
-                stream_copy(params_bf16_.data() + b, block_bf16, sizeof(bf16_bits) * static_cast<std::size_t>(n));
+                convert_to_bf16(block_bf16, weights + b, n);
+                stream_copy(weights_bf16 + b, block_bf16, sizeof(bf16_bits) * static_cast<std::size_t>(n));
             } else {
-                optimizer_.update_into(params_.data(), grad, b, b + n, scalars, block);
-                stream_copy(params_.data() + b, block, sizeof(float) * static_cast<std::size_t>(n));
+                step_weights(b, b + n, grad, scalars, block, staged);
+                stream_copy(weights + b, block, sizeof(float) * static_cast<std::size_t>(n));
             }
         }
         stream_fence();
-    } else {
-        round_weights(begin, end);  // bf16 GEMM inputs: the chunk's new weights, while in cache
+    } else if (bf16) {
+        convert_to_bf16(weights_bf16 + begin, weights + begin, end - begin);  // while in cache
     }
-    std::memset(grad + begin, 0, sizeof(float) * static_cast<std::size_t>(end - begin));
+    if (clear_grads_) std::memset(grad + begin, 0, sizeof(float) * static_cast<std::size_t>(end - begin));
+}
+
+// A staged step's new weights and moments become the current ones.
+void Trainer::commit_step() {
+    std::swap(params_, next_params_);
+    std::swap(params_bf16_, next_params_bf16_);
+    optimizer_.commit_staged();
 }
 
 void Trainer::reduce_and_update(std::int64_t n) {
@@ -271,14 +313,26 @@ void Trainer::reduce_and_update(std::int64_t n) {
     };
 
     // Reduce this rank's shards, combine the ranks (continuing the same tree), check every
-    // chunk, and only then step: a step that finds NaN/Inf changes nothing. Clipping uses
-    // the global norm, a fixed-order sum of the chunks' norms.
+    // chunk, and only then step: a step that finds NaN/Inf changes nothing (tested).
     //
-    // Not one sweep. Reduce, check and update per chunk in a single pass would update early
-    // chunks before a later chunk is found to hold NaN/Inf, and break that promise (tested);
-    // a deferred commit (θ′, v′ into spare buffers, swapped at the end) would save only the
-    // second read of the reduced gradient, about 1 % of a step. So: sweep 1 reduces and
-    // checks each chunk while it is in cache, sweep 2 updates.
+    // One sweep where it can (several threads, one rank, no clipping): each task reduces,
+    // checks and updates its chunk while the chunk is in cache, writing the new weights and
+    // moments to spare buffers, and the step commits them (a swap) only when every chunk
+    // was finite. That saves a fork-join and a pass over the gradient. Across ranks the
+    // allreduce needs every chunk reduced first, and clipping needs the global norm: two
+    // sweeps, reduce and check, then update in place; one thread runs those inline.
+    if (one_sweep_) {
+        const StepScalars scalars = optimizer_.scalars(step_ + 1, lr, inv_batch);
+        workers_.run(chunks, [&](std::int64_t c) {
+            reduce_chunk(c);
+            check_chunk(c, inv_batch);
+            if (!chunk_bad_[static_cast<std::size_t>(c)]) update_chunk(c, scalars, true);
+        });
+        if (any_bad()) throw_non_finite_gradient();
+        commit_step();
+        grads_zero_ = clear_grads_;
+        return;
+    }
     if (comm_->size() == 1) {
         workers_.run(chunks, [&](std::int64_t c) {
             reduce_chunk(c);
@@ -301,8 +355,8 @@ void Trainer::reduce_and_update(std::int64_t n) {
         clip = norm > config_.clip_norm ? config_.clip_norm / norm : 1.0;
     }
     const StepScalars scalars = optimizer_.scalars(step_ + 1, lr, static_cast<float>(inv_batch * clip));
-    workers_.run(chunks, [&](std::int64_t c) { update_chunk(c, scalars); });
-    grads_zero_ = true;  // the tree cleared shards 1.., the update shard 0
+    workers_.run(chunks, [&](std::int64_t c) { update_chunk(c, scalars, false); });
+    grads_zero_ = clear_grads_;  // the tree cleared the consumed shards, the update the root
 }
 
 // Σ values[0..n) in the fixed pairwise tree (values is overwritten).
