@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <string>
 
-#include <oneapi/tbb/blocked_range.h>
 #include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/info.h>
 #include <oneapi/tbb/parallel_for.h>
@@ -105,14 +104,7 @@ void WorkerPool::run_on_workers(std::int64_t count, void (*call)(const void*, st
     // The static partitioner: thread k runs the k-th contiguous block of [0, count), the
     // same thread every call (no stealing), so what a thread wrote in one phase is in its
     // cache in the next (see Trainer's chunk roots).
-    arena_->arena->execute([&] {
-        tbb::parallel_for(
-            tbb::blocked_range<std::int64_t>(0, count),
-            [&](const tbb::blocked_range<std::int64_t>& r) {
-                for (std::int64_t i = r.begin(); i != r.end(); ++i) task(i);
-            },
-            tbb::static_partitioner());
-    });
+    arena_->arena->execute([&] { tbb::parallel_for(std::int64_t{0}, count, task, tbb::static_partitioner()); });
 #ifdef MLPTRAIN_TSAN
     __tsan_acquire(&tsan_join_token);
 #endif
