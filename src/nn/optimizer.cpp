@@ -69,23 +69,15 @@ static MLPTRAIN_CLONE_INLINE void apply_update(const OptimizerConfig& config, co
                 if (decoupled) theta *= decay;
                 out[i] = theta - lr * g;
             }
-        } else if (config.nesterov) {
-            for (std::int64_t i = 0; i < n; ++i) {
-                const float g = scale * grad[i] + l2 * p[i];
-                const float velocity = mu * m[i] + g;
-                m_out[i] = velocity;
-                float theta = p[i];
-                if (decoupled) theta *= decay;
-                out[i] = theta - lr * (g + mu * velocity);
-            }
         } else {
+            const bool nesterov = config.nesterov;
             for (std::int64_t i = 0; i < n; ++i) {
                 const float g = scale * grad[i] + l2 * p[i];
                 const float velocity = mu * m[i] + g;
                 m_out[i] = velocity;
                 float theta = p[i];
                 if (decoupled) theta *= decay;
-                out[i] = theta - lr * velocity;
+                out[i] = theta - lr * (nesterov ? g + mu * velocity : velocity);
             }
         }
         return;
