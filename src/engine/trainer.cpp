@@ -209,7 +209,7 @@ void Trainer::reduce_chunk(std::int64_t chunk) {
     }
 }
 
-const float* Trainer::reduced_gradient(std::int64_t chunk) const {
+float* Trainer::reduced_gradient(std::int64_t chunk) const {
     return workspaces_[static_cast<std::size_t>(chunk_root_[static_cast<std::size_t>(chunk)])]->grads.data();
 }
 
@@ -268,7 +268,7 @@ void Trainer::step_weights(std::int64_t begin, std::int64_t end, const float* gr
 // time through a buffer on the stack.
 void Trainer::update_chunk(std::int64_t chunk, const StepScalars& scalars, bool staged) {
     const std::int64_t begin = chunk * chunk_floats, end = std::min(begin + chunk_floats, params_.size());
-    float* grad = workspaces_[static_cast<std::size_t>(chunk_root_[static_cast<std::size_t>(chunk)])]->grads.data();
+    float* grad = reduced_gradient(chunk);
     const bool bf16 = params_bf16_.size() > 0;
     float* weights = (staged ? next_params_ : params_).data();
     bf16_bits* weights_bf16 = (staged ? next_params_bf16_ : params_bf16_).data();

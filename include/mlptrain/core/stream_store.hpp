@@ -3,11 +3,11 @@
 //
 // Why: after a step's passes, every core's cache holds the weights as shared lines. A core
 // that then overwrites its part with ordinary stores must upgrade each line (invalidate the
-// others' copies) one at a time; measured on the project's 2-core Zen 5 VM, writing 470 KiB
-// of lines the other core had read took 175 µs, against 11 µs for lines only this core held
-// and 33 µs with streaming stores, which invalidate every copy as part of the write and send
-// the line to memory. The other cores' next reads come from memory instead of a cache, at
-// about the same cost (17 µs against 19 µs).
+// others' copies) one at a time; measured on the project's 2-core Zen 5 VM
+// (scripts/coherence_bench.sh), writing 470 KiB of lines the other core had read took
+// 121-182 µs, against 9-11 µs for lines only this core held and 33-49 µs with streaming
+// stores, which invalidate every copy as part of the write and send the line to memory.
+// The other cores' next reads then come from memory instead of another core's cache.
 #pragma once
 
 #include <cstddef>

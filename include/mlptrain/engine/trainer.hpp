@@ -131,7 +131,7 @@ private:
     void reduce_and_update(std::int64_t n);
     void reduce_chunk(std::int64_t chunk);
     // The buffer that holds chunk `chunk`'s reduced gradient after reduce_chunk.
-    const float* reduced_gradient(std::int64_t chunk) const;
+    float* reduced_gradient(std::int64_t chunk) const;
     void step_weights(std::int64_t begin, std::int64_t end, const float* grad, const StepScalars& scalars,
                       float* to, bool staged);
     void update_chunk(std::int64_t chunk, const StepScalars& scalars, bool staged);
