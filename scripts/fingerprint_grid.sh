@@ -3,8 +3,9 @@
 # runs every element-wise path of the step: each hidden activation, SGD (momentum, Nesterov,
 # none), Adam, AdamW, L2, weight decay, clipping on and off, dropout, 1/2/4 shards, 1 and 2
 # threads, 2 MPI ranks (when mpirun is installed), the float (CSV) and uint8 (IDX) gathers,
-# models above and below OpenBLAS's small-matrix limit. Two builds, or one build before and
-# after a change, compute the same bits exactly when their outputs are equal: diff them.
+# models above and below OpenBLAS's small-matrix limit, and oneDNN fp32 and bf16 where the
+# build and CPU have them. Two builds, or one build before and after a change, compute the
+# same bits exactly when their outputs are equal: diff them.
 #
 # usage: scripts/fingerprint_grid.sh BINARY [--kernels env|Haswell|native]
 #   env (default): the environment as it is (this machine sets OPENBLAS_CORETYPE=Haswell);
@@ -82,6 +83,16 @@ if [[ -r $FM/train-images-idx3-ubyte.gz ]]; then
     run fmnist-256-128-b64    -- "${F[@]}" --layers 256,128 --batch-size 64 --threads 2 --lr 0.05
     run fmnist-nostd-adamw    -- "${F[@]}" --layers 512 --batch-size 128 --no-standardize --optimizer adamw --lr 0.001
     run fmnist-clip-dropout   -- "${F[@]}" --layers 512,256 --batch-size 256 --clip-norm 1 --dropout 0.2 --lr 0.05
+    # oneDNN fp32 and bf16, where the build has oneDNN and the CPU bf16 dot products.
+    probe() { "${ENVV[@]}" "$BIN" bench --layers 1024,1024,10 --batch-size 256 --steps 1 --warmup 0 --no-ceiling "$@" >/dev/null 2>&1; }
+    if probe --gemm onednn; then
+        run fmnist-onednn-t2  -- "${F[@]}" --layers 1024,1024 --batch-size 256 --threads 2 --lr 0.05 --gemm onednn
+        run fmnist-onednn-t1  -- "${F[@]}" --layers 1024,1024 --batch-size 256 --threads 1 --lr 0.05 --gemm onednn
+    fi
+    if probe --precision bf16 --no-fallback; then
+        run fmnist-bf16-t2    -- "${F[@]}" --layers 1024,1024 --batch-size 256 --threads 2 --lr 0.05 --precision bf16
+        run fmnist-bf16-t1    -- "${F[@]}" --layers 1024,1024 --batch-size 256 --threads 1 --lr 0.05 --precision bf16
+    fi
 fi
 # The kernels the runs used (fingerprints match per machine type and core).
 printf 'blas core\t%s\n' "$("${ENVV[@]}" "$BIN" bench --layers 4,3 --batch-size 4 --steps 1 --warmup 0 --no-ceiling --json 2>/dev/null |

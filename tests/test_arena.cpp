@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "mlptrain/core/arena.hpp"
+#include "mlptrain/core/prefetch.hpp"
 #include "mlptrain/core/stream_store.hpp"
 
 using mlptrain::AlignedBuffer;
@@ -160,5 +161,18 @@ TEST_CASE("stream_copy copies every byte at any alignment") {
             for (std::size_t i = 0; i < to.size(); ++i)
                 exact = exact && to[i] == (i >= offset && i < offset + bytes ? from[i] : 0xEE);
             CHECK(exact);
+        }
+}
+
+// prefetch_for_write is a hint: at any alignment and length (zero, less than a line, across
+// lines) it leaves every byte as it was.
+TEST_CASE("prefetch_for_write changes no memory") {
+    std::vector<unsigned char> bytes(1000);
+    for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<unsigned char>(i * 13 + 1);
+    const std::vector<unsigned char> before = bytes;
+    for (std::size_t offset : {0u, 1u, 63u, 64u, 100u})
+        for (std::size_t length : {0u, 1u, 63u, 64u, 65u, 500u, 900u}) {
+            mlptrain::prefetch_for_write(bytes.data() + offset, length);
+            CHECK(bytes == before);
         }
 }

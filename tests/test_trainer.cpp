@@ -618,7 +618,7 @@ TEST_CASE("every step starts from cleared gradient buffers") {
     const std::vector<std::int64_t> rows = range(0, 512);
     const Model model(spec_of({64, 256, 3}, Activation::relu));
     REQUIRE(model.layout().total() > 16384);
-    for (int threads : {1, 2})  // 2: one staged sweep (reduce, check, update), then a swap
+    for (int threads : {1, 2})  // 2: prefetched reduction, streamed weights
     for (auto kind : {mlptrain::OptimizerKind::sgd, mlptrain::OptimizerKind::adam}) {
         const std::string name = mlptrain::optimizer_name(kind);
         CAPTURE(threads);
@@ -648,7 +648,7 @@ TEST_CASE("the step after a NumericError gives the bits of a fresh trainer's ste
     Dataset bad = good;
     bad.x[64 * 200 + 2] = std::numeric_limits<float>::quiet_NaN();  // row 200: the second shard
     const std::vector<std::int64_t> rows = range(0, 256);
-    for (int threads : {1, 2})  // 2: the bad step's staged sweep is abandoned, not committed
+    for (int threads : {1, 2})  // 2: the bad step is found by two threads' checks
     for (Activation act : {Activation::relu, Activation::identity}) {
         const std::string name = mlptrain::activation_name(act);
         CAPTURE(threads);

@@ -3,7 +3,6 @@
 #include "mlptrain/nn/optimizer.hpp"
 
 #include <cmath>
-#include <utility>
 
 #include "mlptrain/core/error.hpp"
 #include "mlptrain/core/simd.hpp"
@@ -49,14 +48,12 @@ StepScalars Optimizer::scalars(std::int64_t t, float lr, float grad_scale) const
     return s;
 }
 
-// One update over n elements: θ = p[i] with gradient g[i] and moments m[i], v[i] (those the
-// rule keeps); the new θ goes to out[i], the new moments to m_out[i] and v_out[i]. Forced
-// inline into the cloned entry points below, so each compiles it for its own ISA; where an
-// output is its input they pass one pointer twice, so the vectorizer sees the distance 0
-// and needs no alias check.
+// One update over n elements: θ = p[i], new θ into out[i], moments m[i] and v[i] (those the
+// rule keeps) in place, the gradient g[i]. Forced inline into the two cloned entry points
+// below, so each compiles it for its own ISA, and the in-place one with out == p as one
+// value: the vectorizer sees the distance 0 and needs no runtime alias check.
 static MLPTRAIN_CLONE_INLINE void apply_update(const OptimizerConfig& config, const StepScalars& s, const float* p,
-                                              float* out, const float* grad, const float* m, float* m_out,
-                                              const float* v, float* v_out, std::int64_t n) {
+                                              float* out, const float* grad, float* m, float* v, std::int64_t n) {
     const float lr = s.lr, scale = s.grad_scale, l2 = config.l2;
     const float decay = 1.0f - s.lr * config.weight_decay;
     const bool decoupled = config.weight_decay != 0.0f;
@@ -74,7 +71,7 @@ static MLPTRAIN_CLONE_INLINE void apply_update(const OptimizerConfig& config, co
             for (std::int64_t i = 0; i < n; ++i) {
                 const float g = scale * grad[i] + l2 * p[i];
                 const float velocity = mu * m[i] + g;
-                m_out[i] = velocity;
+                m[i] = velocity;
                 float theta = p[i];
                 if (decoupled) theta *= decay;
                 out[i] = theta - lr * (nesterov ? g + mu * velocity : velocity);
@@ -93,8 +90,8 @@ static MLPTRAIN_CLONE_INLINE void apply_update(const OptimizerConfig& config, co
         const float g = scale * grad[i] + (l2 + adam_decay) * p[i];
         const float first = b1 * m[i] + (1.0f - b1) * g;
         const float second = b2 * v[i] + (1.0f - b2) * (g * g);
-        m_out[i] = first;
-        v_out[i] = second;
+        m[i] = first;
+        v[i] = second;
         float theta = p[i];
         if (adamw_decay) theta *= decay;
         out[i] = theta - lr * (first * inv_c1) / (std::sqrt(second * inv_c2) + eps);
@@ -108,38 +105,14 @@ MLPTRAIN_VECTOR_CLONES
 void Optimizer::update(float* params, const float* grad, std::int64_t begin, std::int64_t end,
                        const StepScalars& s) {
     float* p = params + begin;
-    float* m = moment(first_, begin);
-    float* v = moment(second_, begin);
-    apply_update(config_, s, p, p, grad + begin, m, m, v, v, end - begin);
+    apply_update(config_, s, p, p, grad + begin, moment(first_, begin), moment(second_, begin), end - begin);
 }
 
 MLPTRAIN_VECTOR_CLONES
 void Optimizer::update_into(const float* params, const float* grad, std::int64_t begin, std::int64_t end,
                             const StepScalars& s, float* __restrict out) {
-    float* m = moment(first_, begin);
-    float* v = moment(second_, begin);
-    apply_update(config_, s, params + begin, out, grad + begin, m, m, v, v, end - begin);
-}
-
-MLPTRAIN_VECTOR_CLONES
-void Optimizer::update_staged(const float* params, const float* grad, std::int64_t begin, std::int64_t end,
-                              const StepScalars& s, float* __restrict out) {
-    MLPTRAIN_ASSERT(staging_, "update_staged without enable_staging");
-    apply_update(config_, s, params + begin, out, grad + begin, moment(first_, begin), moment(staged_first_, begin),
-                 moment(second_, begin), moment(staged_second_, begin), end - begin);
-}
-
-void Optimizer::enable_staging() {
-    if (staging_) return;
-    staging_ = true;
-    if (first_.size() > 0) staged_first_ = AlignedBuffer(first_.size());
-    if (second_.size() > 0) staged_second_ = AlignedBuffer(second_.size());
-}
-
-void Optimizer::commit_staged() {
-    MLPTRAIN_ASSERT(staging_, "commit_staged without enable_staging");
-    std::swap(first_, staged_first_);
-    std::swap(second_, staged_second_);
+    apply_update(config_, s, params + begin, out, grad + begin, moment(first_, begin), moment(second_, begin),
+                 end - begin);
 }
 
 std::vector<std::string> Optimizer::moment_names() const {

@@ -132,10 +132,7 @@ private:
     void reduce_chunk(std::int64_t chunk);
     // The buffer that holds chunk `chunk`'s reduced gradient after reduce_chunk.
     float* reduced_gradient(std::int64_t chunk) const;
-    void step_weights(std::int64_t begin, std::int64_t end, const float* grad, const StepScalars& scalars,
-                      float* to, bool staged);
-    void update_chunk(std::int64_t chunk, const StepScalars& scalars, bool staged);
-    void commit_step();
+    void update_chunk(std::int64_t chunk, const StepScalars& scalars);
     void check_chunk(std::int64_t chunk, float grad_scale);
     void throw_non_finite_gradient() const;
     std::string first_non_finite_layer(std::int64_t n) const;
@@ -167,9 +164,6 @@ private:
     std::vector<std::int64_t> chunk_root_;  // the shard buffer each chunk is reduced into
     bool stream_weights_ = false;           // write the weights with streaming stores
     bool clear_grads_ = true;               // the step leaves the gradient buffers zeroed
-    bool one_sweep_ = false;                // reduce, check and update in one staged sweep
-    AlignedBuffer next_params_;             // a staged step's new weights, until commit_step
-    Bf16Buffer next_params_bf16_;           // and their bf16 roundings
     // Every local shard's gradient buffer is all zeros: true at construction (AlignedBuffer
     // zero-fills), false from a step's backward passes until its update has cleared them
     // all, so that after a step that threw the next one overwrites them instead of adding

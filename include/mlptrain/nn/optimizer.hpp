@@ -59,17 +59,6 @@ public:
     void update_into(const float* params, const float* grad, std::int64_t begin, std::int64_t end,
                      const StepScalars& s, float* out);
 
-    // Staged steps, for a trainer that must not change its state until every chunk of the
-    // gradient is known to be finite: update_staged writes the new θ for [begin, end) to
-    // out[0, end − begin) and the new moments to staging buffers, leaving the current ones
-    // as they are; commit_staged() then makes the staged moments current (a swap), and a
-    // step that is abandoned just never commits. enable_staging() allocates the staging
-    // buffers (once; the moments' size again).
-    void enable_staging();
-    void update_staged(const float* params, const float* grad, std::int64_t begin, std::int64_t end,
-                       const StepScalars& s, float* out);
-    void commit_staged();
-
     // Moment buffers, named for checkpoints: "momentum" (sgd with μ > 0), or "exp_avg" and
     // "exp_avg_sq" (adam).
     std::vector<std::string> moment_names() const;
@@ -80,8 +69,6 @@ private:
     OptimizerConfig config_;
     AlignedBuffer first_;   // sgd velocity, or adam m
     AlignedBuffer second_;  // adam v
-    bool staging_ = false;
-    AlignedBuffer staged_first_, staged_second_;  // update_staged's moments, until commit_staged
 };
 
 }  // namespace mlptrain
