@@ -70,15 +70,13 @@ BINARY=$(realpath "$BINARY")
 CACHE=${MLPTRAIN_SLURM_CACHE:-$(dirname "$BINARY")/slurm-tests}
 
 # The training runs. Digits with four shards so that 1, 2 and 4 MPI ranks give the same
-# weights; a checkpoint at every epoch end (the scripts' --checkpoint-dir). SHORT takes a
-# few seconds on 2 cores and must outlast the ~0.5 s from its 'epoch 3/' line to the
-# signal the preempt, requeue and mpi_resize scenarios send then (60 epochs took 0.4 s on
-# Zen 5, and mpi_resize's signal landed at 68 % of the run: too close; 300 take ~2 s);
-# LONG must outlast the ~5 s until the first SIGUSR1 of the
-# --time=1 --signal=B:USR1@30 job (see wait_for_check) on a fast machine, with room to
-# spare: 400 epochs once took 3.7 s on Zen 5 and finished before the signal in CI. 1200
-# epochs take ~11 s there, so the signal lands in the first half however the job start
-# lags, and the resumed run still ends long before the next check 30 s later.
+# weights; a checkpoint at every epoch end (the scripts' --checkpoint-dir). Both runs must
+# outlast their signal with room to spare on a fast machine (Zen 5, 2 cores):
+# - SHORT (~2 s) the ~0.5 s from its 'epoch 3/' line to the signal that preempt, requeue
+#   and mpi_resize send then (at 60 epochs, 0.4 s, mpi_resize's landed at 68 % of the run);
+# - LONG (~11 s) the ~5 s until the first SIGUSR1 of the --time=1 --signal=B:USR1@30 job
+#   (see wait_for_check); at 400 epochs, 3.7 s, it finished first twice in CI. The resumed
+#   run still ends long before the next check 30 s later.
 # shellcheck disable=SC2054  # the commas are mlptrain's (--layers 128,64)
 SHORT=(--data data/digits.csv --layers 128,64 --batch-size 32 --shards 4 --epochs 300 --seed 3)
 # shellcheck disable=SC2054
