@@ -31,7 +31,9 @@ Builds mlptrain (scripts/build.sh), then runs `mlptrain bench --json` on this gr
   mlptrain runs the widest core the CPU supports), when the two give different cores.
 Prints a Markdown table (the core; samples/s, steps/s, us/step, GFLOP/s; the GEMM ceiling
 measured in the same process and efficiency = GFLOP/s / ceiling; the FMA peak and peak
-fraction = GFLOP/s / peak) and the 1 -> 2 thread speed-up on 784-1024-1024-10 per core, and
+fraction = GFLOP/s / peak), where a step's time goes (shard passes, reduction, update, and
+the time of the step's GEMMs alone at the ceiling's rate), the 1 -> 2 thread speed-up on
+784-1024-1024-10 per core, and
 writes DIR/bench.md (the same text and the environment record) and DIR/bench.json
 ({"environment": ..., "records": [every object measured, each with "tool", "round",
 "kernels" and "other_cpu_share" added]}). The "other load" column is the most CPU that other

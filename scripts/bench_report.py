@@ -122,6 +122,33 @@ def table_rows(mlp, fair, torch, compare):
     return header, rows, ratios
 
 
+def phase_lines(mlp):
+    """Where a step's time went (mlptrain bench's step_phases_us), medians over the rounds,
+    beside the time the step's GEMMs alone take at the ceiling's rate."""
+    def phase(objs, field):
+        values = [o["step_phases_us"][field] for o in objs if field in o.get("step_phases_us", {})]
+        return grouped(statistics.median(values), 1) if values else "n/a"
+    rows = []
+    for (layers, batch, threads, _), objs in mlp.items():
+        if not any("step_phases_us" in o for o in objs):
+            continue
+        ceiling = med(objs, "ceiling_samples_per_s")
+        rows.append(["-".join(map(str, layers)), str(batch), str(threads), str(objs[0].get("blas_core", "?")),
+                     grouped(med(objs, "us_per_step"), 1),
+                     grouped(batch / ceiling * 1e6, 1) if ceiling > 0 else "n/a",
+                     phase(objs, "passes"), phase(objs, "passes_busiest_worker"),
+                     phase(objs, "passes_least_busy_worker"), phase(objs, "reduce"), phase(objs, "update")])
+    if not rows:
+        return []
+    header = ["network", "batch", "threads", "core", "µs/step", "GEMMs at the ceiling", "shard passes",
+              "busiest thread", "least busy thread", "reduce and check", "update"]
+    return ["", "Where a step goes, µs per step (medians): the shard passes (the GEMMs and the element-wise work "
+            "between them; the busiest and least busy thread's share, the rest of the passes' wall time is "
+            "fork and join), the reduction tree with the finite check, and the optimizer update; beside them "
+            "what the step's GEMMs alone take at the ceiling's rate.", ""] + \
+        markdown_table(header, rows, left=(0, 3))
+
+
 def speedup_lines(mlp, ncpu):
     big = (784, 1024, 1024, 10)
     lines = []
@@ -227,7 +254,8 @@ def report(argv):
     if n_disturbed:
         out.append(f"{n_disturbed} of {len(objects)} runs were disturbed by other processes "
                    "(\"disturbed\": true in bench.json).")
-    out += speedup_lines(mlp, ncpu)
+    out += phase_lines(mlp)
+    out += [""] + speedup_lines(mlp, ncpu)
     if compare and ratios:
         out += ratio_lines(ratios, fair, torch)
     env = environments(objects)

@@ -203,6 +203,23 @@ TEST_CASE("bench --json reports the core, the FMA peak and the environment") {
     if (const char* coretype = std::getenv("OPENBLAS_CORETYPE")) CHECK(e["env"]["OPENBLAS_CORETYPE"] == coretype);
 }
 
+// bench --json says where a step's time went: the phases, per step, add up to the step.
+TEST_CASE("bench --json reports the step's phases") {
+    const nlohmann::json j = bench_json("");
+    REQUIRE(j.contains("step_phases_us"));
+    const nlohmann::json& p = j["step_phases_us"];
+    double sum = 0.0;
+    for (const char* key : {"passes", "reduce", "update", "other"}) {
+        REQUIRE_MESSAGE(p.contains(key), key);
+        CHECK_MESSAGE(p[key].get<double>() >= 0.0, key);
+        sum += p[key].get<double>();
+    }
+    CHECK(p["passes"].get<double>() > 0.0);
+    CHECK(sum == doctest::Approx(j["us_per_step"].get<double>()).epsilon(1e-6));
+    CHECK(p["passes_busiest_worker"].get<double>() <= p["passes"].get<double>());
+    CHECK(p["passes_least_busy_worker"].get<double>() <= p["passes_busiest_worker"].get<double>());
+}
+
 // MPI ranks that decide on different cores (here: rank 0 is told OpenBLAS chose Prescott,
 // rank 1 keeps the environment's core) agree on one, rank 0's, because cores differ in
 // their bits and the ranks' gradients must sum as one process's would.

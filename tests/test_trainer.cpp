@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -633,6 +634,47 @@ TEST_CASE("every step starts from cleared gradient buffers") {
         trainer.train_step(data, rows.data(), 256);
         resumed.train_step(data, rows.data(), 256);
         CHECK(same_bits(params_of(trainer), params_of(resumed)));
+    }
+}
+
+// The step phases account for the steps' wall time: each phase is measured, they add up to
+// no more than the steps took, a worker's pass time fits inside the passes' wall time, and
+// a step that throws is not counted. With 1 thread the least busy worker is the busiest;
+// with 2, passes this short may all run on the calling thread before the other wakes.
+TEST_CASE("step phases account for the time of the steps") {
+    const Dataset data = make_blobs(512, 64, 3);
+    const std::vector<std::int64_t> rows = range(0, 512);
+    const Model model(spec_of({64, 256, 3}, Activation::relu));
+    for (int threads : {1, 2}) {
+        CAPTURE(threads);
+        TrainConfig config = sgd_config(1, 256, 0.01f, 0.9f);
+        config.threads = threads;
+        config.shards = 4;
+        Trainer trainer(model, config, 0);
+        trainer.train_step(data, rows.data(), 256);
+        CHECK(trainer.step_phases().steps == 1);
+        trainer.reset_step_phases();
+        CHECK(trainer.step_phases().steps == 0);
+        CHECK(trainer.step_phases().passes == 0.0);
+        const auto start = std::chrono::steady_clock::now();
+        for (int step = 0; step < 3; ++step) trainer.train_step(data, rows.data() + 256 * (step % 2), 256);
+        const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        const mlptrain::StepPhases p = trainer.step_phases();
+        CHECK(p.steps == 3);
+        CHECK(p.passes > 0.0);
+        CHECK(p.reduce > 0.0);
+        CHECK(p.update > 0.0);
+        CHECK(p.passes + p.reduce + p.update <= wall);
+        CHECK(p.busiest_worker > 0.0);
+        CHECK(p.busiest_worker <= p.passes);
+        CHECK(p.idlest_worker <= p.busiest_worker);
+        CHECK(p.idlest_worker >= 0.0);
+        if (threads == 1) CHECK(p.idlest_worker == p.busiest_worker);
+
+        Dataset bad = data;
+        bad.x[64 * 3] = std::numeric_limits<float>::quiet_NaN();
+        CHECK(!numeric_error_of([&] { trainer.train_step(bad, rows.data(), 256); }).empty());
+        CHECK(trainer.step_phases().steps == 3);
     }
 }
 

@@ -237,6 +237,7 @@ struct BenchResult {
     std::int64_t steps = 0;
     double seconds = 0.0;
     double allreduce_share = 0.0;
+    StepPhases phases;     // of the timed steps
     double ceiling = 0.0;  // samples/s of the step's GEMMs alone; 0 when not measured
     std::int64_t ceiling_rows = 0;
     FmaPeak peak;          // gflops 0 when not measured
@@ -262,6 +263,7 @@ BenchResult time_steps(const BenchOptions& o, Trainer& trainer, Communicator& co
     if (ceiling_on) r.ceiling = gemm_ceiling(o.sizes, r.ceiling_rows, trainer.threads(), 1.0, gemm);
     for (std::int64_t i = 0; i < o.warmup; ++i) one_step();
     const double allreduce_before = trainer.allreduce_seconds();
+    trainer.reset_step_phases();
     const auto start = Clock::now();
     if (o.steps > 0) {
         for (; r.steps < o.steps; ++r.steps) one_step();
@@ -277,6 +279,7 @@ BenchResult time_steps(const BenchOptions& o, Trainer& trainer, Communicator& co
     }
     r.seconds = seconds_since(start);
     r.allreduce_share = (trainer.allreduce_seconds() - allreduce_before) / r.seconds;
+    r.phases = trainer.step_phases();
     if (ceiling_on) r.ceiling = std::max(r.ceiling, gemm_ceiling(o.sizes, r.ceiling_rows, trainer.threads(), 1.0, gemm));
     if (ceiling_on) r.peak = measure_fma_peak(trainer.threads(), 0.5);
     return r;
@@ -296,6 +299,19 @@ struct BenchFigures {
           peak_fraction(r.peak.gflops > 0 ? gflops / r.peak.gflops : 0.0) {}
 };
 
+// Microseconds per step of each phase (Trainer::step_phases); "other" is the rest of the
+// timed loop's wall time (the benchmark's own bookkeeping, and under MPI the broadcast).
+nlohmann::json step_phases_json(const BenchResult& r) {
+    const StepPhases& p = r.phases;
+    const double per_step = 1e6 / static_cast<double>(std::max<std::int64_t>(p.steps, 1));
+    return {{"passes", p.passes * per_step},
+            {"passes_busiest_worker", p.busiest_worker * per_step},
+            {"passes_least_busy_worker", p.idlest_worker * per_step},
+            {"reduce", p.reduce * per_step},
+            {"update", p.update * per_step},
+            {"other", (r.seconds - p.passes - p.reduce - p.update) * per_step}};
+}
+
 nlohmann::json bench_json(const BenchOptions& o, const Trainer& trainer, const BenchResult& r, int ranks,
                           const BlasSelection& blas, const std::vector<std::string>& notes) {
     const BenchFigures f(o, trainer, r);
@@ -305,7 +321,8 @@ nlohmann::json bench_json(const BenchOptions& o, const Trainer& trainer, const B
             {"shards", trainer.shards()}, {"parameters", static_cast<std::int64_t>(f.params)},
             {"steps", r.steps}, {"seconds", r.seconds}, {"samples_per_s", f.samples_per_s},
             {"steps_per_s", static_cast<double>(r.steps) / r.seconds},
-            {"us_per_step", r.seconds / static_cast<double>(r.steps) * 1e6}, {"gflops", f.gflops},
+            {"us_per_step", r.seconds / static_cast<double>(r.steps) * 1e6}, {"step_phases_us", step_phases_json(r)},
+            {"gflops", f.gflops},
             {"ceiling_gflops", f.ceiling_gflops}, {"ceiling_samples_per_s", r.ceiling},
             {"ceiling_rows_per_caller", r.ceiling_rows},
             {"efficiency", f.efficiency}, {"peak_gflops", r.peak.gflops}, {"peak_fraction", f.peak_fraction},
@@ -338,6 +355,12 @@ void print_bench_text(const BenchOptions& o, const Trainer& trainer, const Bench
                 static_cast<long long>(r.steps), r.seconds, f.samples_per_s,
                 static_cast<double>(r.steps) / r.seconds, r.seconds / static_cast<double>(r.steps) * 1e6);
     std::printf("achieved %.2f GFLOP/s (6 x %.0f parameters x samples/s)\n", f.gflops, f.params);
+    const nlohmann::json phases = step_phases_json(r);
+    std::printf("per step: shard passes %.1f us (busiest thread %.1f, least busy %.1f), reduce and check %.1f us, "
+                "update %.1f us, other %.1f us\n",
+                phases["passes"].get<double>(), phases["passes_busiest_worker"].get<double>(),
+                phases["passes_least_busy_worker"].get<double>(), phases["reduce"].get<double>(),
+                phases["update"].get<double>(), phases["other"].get<double>());
     if (ranks > 1) std::printf("allreduce: %.1f%% of the time\n", 100.0 * r.allreduce_share);
     if (r.ceiling > 0)
         std::printf("GEMM ceiling %.2f GFLOP/s, %.0f samples/s (%d concurrent callers x %lld rows, the step's GEMMs); "

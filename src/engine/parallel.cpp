@@ -74,6 +74,11 @@ WorkerPool::WorkerPool(int threads) : threads_(threads) {
 
 WorkerPool::~WorkerPool() = default;
 
+int WorkerPool::current_worker() {
+    const int slot = tbb::this_task_arena::current_thread_index();  // negative outside an arena
+    return slot < 0 ? 0 : slot;
+}
+
 #ifdef MLPTRAIN_TSAN
 // Sync addresses for the annotations below. Globals, because a task must acquire before it
 // reads anything the forking thread wrote, its own closure included; shared by all pools,

@@ -78,6 +78,9 @@ Trainer::Trainer(const Model& model, const TrainConfig& config, std::int64_t tar
         workspaces_.push_back(std::make_unique<Workspace>(model, shard_rows_, targets_cols, config.gemm));
     if (config.gemm.precision == GemmPrecision::bf16) params_bf16_ = Bf16Buffer(model.layout().total());
     shard_loss_.assign(static_cast<std::size_t>(local_shards_), 0.0);
+    shard_seconds_.assign(static_cast<std::size_t>(local_shards_), 0.0);
+    shard_worker_.assign(static_cast<std::size_t>(local_shards_), 0);
+    worker_seconds_.assign(static_cast<std::size_t>(threads), 0.0);
     const std::int64_t chunks = (model.layout().total() + chunk_floats - 1) / chunk_floats;
     // Chunk c's reduced gradient lands in the first shard buffer of the thread that reduces
     // and updates it, so the update reads its own cache, not another core's. WorkerPool::run
@@ -109,11 +112,12 @@ std::string Trainer::weights_fingerprint() const {
 }
 
 void Trainer::run_shards(const Dataset& data, const std::int64_t* rows, std::int64_t n) {
-    // The buffers are dirty from here until reduce_and_update has cleared them: a step that
+    // The buffers are dirty from here until the update has cleared them: a step that
     // throws (a non-finite loss or gradient) leaves the flag false, and the next overwrites.
     const GradsInit init = grads_zero_ ? GradsInit::zero : GradsInit::any;
     grads_zero_ = false;
     workers_.run(local_shards_, [&](std::int64_t s) {
+        const auto start = std::chrono::steady_clock::now();
         const std::int64_t g = first_shard_ + s;  // global shard index
         const std::int64_t lo = g * n / shards_, hi = (g + 1) * n / shards_;
         Workspace& ws = *workspaces_[static_cast<std::size_t>(s)];
@@ -121,7 +125,30 @@ void Trainer::run_shards(const Dataset& data, const std::int64_t* rows, std::int
         const DropoutContext dropout{config_.seed, static_cast<std::uint64_t>(step_), rows + lo};
         shard_loss_[static_cast<std::size_t>(s)] =
             forward_backward(ws, model_, params_.data(), ws.grads.data(), hi - lo, &dropout, weights_bf16(), init);
+        shard_seconds_[static_cast<std::size_t>(s)] =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        shard_worker_[static_cast<std::size_t>(s)] = WorkerPool::current_worker();
     });
+}
+
+// Adds a finished step's phases (time points from train_step) and its workers' pass times
+// to phases_.
+void Trainer::account_phases(std::chrono::steady_clock::time_point start,
+                             std::chrono::steady_clock::time_point passes_end,
+                             std::chrono::steady_clock::time_point reduce_end,
+                             std::chrono::steady_clock::time_point end) {
+    auto seconds = [](auto from, auto to) { return std::chrono::duration<double>(to - from).count(); };
+    std::fill(worker_seconds_.begin(), worker_seconds_.end(), 0.0);
+    const int last = static_cast<int>(worker_seconds_.size()) - 1;
+    for (std::int64_t s = 0; s < local_shards_; ++s)
+        worker_seconds_[static_cast<std::size_t>(std::min(shard_worker_[static_cast<std::size_t>(s)], last))] +=
+            shard_seconds_[static_cast<std::size_t>(s)];
+    ++phases_.steps;
+    phases_.passes += seconds(start, passes_end);
+    phases_.reduce += seconds(passes_end, reduce_end);
+    phases_.update += seconds(reduce_end, end);
+    phases_.busiest_worker += *std::max_element(worker_seconds_.begin(), worker_seconds_.end());
+    phases_.idlest_worker += *std::min_element(worker_seconds_.begin(), worker_seconds_.end());
 }
 
 // into[i] += from[i], then from[i] = 0, for i < n: `from` is consumed here, and leaving it
@@ -279,7 +306,7 @@ void Trainer::update_chunk(std::int64_t chunk, const StepScalars& scalars) {
     if (clear_grads_) std::memset(grad + begin, 0, sizeof(float) * static_cast<std::size_t>(end - begin));
 }
 
-void Trainer::reduce_and_update(std::int64_t n) {
+StepScalars Trainer::reduce_and_check(std::int64_t n) {
     const std::int64_t chunks = static_cast<std::int64_t>(chunk_sumsq_.size());
     const float inv_batch = 1.0f / static_cast<float>(n);
     const float lr = learning_rate(config_.schedule, step_);
@@ -317,8 +344,11 @@ void Trainer::reduce_and_update(std::int64_t n) {
         const double norm = std::sqrt(sumsq);
         clip = norm > config_.clip_norm ? config_.clip_norm / norm : 1.0;
     }
-    const StepScalars scalars = optimizer_.scalars(step_ + 1, lr, static_cast<float>(inv_batch * clip));
-    workers_.run(chunks, [&](std::int64_t c) { update_chunk(c, scalars); });
+    return optimizer_.scalars(step_ + 1, lr, static_cast<float>(inv_batch * clip));
+}
+
+void Trainer::update_weights(const StepScalars& scalars) {
+    workers_.run(static_cast<std::int64_t>(chunk_sumsq_.size()), [&](std::int64_t c) { update_chunk(c, scalars); });
     grads_zero_ = clear_grads_;  // the tree cleared the consumed shards, the update the root
 }
 
@@ -331,7 +361,9 @@ static double tree_sum(double* values, std::int64_t n) {
 
 double Trainer::train_step(const Dataset& data, const std::int64_t* rows, std::int64_t n) {
     MLPTRAIN_ASSERT(n >= 1 && n <= config_.batch_size, "train_step batch size");
+    const auto start = std::chrono::steady_clock::now();
     run_shards(data, rows, n);
+    const auto passes_end = std::chrono::steady_clock::now();
     // The batch's loss: the shard losses summed in the same tree as the gradients.
     double loss = tree_sum(shard_loss_.data(), local_shards_);
     comm_->allreduce_sum(&loss, 1);
@@ -342,7 +374,10 @@ double Trainer::train_step(const Dataset& data, const std::int64_t* rows, std::i
                            first_non_finite_layer(n) +
                            " (hint: lower " + field_ref("lr") + ", use " + field_ref("clip_norm") +
                            ", or check the data for extreme values)");
-    reduce_and_update(n);
+    const StepScalars scalars = reduce_and_check(n);
+    const auto reduce_end = std::chrono::steady_clock::now();
+    update_weights(scalars);
+    account_phases(start, passes_end, reduce_end, std::chrono::steady_clock::now());
     ++step_;
     return loss;
 }

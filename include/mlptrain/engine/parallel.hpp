@@ -29,6 +29,11 @@ public:
 
     int threads() const { return threads_; }
 
+    // Which of the pool's threads runs the caller: 0 … threads() − 1 inside a body of run()
+    // (its slot in the arena), 0 outside one. For accounting (who was busy how long), never
+    // for a result.
+    static int current_worker();
+
     // Runs body(i) for every i in [0, count) and returns when all are done: thread k of n
     // takes the k-th of n contiguous blocks of [0, count), the same thread each call (for
     // the caches; no result depends on it). Inline on the calling thread for one thread or

@@ -4,6 +4,7 @@
 // optimizer step. Results depend on (data, configuration, seed) only — never on threads.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -50,6 +51,21 @@ struct TrainConfig {
 // of the batch size: the shard count is part of what defines the result.
 std::int64_t default_shards(std::int64_t batch_size);
 
+// Where the wall time of the steps went, summed over the steps since the last
+// Trainer::reset_step_phases() (a benchmark divides by `steps`): the shard passes (gather,
+// forward, loss, backward: the GEMMs and the element-wise work between them), the
+// reduction (the loss and gradient trees, the allreduce across ranks, the finite check and
+// the clipping norm) and the optimizer update. Of the passes, also the time of the busiest
+// and of the least busy worker thread: the other threads wait for the busiest, so
+// `passes` − `busiest_worker` is what the fork and join cost, and `busiest_worker` −
+// `idlest_worker` what the uneven split did. Two clock reads per phase and per shard; a
+// step that throws is not counted.
+struct StepPhases {
+    std::int64_t steps = 0;
+    double passes = 0.0, reduce = 0.0, update = 0.0;   // seconds, wall
+    double busiest_worker = 0.0, idlest_worker = 0.0;  // seconds, summed over the steps
+};
+
 struct FitCallbacks {
     std::function<void(const EpochReport&)> on_epoch;
     // After every step, with the state consistent (a checkpoint may be taken here); at an
@@ -75,6 +91,9 @@ public:
     std::int64_t shards() const { return shards_; }  // global, all ranks
     // Wall time spent in the gradient allreduce across ranks so far (0 for one process).
     double allreduce_seconds() const { return allreduce_seconds_; }
+    // Where the steps' time went since the last reset (or construction).
+    const StepPhases& step_phases() const { return phases_; }
+    void reset_step_phases() { phases_ = StepPhases{}; }
     std::int64_t step() const { return step_; }
     const float* params() const { return params_.data(); }
     std::string weights_fingerprint() const;
@@ -128,7 +147,11 @@ public:
 
 private:
     void run_shards(const Dataset& data, const std::int64_t* rows, std::int64_t n);
-    void reduce_and_update(std::int64_t n);
+    // Reduces, checks and clips: the scalars of the update, or throws NumericError.
+    StepScalars reduce_and_check(std::int64_t n);
+    void update_weights(const StepScalars& scalars);
+    void account_phases(std::chrono::steady_clock::time_point start, std::chrono::steady_clock::time_point passes_end,
+                        std::chrono::steady_clock::time_point reduce_end, std::chrono::steady_clock::time_point end);
     void reduce_chunk(std::int64_t chunk);
     // The buffer that holds chunk `chunk`'s reduced gradient after reduce_chunk.
     float* reduced_gradient(std::int64_t chunk) const;
@@ -159,6 +182,10 @@ private:
     Optimizer optimizer_;
     std::vector<std::unique_ptr<Workspace>> workspaces_;  // one per shard
     std::vector<double> shard_loss_;
+    std::vector<double> shard_seconds_;  // this step's pass time of each local shard
+    std::vector<int> shard_worker_;      // and the worker that ran it (WorkerPool::current_worker)
+    std::vector<double> worker_seconds_;  // this step's pass time of each worker
+    StepPhases phases_;
     std::vector<double> chunk_sumsq_;
     std::vector<unsigned char> chunk_bad_;
     std::vector<std::int64_t> chunk_root_;  // the shard buffer each chunk is reduced into
