@@ -30,11 +30,11 @@ Builds mlptrain (scripts/build.sh), then runs `mlptrain bench --json` on this gr
   and with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset in that one command ("unset":
   mlptrain runs the widest core the CPU supports), when the two give different cores.
 Prints a Markdown table (the core; samples/s, steps/s, us/step, GFLOP/s; the GEMM ceiling
-measured in the same process and efficiency = GFLOP/s / ceiling; the FMA peak and peak
-fraction = GFLOP/s / peak), where a step's time goes (shard passes, reduction, update, and
-the time of the step's GEMMs alone at the ceiling's rate), the 1 -> 2 thread speed-up on
-784-1024-1024-10 per core, and
-writes DIR/bench.md (the same text and the environment record) and DIR/bench.json
+measured in the same process and efficiency = GFLOP/s / ceiling, in windows of steps each
+beside its own ceiling; the FMA peak and peak fraction = GFLOP/s / peak), where a step's
+time goes (shard passes, reduction, update, and the time of the step's GEMMs alone at the
+ceiling's rate), the 1 -> 2 thread speed-up on 784-1024-1024-10 per core, and writes
+DIR/bench.md (the same text and the environment record) and DIR/bench.json
 ({"environment": ..., "records": [every object measured, each with "tool", "round",
 "kernels" and "other_cpu_share" added]}). The "other load" column is the most CPU that other
 processes took while the point ran, as a share of all CPUs: a point at T threads is
@@ -380,7 +380,8 @@ for path in (records, gemm_records):
 out = ["", "## GEMM backends and precisions", "",
        "samples/s, median [min-max] over rounds (each configuration right after the default run of "
        "the same point); ceiling = the step's GEMM calls alone on the same backend and precision, "
-       "efficiency = samples/s / ceiling samples/s; vs default = ratio of the medians. "
+       "efficiency = samples/s / ceiling samples/s, per window of steps beside its own ceiling (bench's "
+       "median of 3); vs default = ratio of the medians. "
        "* = the request fell back (see gemm_notes in bench_gemms.json). "
        "Load when the report was written: " + uptime.strip() + ".", "",
        "| network | batch | threads | GEMMs | samples/s | ceiling samples/s | efficiency | vs default | other load |",

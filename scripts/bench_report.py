@@ -239,7 +239,9 @@ def report(argv):
     out.append("GFLOP/s = 6 x parameters x samples/s; ceiling = the step's sgemm shapes run by T concurrent "
                "single-threaded callers on batch/T rows each, in the same process; FMA peak = T threads of "
                "register-only fp32 multiply-adds at the widest vector width, in the same process; "
-               "efficiency = GFLOP/s / ceiling, peak fraction = GFLOP/s / FMA peak. core = the OpenBLAS kernel set.")
+               "efficiency = GFLOP/s / ceiling in each of 3 windows of steps, beside the ceiling measured just "
+               "before it, the median of the 3 (ceiling: the median of the windows'); peak fraction = GFLOP/s / "
+               "FMA peak. core = the OpenBLAS kernel set.")
     if compare:
         out.append("Side by side (scripts/compare_torch.py): mlptrain train and PyTorch on the same real rows, "
                    "SGD lr 0.05 momentum 0.9, samples/s = the median over epochs >= 2 of rows / the epoch's step "

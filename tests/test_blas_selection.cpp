@@ -193,6 +193,13 @@ TEST_CASE("bench --json reports the core, the FMA peak and the environment") {
     CHECK(j["peak_gflops"].get<double>() > 0.0);
     CHECK(j["peak_fraction"].get<double>() > 0.0);
     CHECK(j["peak_fraction"].get<double>() < 1.5);  // a step cannot beat the silicon (margin for a noisy peak)
+    // Two steps: two windows, each with its own ceiling; the efficiency is their median (mean of two).
+    const std::vector<double> windows = j["efficiency_windows"].get<std::vector<double>>();
+    REQUIRE(windows.size() == 2);
+    CHECK(j["ceiling_windows_samples_per_s"].size() == 2);
+    CHECK(windows[0] > 0.0);
+    CHECK(windows[1] > 0.0);
+    CHECK(j["efficiency"].get<double>() == doctest::Approx(0.5 * (windows[0] + windows[1])));
     const nlohmann::json& e = j["environment"];
     for (const char* key : {"mlptrain_version", "git_commit", "compiler", "compiler_flags", "cpu_model", "logical_cpus",
                             "isa_flags", "openblas_version", "tbb_version", "blas_core", "env", "date"})

@@ -235,16 +235,35 @@ bool parse_bench_args(const std::vector<std::string>& args, BenchOptions& o) {
 
 struct BenchResult {
     std::int64_t steps = 0;
-    double seconds = 0.0;
+    double seconds = 0.0;  // of the timed steps (the ceiling windows between them left out)
     double allreduce_share = 0.0;
     StepPhases phases;     // of the timed steps
-    double ceiling = 0.0;  // samples/s of the step's GEMMs alone; 0 when not measured
+    double ceiling = 0.0;  // samples/s of the step's GEMMs alone (median of the windows); 0 when not measured
     std::int64_t ceiling_rows = 0;
-    FmaPeak peak;          // gflops 0 when not measured
+    // Per window: the steps' samples/s ÷ the ceiling measured just before them.
+    std::vector<double> window_efficiency;
+    std::vector<double> window_ceiling;  // samples/s
+    double efficiency = 0.0;  // their median; 0 when no ceiling was measured
+    FmaPeak peak;             // gflops 0 when not measured
 };
 
-// Warm-up, then timed steps over synthetic rows; the ceiling before and after training
-// (the machine may be shared): the higher is used, which makes the efficiency conservative.
+// Windows of timed steps with a ceiling: each window's steps are set beside the ceiling
+// measured just before them.
+constexpr int ceiling_windows = 3;
+
+double median(std::vector<double> values) {
+    std::sort(values.begin(), values.end());
+    const std::size_t n = values.size();
+    return n == 0 ? 0.0 : n % 2 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
+}
+
+// Warm-up, then timed steps over synthetic rows. With the ceiling on: three rounds of a
+// ceiling window (0.6 s) and a window of timed steps (a third of the steps or seconds; two
+// untimed steps first, so that the workers are awake and the caches hold the step's data
+// again). A shared machine speeds up and slows down between windows; each window's ratio
+// sees both sides at nearly the same moment, and the efficiency is the median of the three
+// (the ceiling reported, the median of theirs). Under MPI no ceiling is measured and one
+// window runs, its length decided by rank 0's clock.
 BenchResult time_steps(const BenchOptions& o, Trainer& trainer, Communicator& comm) {
     const std::int64_t rows = std::max<std::int64_t>(o.batch * 8, 1024);
     const Dataset data = synthetic_dataset(rows, o.sizes.front(), o.sizes.back(), 7);
@@ -260,34 +279,52 @@ BenchResult time_steps(const BenchOptions& o, Trainer& trainer, Communicator& co
     const bool ceiling_on = o.ceiling && comm.size() == 1;
     r.ceiling_rows = std::max<std::int64_t>(1, o.batch / trainer.threads());
     const GemmSettings gemm = trainer.config().gemm;
-    if (ceiling_on) r.ceiling = gemm_ceiling(o.sizes, r.ceiling_rows, trainer.threads(), 1.0, gemm);
+    const int windows = ceiling_on ? static_cast<int>(std::min<std::int64_t>(ceiling_windows, o.steps > 0 ? o.steps : ceiling_windows)) : 1;
+    std::vector<double>& ceilings = r.window_ceiling;
     for (std::int64_t i = 0; i < o.warmup; ++i) one_step();
     const double allreduce_before = trainer.allreduce_seconds();
     trainer.reset_step_phases();
-    const auto start = Clock::now();
-    if (o.steps > 0) {
-        for (; r.steps < o.steps; ++r.steps) one_step();
-    } else {
-        // Ranks must run the same number of steps: rank 0's clock decides, by broadcast.
-        float go_on = 1.0f;
-        while (go_on > 0.0f) {
-            one_step();
-            ++r.steps;
-            go_on = r.steps < 3 || seconds_since(start) < o.seconds ? 1.0f : 0.0f;
-            comm.broadcast(&go_on, 1, 0);
+    for (int w = 0; w < windows; ++w) {
+        double ceiling = 0.0;
+        if (ceiling_on) {
+            ceiling = gemm_ceiling(o.sizes, r.ceiling_rows, trainer.threads(), 0.6, gemm);
+            ceilings.push_back(ceiling);
+            const StepPhases timed = trainer.step_phases();
+            for (int i = 0; i < 2; ++i) one_step();
+            trainer.restore_step_phases(timed);  // the untimed steps do not count
         }
+        std::int64_t steps = 0;
+        const auto start = Clock::now();
+        if (o.steps > 0) {
+            const std::int64_t n = o.steps * (w + 1) / windows - o.steps * w / windows;
+            for (; steps < n; ++steps) one_step();
+        } else {
+            // Ranks must run the same number of steps: rank 0's clock decides, by broadcast.
+            float go_on = 1.0f;
+            while (go_on > 0.0f) {
+                one_step();
+                ++steps;
+                go_on = steps < 3 || seconds_since(start) < o.seconds / windows ? 1.0f : 0.0f;
+                comm.broadcast(&go_on, 1, 0);
+            }
+        }
+        const double seconds = seconds_since(start);
+        r.steps += steps;
+        r.seconds += seconds;
+        if (ceiling > 0) r.window_efficiency.push_back(static_cast<double>(steps * o.batch) / seconds / ceiling);
     }
-    r.seconds = seconds_since(start);
     r.allreduce_share = (trainer.allreduce_seconds() - allreduce_before) / r.seconds;
     r.phases = trainer.step_phases();
-    if (ceiling_on) r.ceiling = std::max(r.ceiling, gemm_ceiling(o.sizes, r.ceiling_rows, trainer.threads(), 1.0, gemm));
+    r.ceiling = median(ceilings);
+    r.efficiency = median(r.window_efficiency);
     if (ceiling_on) r.peak = measure_fma_peak(trainer.threads(), 0.5);
     return r;
 }
 
 // The figures derived from a result. GFLOP/s count 6 × parameters per sample, for the step
 // and for the ceiling alike (which runs only the step's own GEMM calls: no dX for the first
-// layer), so that efficiency = step samples/s ÷ GEMM-only samples/s.
+// layer), so that efficiency = step samples/s ÷ GEMM-only samples/s (per window, the median
+// taken; see time_steps).
 struct BenchFigures {
     double samples_per_s, params, gflops, ceiling_gflops, efficiency, peak_fraction;
     BenchFigures(const BenchOptions& o, const Trainer& trainer, const BenchResult& r)
@@ -295,7 +332,7 @@ struct BenchFigures {
           params(static_cast<double>(trainer.model().layout().parameter_count())),
           gflops(6.0 * params * samples_per_s / 1e9),
           ceiling_gflops(6.0 * params * r.ceiling / 1e9),
-          efficiency(r.ceiling > 0 ? samples_per_s / r.ceiling : 0.0),
+          efficiency(r.efficiency),
           peak_fraction(r.peak.gflops > 0 ? gflops / r.peak.gflops : 0.0) {}
 };
 
@@ -325,7 +362,9 @@ nlohmann::json bench_json(const BenchOptions& o, const Trainer& trainer, const B
             {"gflops", f.gflops},
             {"ceiling_gflops", f.ceiling_gflops}, {"ceiling_samples_per_s", r.ceiling},
             {"ceiling_rows_per_caller", r.ceiling_rows},
-            {"efficiency", f.efficiency}, {"peak_gflops", r.peak.gflops}, {"peak_fraction", f.peak_fraction},
+            {"efficiency", f.efficiency}, {"efficiency_windows", r.window_efficiency},
+            {"ceiling_windows_samples_per_s", r.window_ceiling},
+            {"peak_gflops", r.peak.gflops}, {"peak_fraction", f.peak_fraction},
             {"peak_isa", r.peak.isa}, {"ranks", ranks}, {"allreduce_share", r.allreduce_share},
             {"allreduce", o.train.allreduce == AllreduceKind::tree ? "tree" : "mpi"},
             {"blas", blas_description()}, {"blas_core", blas.core},
@@ -362,10 +401,14 @@ void print_bench_text(const BenchOptions& o, const Trainer& trainer, const Bench
                 phases["passes_least_busy_worker"].get<double>(), phases["reduce"].get<double>(),
                 phases["update"].get<double>(), phases["other"].get<double>());
     if (ranks > 1) std::printf("allreduce: %.1f%% of the time\n", 100.0 * r.allreduce_share);
-    if (r.ceiling > 0)
+    if (r.ceiling > 0) {
+        std::string windows;
+        for (double e : r.window_efficiency) windows += (windows.empty() ? "" : ", ") + format_fixed(e, 3);
         std::printf("GEMM ceiling %.2f GFLOP/s, %.0f samples/s (%d concurrent callers x %lld rows, the step's GEMMs); "
-                    "efficiency %.3f\n",
-                    f.ceiling_gflops, r.ceiling, trainer.threads(), static_cast<long long>(r.ceiling_rows), f.efficiency);
+                    "efficiency %.3f (median of %zu windows, each beside its own ceiling: %s)\n",
+                    f.ceiling_gflops, r.ceiling, trainer.threads(), static_cast<long long>(r.ceiling_rows), f.efficiency,
+                    r.window_efficiency.size(), windows.c_str());
+    }
     if (r.peak.gflops > 0)
         std::printf("FMA peak %.2f GFLOP/s (%s, %d threads); peak fraction %.3f\n", r.peak.gflops, r.peak.isa,
                     r.peak.threads, f.peak_fraction);
