@@ -237,7 +237,7 @@ struct BenchResult {
     std::int64_t steps = 0;
     double seconds = 0.0;  // of the timed steps (the ceiling windows between them left out)
     double allreduce_share = 0.0;
-    StepPhases phases;     // of the timed steps
+    StepPhases phases;     // of the timed steps, summed over the windows
     double ceiling = 0.0;  // samples/s of the step's GEMMs alone (median of the windows); 0 when not measured
     std::int64_t ceiling_rows = 0;
     // Per window: the steps' samples/s ÷ the ceiling measured just before them.
@@ -283,16 +283,14 @@ BenchResult time_steps(const BenchOptions& o, Trainer& trainer, Communicator& co
     std::vector<double>& ceilings = r.window_ceiling;
     for (std::int64_t i = 0; i < o.warmup; ++i) one_step();
     const double allreduce_before = trainer.allreduce_seconds();
-    trainer.reset_step_phases();
     for (int w = 0; w < windows; ++w) {
         double ceiling = 0.0;
         if (ceiling_on) {
             ceiling = gemm_ceiling(o.sizes, r.ceiling_rows, trainer.threads(), 0.6, gemm);
             ceilings.push_back(ceiling);
-            const StepPhases timed = trainer.step_phases();
             for (int i = 0; i < 2; ++i) one_step();
-            trainer.restore_step_phases(timed);  // the untimed steps do not count
         }
+        trainer.reset_step_phases();
         std::int64_t steps = 0;
         const auto start = Clock::now();
         if (o.steps > 0) {
@@ -309,12 +307,18 @@ BenchResult time_steps(const BenchOptions& o, Trainer& trainer, Communicator& co
             }
         }
         const double seconds = seconds_since(start);
+        const StepPhases& p = trainer.step_phases();
+        r.phases.steps += p.steps;
+        r.phases.passes += p.passes;
+        r.phases.reduce += p.reduce;
+        r.phases.update += p.update;
+        r.phases.busiest_worker += p.busiest_worker;
+        r.phases.idlest_worker += p.idlest_worker;
         r.steps += steps;
         r.seconds += seconds;
         if (ceiling > 0) r.window_efficiency.push_back(static_cast<double>(steps * o.batch) / seconds / ceiling);
     }
     r.allreduce_share = (trainer.allreduce_seconds() - allreduce_before) / r.seconds;
-    r.phases = trainer.step_phases();
     r.ceiling = median(ceilings);
     r.efficiency = median(r.window_efficiency);
     if (ceiling_on) r.peak = measure_fma_peak(trainer.threads(), 0.5);

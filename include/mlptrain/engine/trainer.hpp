@@ -94,7 +94,6 @@ public:
     // Where the steps' time went since the last reset (or construction).
     const StepPhases& step_phases() const { return phases_; }
     void reset_step_phases() { phases_ = StepPhases{}; }
-    void restore_step_phases(const StepPhases& phases) { phases_ = phases; }  // leave steps out
     std::int64_t step() const { return step_; }
     const float* params() const { return params_.data(); }
     std::string weights_fingerprint() const;
