@@ -208,12 +208,15 @@ static std::int64_t holder(std::int64_t first, std::int64_t count, std::int64_t 
 // Sums chunk `chunk` of this rank's shard gradients into its root shard's buffer along the
 // fixed tree, clearing the other shards' buffers as it consumes them. Each pair of partial
 // sums (left, right) is added into the one holding the root, else into the left: a + b and
-// b + a are the same float, so the root changes where the sum lands, not its bits.
-void Trainer::reduce_chunk(std::int64_t chunk) {
+// b + a are the same float, so the root changes where the sum lands, not its bits. With
+// `check`, each 4 KiB block of the sum is tested for NaN/Inf right after its last level,
+// while it is in L1, instead of in a second pass over the chunk.
+void Trainer::reduce_chunk(std::int64_t chunk, bool check) {
     const std::int64_t begin = chunk * chunk_floats;
     const std::int64_t end = std::min(begin + chunk_floats, params_.size());
     const std::int64_t root = chunk_root_[static_cast<std::size_t>(chunk)];
     auto grads = [&](std::int64_t s) { return workspaces_[static_cast<std::size_t>(s)]->grads.data(); };
+    bool bad = false;
     for (std::int64_t b = begin; b < end; b += block_floats) {
         const std::int64_t n = std::min(block_floats, end - b);
         for (std::int64_t stride = 1; stride < local_shards_; stride *= 2) {
@@ -230,22 +233,24 @@ void Trainer::reduce_chunk(std::int64_t chunk) {
                 else add_into(into, from, n);
             }
         }
+        if (check) bad = bad || any_non_finite(grads(root) + b, n);  // the block's sum, still in L1
     }
+    if (check) chunk_bad_[static_cast<std::size_t>(chunk)] = bad ? 1 : 0;
 }
 
 float* Trainer::reduced_gradient(std::int64_t chunk) const {
     return workspaces_[static_cast<std::size_t>(chunk_root_[static_cast<std::size_t>(chunk)])]->grads.data();
 }
 
-// Records whether the reduced gradient's chunk holds NaN/Inf and, when clipping needs the
-// global norm, Σ(scale·g)² of the chunk. (Without clipping the norm is never used; its
-// serial double sum was 4-14 % of a step.)
-void Trainer::check_chunk(std::int64_t chunk, float grad_scale) {
+// Records whether the reduced gradient's chunk holds NaN/Inf (unless reduce_chunk did) and,
+// when clipping needs the global norm, Σ(scale·g)² of the chunk. (Without clipping the norm
+// is never used; its serial double sum was 4-14 % of a step.)
+void Trainer::check_chunk(std::int64_t chunk, float grad_scale, bool finite_checked) {
     const std::int64_t begin = chunk * chunk_floats;
     const std::int64_t end = std::min(begin + chunk_floats, params_.size());
     const float* g = reduced_gradient(chunk);
-    const bool bad = any_non_finite(g + begin, end - begin);
-    chunk_bad_[static_cast<std::size_t>(chunk)] = bad ? 1 : 0;
+    if (!finite_checked) chunk_bad_[static_cast<std::size_t>(chunk)] = any_non_finite(g + begin, end - begin) ? 1 : 0;
+    const bool bad = chunk_bad_[static_cast<std::size_t>(chunk)] != 0;
     chunk_sumsq_[static_cast<std::size_t>(chunk)] =
         config_.clip_norm > 0.0f && !bad ? sum_of_squares(g + begin, end - begin, grad_scale) : 0.0;
 }
@@ -325,15 +330,15 @@ StepScalars Trainer::reduce_and_check(std::int64_t n) {
     // update streams through memory.)
     if (comm_->size() == 1) {
         workers_.run(chunks, [&](std::int64_t c) {
-            reduce_chunk(c);
-            check_chunk(c, inv_batch);  // while the chunk is still in cache
+            reduce_chunk(c, true);              // checks each block's sum while in L1
+            check_chunk(c, inv_batch, true);    // the norm, while the chunk is still in cache
         });
     } else {
-        workers_.run(chunks, [&](std::int64_t c) { reduce_chunk(c); });
+        workers_.run(chunks, [&](std::int64_t c) { reduce_chunk(c, false); });
         const auto start = std::chrono::steady_clock::now();
         comm_->allreduce_sum(grad, params_.size(), config_.allreduce);
         allreduce_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        workers_.run(chunks, [&](std::int64_t c) { check_chunk(c, inv_batch); });
+        workers_.run(chunks, [&](std::int64_t c) { check_chunk(c, inv_batch, false); });
     }
     if (any_bad()) throw_non_finite_gradient();
     double clip = 1.0;

@@ -152,11 +152,12 @@ private:
     void update_weights(const StepScalars& scalars);
     void account_phases(std::chrono::steady_clock::time_point start, std::chrono::steady_clock::time_point passes_end,
                         std::chrono::steady_clock::time_point reduce_end, std::chrono::steady_clock::time_point end);
-    void reduce_chunk(std::int64_t chunk);
+    // With `check`, also records in chunk_bad_ whether the sum holds NaN/Inf.
+    void reduce_chunk(std::int64_t chunk, bool check);
     // The buffer that holds chunk `chunk`'s reduced gradient after reduce_chunk.
     float* reduced_gradient(std::int64_t chunk) const;
     void update_chunk(std::int64_t chunk, const StepScalars& scalars);
-    void check_chunk(std::int64_t chunk, float grad_scale);
+    void check_chunk(std::int64_t chunk, float grad_scale, bool finite_checked);
     void throw_non_finite_gradient() const;
     std::string first_non_finite_layer(std::int64_t n) const;
     // bf16 GEMM inputs: params_bf16_[begin, end) = bf16(params_[begin, end)), or all of it.
