@@ -307,13 +307,7 @@ BenchResult time_steps(const BenchOptions& o, Trainer& trainer, Communicator& co
             }
         }
         const double seconds = seconds_since(start);
-        const StepPhases& p = trainer.step_phases();
-        r.phases.steps += p.steps;
-        r.phases.passes += p.passes;
-        r.phases.reduce += p.reduce;
-        r.phases.update += p.update;
-        r.phases.busiest_worker += p.busiest_worker;
-        r.phases.idlest_worker += p.idlest_worker;
+        r.phases += trainer.step_phases();
         r.steps += steps;
         r.seconds += seconds;
         if (ceiling > 0) r.window_efficiency.push_back(static_cast<double>(steps * o.batch) / seconds / ceiling);
@@ -342,16 +336,21 @@ struct BenchFigures {
 
 // Microseconds per step of each phase (Trainer::step_phases); "other" is the rest of the
 // timed loop's wall time (the benchmark's own bookkeeping, and under MPI the broadcast).
-nlohmann::json step_phases_json(const BenchResult& r) {
-    const StepPhases& p = r.phases;
-    const double per_step = 1e6 / static_cast<double>(std::max<std::int64_t>(p.steps, 1));
-    return {{"passes", p.passes * per_step},
-            {"passes_busiest_worker", p.busiest_worker * per_step},
-            {"passes_least_busy_worker", p.idlest_worker * per_step},
-            {"reduce", p.reduce * per_step},
-            {"update", p.update * per_step},
-            {"other", (r.seconds - p.passes - p.reduce - p.update) * per_step}};
-}
+struct PhasesPerStep {
+    double passes, busiest_worker, idlest_worker, reduce, update, other;
+    explicit PhasesPerStep(const BenchResult& r) {
+        const StepPhases& p = r.phases;
+        const double us = 1e6 / static_cast<double>(std::max<std::int64_t>(p.steps, 1));
+        passes = p.passes * us, busiest_worker = p.busiest_worker * us, idlest_worker = p.idlest_worker * us;
+        reduce = p.reduce * us, update = p.update * us;
+        other = (r.seconds - p.passes - p.reduce - p.update) * us;
+    }
+    nlohmann::json json() const {
+        return {{"passes", passes}, {"passes_busiest_worker", busiest_worker},
+                {"passes_least_busy_worker", idlest_worker}, {"reduce", reduce}, {"update", update},
+                {"other", other}};
+    }
+};
 
 nlohmann::json bench_json(const BenchOptions& o, const Trainer& trainer, const BenchResult& r, int ranks,
                           const BlasSelection& blas, const std::vector<std::string>& notes) {
@@ -362,7 +361,7 @@ nlohmann::json bench_json(const BenchOptions& o, const Trainer& trainer, const B
             {"shards", trainer.shards()}, {"parameters", static_cast<std::int64_t>(f.params)},
             {"steps", r.steps}, {"seconds", r.seconds}, {"samples_per_s", f.samples_per_s},
             {"steps_per_s", static_cast<double>(r.steps) / r.seconds},
-            {"us_per_step", r.seconds / static_cast<double>(r.steps) * 1e6}, {"step_phases_us", step_phases_json(r)},
+            {"us_per_step", r.seconds / static_cast<double>(r.steps) * 1e6}, {"step_phases_us", PhasesPerStep(r).json()},
             {"gflops", f.gflops},
             {"ceiling_gflops", f.ceiling_gflops}, {"ceiling_samples_per_s", r.ceiling},
             {"ceiling_rows_per_caller", r.ceiling_rows},
@@ -398,12 +397,10 @@ void print_bench_text(const BenchOptions& o, const Trainer& trainer, const Bench
                 static_cast<long long>(r.steps), r.seconds, f.samples_per_s,
                 static_cast<double>(r.steps) / r.seconds, r.seconds / static_cast<double>(r.steps) * 1e6);
     std::printf("achieved %.2f GFLOP/s (6 x %.0f parameters x samples/s)\n", f.gflops, f.params);
-    const nlohmann::json phases = step_phases_json(r);
+    const PhasesPerStep phases(r);
     std::printf("per step: shard passes %.1f us (busiest thread %.1f, least busy %.1f), reduce and check %.1f us, "
                 "update %.1f us, other %.1f us\n",
-                phases["passes"].get<double>(), phases["passes_busiest_worker"].get<double>(),
-                phases["passes_least_busy_worker"].get<double>(), phases["reduce"].get<double>(),
-                phases["update"].get<double>(), phases["other"].get<double>());
+                phases.passes, phases.busiest_worker, phases.idlest_worker, phases.reduce, phases.update, phases.other);
     if (ranks > 1) std::printf("allreduce: %.1f%% of the time\n", 100.0 * r.allreduce_share);
     if (r.ceiling > 0) {
         std::string windows;

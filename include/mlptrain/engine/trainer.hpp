@@ -64,6 +64,13 @@ struct StepPhases {
     std::int64_t steps = 0;
     double passes = 0.0, reduce = 0.0, update = 0.0;   // seconds, wall
     double busiest_worker = 0.0, idlest_worker = 0.0;  // seconds, summed over the steps
+
+    StepPhases& operator+=(const StepPhases& o) {
+        steps += o.steps;
+        passes += o.passes, reduce += o.reduce, update += o.update;
+        busiest_worker += o.busiest_worker, idlest_worker += o.idlest_worker;
+        return *this;
+    }
 };
 
 struct FitCallbacks {
