@@ -128,6 +128,10 @@ def phase_lines(mlp):
     def phase(objs, field):
         values = [o["step_phases_us"][field] for o in objs if field in o.get("step_phases_us", {})]
         return grouped(statistics.median(values), 1) if values else "n/a"
+
+    def round_trip(objs):
+        values = [o["core_round_trip_ns"] for o in objs if o.get("core_round_trip_ns", 0) > 0]
+        return grouped(statistics.median(values)) if values else "n/a"
     rows = []
     for (layers, batch, threads, _), objs in mlp.items():
         if not any("step_phases_us" in o for o in objs):
@@ -137,15 +141,18 @@ def phase_lines(mlp):
                      grouped(med(objs, "us_per_step"), 1),
                      grouped(batch / ceiling * 1e6, 1) if ceiling > 0 else "n/a",
                      phase(objs, "passes"), phase(objs, "passes_busiest_worker"),
-                     phase(objs, "passes_least_busy_worker"), phase(objs, "reduce"), phase(objs, "update")])
+                     phase(objs, "passes_least_busy_worker"), phase(objs, "reduce"), phase(objs, "update"),
+                     round_trip(objs)])
     if not rows:
         return []
     header = ["network", "batch", "threads", "core", "µs/step", "GEMMs at the ceiling", "shard passes",
-              "busiest thread", "least busy thread", "reduce and check", "update"]
+              "busiest thread", "least busy thread", "reduce and check", "update",
+              "cross-core round trip, ns"]
     return ["", "Where a step goes, µs per step (medians): the shard passes (the GEMMs and the element-wise work "
             "between them; the busiest and least busy thread's share, the rest of the passes' wall time is "
             "fork and join), the reduction tree with the finite check, and the optimizer update; beside them "
-            "what the step's GEMMs alone take at the ceiling's rate.", ""] + \
+            "what the step's GEMMs alone take at the ceiling's rate; last, how long a cache line takes from one "
+            "worker CPU to another and back (where the host put the vCPUs: the reduction moves with it).", ""] + \
         markdown_table(header, rows, left=(0, 3))
 
 

@@ -2,7 +2,8 @@
 # The test suite under a sanitizer, in its own build directory (the CMake presets):
 #   scripts/sanitizers.sh asan   every test (but the Slurm ones) under AddressSanitizer +
 #                                UBSan (preset asan, build-asan/, Debug): ~5-10 min on 2 cores
-#   scripts/sanitizers.sh tsan   the engine's tests (trainer, threads, resume, MPI) under
+#   scripts/sanitizers.sh tsan   the engine's tests (trainer, threads, resume, MPI, the
+#                                cross-core round trip) under
 #                                ThreadSanitizer (preset tsan, build-tsan/): ~5-10 min on 2 cores
 # Any sanitizer report fails the test it occurs in (abort_on_error / halt_on_error, set by the
 # test presets); tests/lsan.supp and tests/tsan.supp hold the third-party suppressions.
@@ -20,9 +21,9 @@ case "$kind" in
         ctest --preset asan -j "$jobs" -LE slurm "$@"
         ;;
     tsan)
-        # Only what the TSan tests run is built: the binary (test_resume runs it) and the four tests.
+        # Only what the TSan tests run is built: the binary (test_resume runs it) and the five tests.
         [[ -f build-tsan/build.ninja ]] || cmake --preset tsan >/dev/null
-        targets=(mlptrain test_trainer test_threads test_resume)
+        targets=(mlptrain test_trainer test_threads test_resume test_core_latency)
         grep -q "build test_mpi:" build-tsan/build.ninja && targets+=(test_mpi)
         cmake --build build-tsan --parallel "$jobs" --target "${targets[@]}"
         ctest --preset tsan -j "$jobs" "$@"

@@ -46,6 +46,7 @@ def bench_record(sps, threads=2, core="Haswell", kernels="env", rnd=1, **env_cha
             "step_phases_us": {"passes": 0.8 * 256e6 / sps, "passes_busiest_worker": 0.79 * 256e6 / sps,
                                "passes_least_busy_worker": 0.7 * 256e6 / sps, "reduce": 0.1 * 256e6 / sps,
                                "update": 0.1 * 256e6 / sps, "other": 0.0},
+            "core_round_trip_ns": 400.0 if threads > 1 else 0.0,
             "environment": environment(blas_core=core, **env_changes)}
 
 
@@ -79,7 +80,9 @@ class Report(unittest.TestCase):
         self.assertIn("kernel set \"unset\": core Cooperlake", text)
         # Where a step goes: 256e6 / 39,000 = 6,564.1 µs; the GEMMs at twice that rate 3,282.1.
         self.assertIn("| 784-1024-1024-10 | 256 | 2 | Cooperlake | 6,564.1 | 3,282.1 | 5,251.3 | 5,185.6 | "
-                      "4,594.9 | 656.4 | 656.4 |", text)
+                      "4,594.9 | 656.4 | 656.4 | 400 |", text)
+        self.assertIn("| 784-1024-1024-10 | 256 | 1 | Cooperlake | 12,800.0 | 6,400.0 | 10,240.0 | 10,112.0 | "
+                      "8,960.0 | 1,280.0 | 1,280.0 | n/a |", text)
         with open(os.path.join(out_dir, "bench.json")) as f:
             data = json.load(f)
         self.assertEqual(data["format"], "mlptrain-bench/2")

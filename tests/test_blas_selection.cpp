@@ -15,6 +15,7 @@
 
 #include "mlptrain/core/blas.hpp"
 #include "mlptrain/core/blas_self_test.hpp"
+#include "mlptrain/core/core_latency.hpp"
 #include "mlptrain/run/blas_selection.hpp"
 #include "test_support.hpp"
 
@@ -200,6 +201,16 @@ TEST_CASE("bench --json reports the core, the FMA peak and the environment") {
     CHECK(windows[0] > 0.0);
     CHECK(windows[1] > 0.0);
     CHECK(j["efficiency"].get<double>() == doctest::Approx(0.5 * (windows[0] + windows[1])));
+    // Beside each window's ceiling, the cross-core round trip, where two workers can exchange data.
+    const std::vector<double> trips = j["core_round_trip_ns_windows"].get<std::vector<double>>();
+    if (j["threads"].get<int>() >= 2 && mlptrain::affinity_cpus().size() >= 2) {
+        REQUIRE(trips.size() == 2);
+        CHECK(trips[0] > 0.0);
+        CHECK(j["core_round_trip_ns"].get<double>() == doctest::Approx(0.5 * (trips[0] + trips[1])));
+    } else {
+        CHECK(trips.empty());
+        CHECK(j["core_round_trip_ns"].get<double>() == 0.0);
+    }
     const nlohmann::json& e = j["environment"];
     for (const char* key : {"mlptrain_version", "git_commit", "compiler", "compiler_flags", "cpu_model", "logical_cpus",
                             "isa_flags", "openblas_version", "tbb_version", "blas_core", "env", "date"})
@@ -208,6 +219,18 @@ TEST_CASE("bench --json reports the core, the FMA peak and the environment") {
     CHECK(contains(e["compiler_flags"].get<std::string>(), "-ffp-contract=off"));
     CHECK(e["openblas_version"].get<std::string>().rfind("0.", 0) == 0);
     if (const char* coretype = std::getenv("OPENBLAS_CORETYPE")) CHECK(e["env"]["OPENBLAS_CORETYPE"] == coretype);
+}
+
+// One worker thread exchanges nothing with another core: no round trip is measured.
+TEST_CASE("bench on one thread reports no cross-core round trip") {
+    const CommandResult r = test_support::run_shell("'" + test_support::binary_path() +
+                                                    "' bench --layers 20,16,4 --batch-size 8 --steps 2 --warmup 0 "
+                                                    "--threads 1 --json");
+    REQUIRE(r.exit_status == 0);
+    const nlohmann::json j = nlohmann::json::parse(r.out);
+    CHECK(j["core_round_trip_ns"].get<double>() == 0.0);
+    CHECK(j["core_round_trip_ns_windows"].empty());
+    CHECK(j["efficiency_windows"].size() == 2);  // the ceiling itself still ran
 }
 
 // bench --json says where a step's time went: the phases, per step, add up to the step.

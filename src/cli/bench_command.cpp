@@ -19,6 +19,7 @@
 #include "command_line.hpp"
 #include "commands.hpp"
 #include "mlptrain/core/blas.hpp"
+#include "mlptrain/core/core_latency.hpp"
 #include "mlptrain/core/error.hpp"
 #include "mlptrain/core/fma_peak.hpp"
 #include "mlptrain/core/rng.hpp"
@@ -178,7 +179,7 @@ po::options_description bench_options() {
         ("seconds", po::value<std::string>()->default_value("3"), "time budget of the timed steps when --steps is not given")
         ("warmup", po::value<std::string>()->default_value("10"), "untimed steps first")
         ("activation", po::value<std::string>()->default_value("relu"), "hidden activation")
-        ("no-ceiling", po::bool_switch(), "skip the GEMM ceiling and FMA peak measurements (always skipped under MPI)")
+        ("no-ceiling", po::bool_switch(), "skip the GEMM ceiling, FMA peak and cross-core round trip measurements (always skipped under MPI)")
         ("allreduce", po::value<std::string>()->default_value("tree"), "across MPI ranks: tree or mpi")
         ("json", po::bool_switch(), "print one JSON object instead of text")
         ("gemm", po::value<std::string>(), "GEMM library: openblas or onednn (default: openblas; onednn with --precision bf16)")
@@ -245,6 +246,10 @@ struct BenchResult {
     std::vector<double> window_ceiling;  // samples/s
     double efficiency = 0.0;  // their median; 0 when no ceiling was measured
     FmaPeak peak;             // gflops 0 when not measured
+    // Per window, the cross-core round trip measured before its ceiling (core_latency.hpp),
+    // and their median: where the host had put the vCPUs. 0 / empty when not measured.
+    std::vector<double> window_round_trip_ns;
+    double round_trip_ns = 0.0;
 };
 
 // Windows of timed steps with a ceiling: each window's steps are set beside the ceiling
@@ -262,8 +267,9 @@ double median(std::vector<double> values) {
 // untimed steps first, so that the workers are awake and the caches hold the step's data
 // again). A shared machine speeds up and slows down between windows; each window's ratio
 // sees both sides at nearly the same moment, and the efficiency is the median of the three
-// (the ceiling reported, the median of theirs). Under MPI no ceiling is measured and one
-// window runs, its length decided by rank 0's clock.
+// (the ceiling reported, the median of theirs). Before each ceiling, the cross-core round
+// trip (core_latency.hpp) records where the host had put the vCPUs. Under MPI no ceiling is
+// measured and one window runs, its length decided by rank 0's clock.
 BenchResult time_steps(const BenchOptions& o, Trainer& trainer, Communicator& comm) {
     const std::int64_t rows = std::max<std::int64_t>(o.batch * 8, 1024);
     const Dataset data = synthetic_dataset(rows, o.sizes.front(), o.sizes.back(), 7);
@@ -286,6 +292,8 @@ BenchResult time_steps(const BenchOptions& o, Trainer& trainer, Communicator& co
     for (int w = 0; w < windows; ++w) {
         double ceiling = 0.0;
         if (ceiling_on) {
+            if (const double ns = measure_core_round_trip_ns(trainer.threads(), affinity_cpus()); ns > 0)
+                r.window_round_trip_ns.push_back(ns);
             ceiling = gemm_ceiling(o.sizes, r.ceiling_rows, trainer.threads(), 0.6, gemm);
             ceilings.push_back(ceiling);
             for (int i = 0; i < 2; ++i) one_step();
@@ -315,6 +323,7 @@ BenchResult time_steps(const BenchOptions& o, Trainer& trainer, Communicator& co
     r.allreduce_share = (trainer.allreduce_seconds() - allreduce_before) / r.seconds;
     r.ceiling = median(ceilings);
     r.efficiency = median(r.window_efficiency);
+    r.round_trip_ns = median(r.window_round_trip_ns);
     if (ceiling_on) r.peak = measure_fma_peak(trainer.threads(), 0.5);
     return r;
 }
@@ -368,7 +377,9 @@ nlohmann::json bench_json(const BenchOptions& o, const Trainer& trainer, const B
             {"efficiency", f.efficiency}, {"efficiency_windows", r.window_efficiency},
             {"ceiling_windows_samples_per_s", r.window_ceiling},
             {"peak_gflops", r.peak.gflops}, {"peak_fraction", f.peak_fraction},
-            {"peak_isa", r.peak.isa}, {"ranks", ranks}, {"allreduce_share", r.allreduce_share},
+            {"peak_isa", r.peak.isa}, {"core_round_trip_ns", r.round_trip_ns},
+            {"core_round_trip_ns_windows", r.window_round_trip_ns}, {"ranks", ranks},
+            {"allreduce_share", r.allreduce_share},
             {"allreduce", o.train.allreduce == AllreduceKind::tree ? "tree" : "mpi"},
             {"blas", blas_description()}, {"blas_core", blas.core},
             {"blas_core_reason", blas_core_text(blas.reason)}, {"blas_core_note", blas_core_text(blas.note)},
@@ -413,6 +424,13 @@ void print_bench_text(const BenchOptions& o, const Trainer& trainer, const Bench
     if (r.peak.gflops > 0)
         std::printf("FMA peak %.2f GFLOP/s (%s, %d threads); peak fraction %.3f\n", r.peak.gflops, r.peak.isa,
                     r.peak.threads, f.peak_fraction);
+    if (r.round_trip_ns > 0) {
+        std::string windows;
+        for (double ns : r.window_round_trip_ns) windows += (windows.empty() ? "" : ", ") + format_fixed(ns, 0);
+        std::printf("cross-core round trip %.0f ns (a cache line between two worker CPUs and back, median of %zu "
+                    "windows: %s); what crosses cores in a step, the reduction most, moves at this speed\n",
+                    r.round_trip_ns, r.window_round_trip_ns.size(), windows.c_str());
+    }
 }
 
 int bench(const BenchOptions& o, Communicator& comm) {
