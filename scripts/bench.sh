@@ -43,8 +43,9 @@ again). Progress goes to stderr. The binary is copied first, so a rebuild during
 does not change what is measured.
 
 Options:
-  --seconds N        timed seconds per point (default 3; the GEMM ceiling and the FMA peak
-                     add about 2 s per mlptrain point)
+  --seconds N        timed seconds per point (default 3; the warm-up (1 s, until the CPUs
+                     reach their clock), the GEMM ceiling and the FMA peak add about 3 s per
+                     mlptrain point)
   --compare-pytorch  at every point also train mlptrain and PyTorch (Debian's /usr/bin/python3
                      with python3-torch: `scripts/setup.sh --with torch`) on the same real rows
                      with the same settings, timed the same way (scripts/compare_torch.py:

@@ -11,6 +11,7 @@
 
 #include <cstdlib>
 #include <optional>
+#include <utility>
 #include <string>
 
 #include "mlptrain/core/blas.hpp"
@@ -231,6 +232,28 @@ TEST_CASE("bench on one thread reports no cross-core round trip") {
     CHECK(j["core_round_trip_ns"].get<double>() == 0.0);
     CHECK(j["core_round_trip_ns_windows"].empty());
     CHECK(j["efficiency_windows"].size() == 2);  // the ceiling itself still ran
+}
+
+// The warm-up runs its --warmup steps and goes on until --warmup-seconds have passed (the
+// bound is the loop's own condition, not a timing target); --warmup 0 runs none.
+TEST_CASE("bench warms up for its steps and its seconds") {
+    auto warmup = [](const std::string& flags) {
+        const CommandResult r = test_support::run_shell("'" + test_support::binary_path() +
+                                                        "' bench --layers 20,16,4 --batch-size 8 --steps 1 "
+                                                        "--no-ceiling --json " + flags);
+        INFO("stderr: ", r.err);
+        REQUIRE(r.exit_status == 0);
+        const nlohmann::json j = nlohmann::json::parse(r.out);
+        return std::make_pair(j["warmup_steps"].get<std::int64_t>(), j["warmup_seconds"].get<double>());
+    };
+    CHECK(warmup("--warmup 0").first == 0);
+    CHECK(warmup("--warmup 3 --warmup-seconds 0").first == 3);
+    const auto [steps, seconds] = warmup("--warmup 1 --warmup-seconds 0.2");
+    CHECK(steps > 1);  // a step of this network takes microseconds
+    CHECK(seconds >= 0.2);
+    const CommandResult bad = run_cli("bench --warmup-seconds -1");
+    CHECK(bad.exit_status == 2);
+    CHECK(contains(bad.err, "--warmup-seconds: expected a number of seconds from 0 to 3600, found -1"));
 }
 
 // bench --json says where a step's time went: the phases, per step, add up to the step.
