@@ -106,6 +106,24 @@ TEST_CASE("a shard count not divisible by the ranks ends the job with a message"
     CHECK(seconds_of(start) < 30);
 }
 
+// bench's time-based warm-up across ranks: rank 0's clock decides, every rank runs the same
+// number of warm-up steps (a rank that ran one more would wait in a collective for ever).
+TEST_CASE("bench warms up across ranks for rank 0's seconds") {
+    if (!have_mpi()) return;
+    const auto start = std::chrono::steady_clock::now();
+    const auto r = run_mpi(2, "bench --layers 20,16,4 --batch-size 8 --shards 2 --threads 1 --steps 2 --warmup 2 "
+                              "--warmup-seconds 0.2 --json");
+    INFO("stderr: ", r.err);
+    REQUIRE(r.exit_status == 0);
+    std::smatch m;
+    REQUIRE(std::regex_search(r.out, m, std::regex(R"("warmup_seconds":([0-9.eE+-]+))")));
+    CHECK(std::stod(m[1].str()) >= 0.2);
+    REQUIRE(std::regex_search(r.out, m, std::regex(R"("warmup_steps":([0-9]+))")));
+    CHECK(std::stoll(m[1].str()) >= 2);
+    CHECK(r.out.find("\"ranks\":2") != std::string::npos);
+    CHECK(seconds_of(start) < 60);
+}
+
 // Ranks launched with different configurations abort naming the rank, not hang.
 TEST_CASE("a configuration mismatch between ranks aborts with the rank named") {
     if (!have_mpi()) return;
