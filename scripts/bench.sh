@@ -74,7 +74,8 @@ Options:
   --compare OLD NEW  print NEW/OLD samples/s per point of two bench.json files (medians over
                      rounds; points matched by tool, network, batch, threads, shards, core and
                      PyTorch setting) and flag the points whose environment records differ
-                     (the date aside), naming the fields; nothing is run
+                     (the date aside), naming the fields, and those whose cross-core round
+                     trips differ more than 1.5x (the vCPUs placed differently); nothing is run
   -h, --help         show this help
 Environment: MLPTRAIN_TORCH_PYTHON overrides the interpreter for torch (default /usr/bin/python3).
 EOF

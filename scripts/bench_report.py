@@ -335,20 +335,37 @@ def environment_difference(old, new):
     return ("differs: " + ", ".join(fields)) if fields else ""
 
 
+# A point's cross-core round trips (bench's core_round_trip_ns) OLD and NEW that differ by
+# more than this factor were measured with the vCPUs placed differently (README, "Speed").
+PLACEMENT_FACTOR = 1.5
+
+
+def round_trip_ns(objs):
+    values = [r["core_round_trip_ns"] for r in objs if r.get("core_round_trip_ns", 0) > 0]
+    return statistics.median(values) if values else None
+
+
 def compare(argv):
     old_path, new_path = argv
     old, new = points(load_records(old_path)), points(load_records(new_path))
     header = ["tool", "network", "batch", "threads", "shards", "core", "OLD samples/s", "NEW samples/s", "NEW/OLD",
-              "environment"]
-    rows, logs, flagged = [], [], 0
+              "environment", "round trip, ns"]
+    rows, logs, flagged, placed = [], [], 0, 0
     for key in [k for k in new if k in old]:
         a = statistics.median(r["samples_per_s"] for r in undisturbed(old[key]))
         b = statistics.median(r["samples_per_s"] for r in undisturbed(new[key]))
         diff = environment_difference(old[key], new[key])
         flagged += bool(diff)
         logs.append(math.log(b / a))
+        trip_a, trip_b = round_trip_ns(undisturbed(old[key])), round_trip_ns(undisturbed(new[key]))
+        trips = "n/a"
+        if trip_a and trip_b:
+            trips = f"{grouped(trip_a)} -> {grouped(trip_b)}"
+            if max(trip_a, trip_b) > PLACEMENT_FACTOR * min(trip_a, trip_b):
+                placed += 1
+                trips = f"**{trips}, placed differently**"
         rows.append([key[0], key[1], str(key[2]), key[3], str(key[4]), key[5], grouped(a), grouped(b),
-                     f"{b / a:.2f}", ("**" + diff + "**") if diff else "same"])
+                     f"{b / a:.2f}", ("**" + diff + "**") if diff else "same", trips])
     out = [f"# bench.sh --compare {old_path} {new_path}", ""]
     out += markdown_table(header, rows, left=(0, 1, 5, 9)) if rows else ["No point is in both files."]
     out.append("")
@@ -356,6 +373,10 @@ def compare(argv):
         out.append(f"{len(rows)} point(s) in both; geometric mean NEW/OLD {math.exp(statistics.fmean(logs)):.3f}; "
                    f"{flagged} with environments that differ (the date aside): their ratios may measure the "
                    "machine or the build rather than the change.")
+        if placed:
+            out.append(f"{placed} point(s) with cross-core round trips more than {PLACEMENT_FACTOR}x apart: the host "
+                       "had placed the vCPUs differently, and what crosses the cores (the reduction most) moved "
+                       "with it.")
     for label, only in (("OLD", [k for k in old if k not in new]), ("NEW", [k for k in new if k not in old])):
         if only:
             out.append(f"Only in {label}: " + "; ".join(f"{k[0]} {k[1]} b{k[2]} t{k[3]} {k[5]}" for k in only))

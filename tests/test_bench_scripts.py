@@ -111,6 +111,17 @@ class Compare(unittest.TestCase):
         self.assertIn("| 11,000 | 16,500 | 1.50 | same |", rows["2"])  # the median of the two rounds
         self.assertIn("| 1.50 | **differs: compiler_flags, env.OPENBLAS_CORETYPE** |", rows["1"])
         self.assertIn("2 point(s) in both; geometric mean NEW/OLD 1.500; 1 with environments that differ", text)
+        self.assertIn("| same | 400 -> 400 |", rows["2"])  # the vCPUs placed alike
+        self.assertIn("| n/a |", rows["1"])  # one thread: no round trip
+        self.assertNotIn("placed differently", text)
+
+    def test_placement_flag(self):
+        old = {"records": [bench_record(10000.0)]}
+        new = copy.deepcopy(old)
+        new["records"][0]["core_round_trip_ns"] = 60.0
+        text = self.compare(old, new).stdout
+        self.assertIn("| same | **400 -> 60, placed differently** |", text)
+        self.assertIn("1 point(s) with cross-core round trips more than 1.5x apart", text)
 
     def test_points_matched_by_core_and_old_format(self):
         old = [bench_record(10000.0)]  # bench.json before the format had a top level: a bare array
