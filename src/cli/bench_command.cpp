@@ -289,6 +289,20 @@ BenchResult time_steps(const BenchOptions& o, Trainer& trainer, Communicator& co
         trainer.train_step(data, order.data() + position, o.batch);
         position += o.batch;
     };
+    // Steps until at least `min_steps` have run and `seconds` have passed. Ranks must run the
+    // same number of steps: rank 0's clock decides, by broadcast.
+    auto steps_for = [&](std::int64_t min_steps, double seconds) {
+        const auto start = Clock::now();
+        std::int64_t steps = 0;
+        float go_on = 1.0f;
+        while (go_on > 0.0f) {
+            one_step();
+            ++steps;
+            go_on = steps < min_steps || seconds_since(start) < seconds ? 1.0f : 0.0f;
+            comm.broadcast(&go_on, 1, 0);
+        }
+        return steps;
+    };
     BenchResult r;
     const bool ceiling_on = o.ceiling && comm.size() == 1;
     r.ceiling_rows = std::max<std::int64_t>(1, o.batch / trainer.threads());
@@ -301,15 +315,7 @@ BenchResult time_steps(const BenchOptions& o, Trainer& trainer, Communicator& co
     // 255,000-260,000 after one second of GEMMs first: the CPUs come up to their clock under
     // load. Ranks run the same number of steps: rank 0's clock decides, by broadcast.
     const auto warmup_start = Clock::now();
-    if (o.warmup > 0) {
-        float go_on = 1.0f;
-        while (go_on > 0.0f) {
-            one_step();
-            ++r.warmup_steps;
-            go_on = r.warmup_steps < o.warmup || seconds_since(warmup_start) < o.warmup_seconds ? 1.0f : 0.0f;
-            comm.broadcast(&go_on, 1, 0);
-        }
-    }
+    if (o.warmup > 0) r.warmup_steps = steps_for(o.warmup, o.warmup_seconds);
     r.warmup_seconds = seconds_since(warmup_start);
     const double allreduce_before = trainer.allreduce_seconds();
     for (int w = 0; w < windows; ++w) {
@@ -328,14 +334,7 @@ BenchResult time_steps(const BenchOptions& o, Trainer& trainer, Communicator& co
             const std::int64_t n = o.steps * (w + 1) / windows - o.steps * w / windows;
             for (; steps < n; ++steps) one_step();
         } else {
-            // Ranks must run the same number of steps: rank 0's clock decides, by broadcast.
-            float go_on = 1.0f;
-            while (go_on > 0.0f) {
-                one_step();
-                ++steps;
-                go_on = steps < 3 || seconds_since(start) < o.seconds / windows ? 1.0f : 0.0f;
-                comm.broadcast(&go_on, 1, 0);
-            }
+            steps = steps_for(3, o.seconds / windows);
         }
         const double seconds = seconds_since(start);
         r.phases += trainer.step_phases();
