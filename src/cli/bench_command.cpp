@@ -416,6 +416,13 @@ nlohmann::json bench_json(const BenchOptions& o, const Trainer& trainer, const B
             {"environment", bench_environment(blas)}};
 }
 
+// "0.866, 0.850, 0.904": the windows' figures for the text output.
+std::string listed(const std::vector<double>& values, int digits) {
+    std::string out;
+    for (double v : values) out += (out.empty() ? "" : ", ") + format_fixed(v, digits);
+    return out;
+}
+
 void print_bench_text(const BenchOptions& o, const Trainer& trainer, const BenchResult& r, int ranks,
                       const BlasSelection& blas, const std::vector<std::string>& notes) {
     const BenchFigures f(o, trainer, r);
@@ -438,23 +445,18 @@ void print_bench_text(const BenchOptions& o, const Trainer& trainer, const Bench
                 phases.passes, phases.busiest_worker, phases.idlest_worker, phases.reduce, phases.update, phases.other);
     if (ranks > 1) std::printf("allreduce: %.1f%% of the time\n", 100.0 * r.allreduce_share);
     if (r.ceiling > 0) {
-        std::string windows;
-        for (double e : r.window_efficiency) windows += (windows.empty() ? "" : ", ") + format_fixed(e, 3);
         std::printf("GEMM ceiling %.2f GFLOP/s, %.0f samples/s (%d concurrent callers x %lld rows, the step's GEMMs); "
                     "efficiency %.3f (median of %zu windows, each beside its own ceiling: %s)\n",
                     f.ceiling_gflops, r.ceiling, trainer.threads(), static_cast<long long>(r.ceiling_rows), f.efficiency,
-                    r.window_efficiency.size(), windows.c_str());
+                    r.window_efficiency.size(), listed(r.window_efficiency, 3).c_str());
     }
     if (r.peak.gflops > 0)
         std::printf("FMA peak %.2f GFLOP/s (%s, %d threads); peak fraction %.3f\n", r.peak.gflops, r.peak.isa,
                     r.peak.threads, f.peak_fraction);
-    if (r.round_trip_ns > 0) {
-        std::string windows;
-        for (double ns : r.window_round_trip_ns) windows += (windows.empty() ? "" : ", ") + format_fixed(ns, 0);
+    if (r.round_trip_ns > 0)
         std::printf("cross-core round trip %.0f ns (a cache line between two worker CPUs and back, median of %zu "
                     "windows: %s); what crosses cores in a step, the reduction most, moves at this speed\n",
-                    r.round_trip_ns, r.window_round_trip_ns.size(), windows.c_str());
-    }
+                    r.round_trip_ns, r.window_round_trip_ns.size(), listed(r.window_round_trip_ns, 0).c_str());
 }
 
 int bench(const BenchOptions& o, Communicator& comm) {
