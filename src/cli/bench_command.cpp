@@ -313,7 +313,7 @@ BenchResult time_steps(const BenchOptions& o, Trainer& trainer, Communicator& co
     // project's VM the first 0.6 s ceiling window of a process measured 156,000-216,000
     // samples/s where the next two measured 245,000-275,000 (784-256-128-10, 2 threads), and
     // 255,000-260,000 after one second of GEMMs first: the CPUs come up to their clock under
-    // load. Ranks run the same number of steps: rank 0's clock decides, by broadcast.
+    // load.
     const auto warmup_start = Clock::now();
     if (o.warmup > 0) r.warmup_steps = steps_for(o.warmup, o.warmup_seconds);
     r.warmup_seconds = seconds_since(warmup_start);

@@ -1,8 +1,6 @@
 // The worker pool over a oneTBB arena (see parallel.hpp); the only user of TBB's headers.
 #include "mlptrain/engine/parallel.hpp"
 
-#include <sched.h>
-
 #include <algorithm>
 #include <string>
 
@@ -14,6 +12,7 @@
 #include <oneapi/tbb/version.h>
 
 #include "mlptrain/core/blas.hpp"
+#include "mlptrain/core/core_latency.hpp"
 #include "mlptrain/core/error.hpp"
 
 // ThreadSanitizer builds (gcc defines __SANITIZE_THREAD__, clang has the feature test).
@@ -30,12 +29,7 @@
 
 namespace mlptrain {
 
-int default_threads() {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
-    return 1;
-}
+int default_threads() { return std::max(1, static_cast<int>(affinity_cpus().size())); }
 
 std::string tbb_version() { return TBB_runtime_version(); }
 
