@@ -18,7 +18,12 @@ using mlptrain::measure_core_round_trip_ns;
 TEST_CASE("the affinity CPUs are the process's mask, in order") {
     const std::vector<int> cpus = affinity_cpus();
     REQUIRE(!cpus.empty());
-    CHECK(static_cast<int>(cpus.size()) == mlptrain::default_threads());
+    // Counted independently of affinity_cpus (which default_threads now uses).
+    cpu_set_t mask;
+    CPU_ZERO(&mask);
+    REQUIRE(sched_getaffinity(0, sizeof mask, &mask) == 0);
+    CHECK(static_cast<int>(cpus.size()) == CPU_COUNT(&mask));
+    CHECK(mlptrain::default_threads() == CPU_COUNT(&mask));
     CHECK(std::is_sorted(cpus.begin(), cpus.end()));
     CHECK(std::adjacent_find(cpus.begin(), cpus.end()) == cpus.end());
     const int here = sched_getcpu();
