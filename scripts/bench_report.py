@@ -10,6 +10,12 @@
       matched by tool, network, batch, threads, shards, BLAS core and PyTorch thread setting;
       a point whose environment records differ (the date aside) is flagged with the fields
       that differ. Reads the older bench.json format (a bare array of records) too.
+  bench_report.py placement RECORDS.jsonl THRESHOLD_NS
+      scripts/placement_bench.sh's table: per point (network, batch, threads, core) and
+      placement of the vCPUs (close: cross-core round trip below THRESHOLD_NS, else apart),
+      the runs and the medians of round trip, samples/s, efficiency and the reduce and
+      update phases; runs marked "disturbed" (other processes took CPUs they needed) are
+      left out and counted.
 """
 import datetime
 import json
@@ -22,8 +28,11 @@ import sys
 FORMAT = "mlptrain-bench/2"
 
 
+PROG = "bench.sh"  # the script that the messages name (placement_bench.py sets its own)
+
+
 def die(message):
-    print(f"bench.sh: {message}", file=sys.stderr)
+    print(f"{PROG}: {message}", file=sys.stderr)
     sys.exit(2)
 
 
@@ -383,10 +392,59 @@ def compare(argv):
     sys.stdout.write("\n".join(out) + "\n")
 
 
+# --- placement ------------------------------------------------------------------------------
+
+def placement(argv):
+    path, threshold = argv[0], float(argv[1])
+    runs = []
+    try:
+        with open(path) as f:
+            for n, line in enumerate(f, 1):
+                if line.strip():
+                    try:
+                        runs.append(json.loads(line))
+                    except ValueError as e:
+                        die(f"placement: {path} line {n}: not a JSON object ({e})")
+    except OSError as e:
+        die(f"placement: cannot read {path}: {e}")
+    groups, left_out = {}, 0
+    for r in runs:
+        if r.get("threads", 1) < 2 or not r.get("core_round_trip_ns"):
+            continue  # one thread: no round trip, no placement
+        if r.get("disturbed"):
+            left_out += 1
+            continue
+        key = ("-".join(map(str, r["layers"])), r["batch_size"], r["threads"], r.get("blas_core") or "?")
+        where = "close" if r["core_round_trip_ns"] < threshold else "apart"
+        groups.setdefault(key, {}).setdefault(where, []).append(r)
+    header = ["network", "batch", "threads", "core", "placement", "runs", "round trip, ns", "samples/s",
+              "efficiency", "reduce and check, us", "update, us"]
+    rows = []
+    for key in sorted(groups):
+        for where in ("close", "apart"):
+            objs = groups[key].get(where, [])
+            if not objs:
+                rows.append([key[0], str(key[1]), str(key[2]), key[3], where, "0", "", "", "", "", ""])
+                continue
+            phases = [o.get("step_phases_us") or {} for o in objs]
+            rows.append([key[0], str(key[1]), str(key[2]), key[3], where, str(len(objs)),
+                         grouped(med(objs, "core_round_trip_ns")), grouped(med(objs, "samples_per_s")),
+                         f"{med(objs, 'efficiency'):.2f}", f"{med(phases, 'reduce'):.1f}",
+                         f"{med(phases, 'update'):.1f}"])
+    out = [f"# Runs by where the host placed the vCPUs (close: round trip < {grouped(threshold)} ns), medians", ""]
+    out += markdown_table(header, rows, left=(0, 3, 4)) if rows else ["No undisturbed run on 2 or more threads."]
+    if left_out:
+        out += ["", f"{left_out} run(s) left out: other processes took CPUs they needed (\"disturbed\")."]
+    sys.stdout.write("\n".join(out) + "\n")
+
+
 if __name__ == "__main__":
     if len(sys.argv) == 9 and sys.argv[1] == "report":
         report(sys.argv[2:])
     elif len(sys.argv) == 4 and sys.argv[1] == "compare":
         compare(sys.argv[2:])
+    elif len(sys.argv) == 4 and sys.argv[1] == "placement":
+        placement(sys.argv[2:])
     else:
-        die("usage: bench_report.py report RECORDS OUT_DIR COMPARE ROUNDS SECONDS NCPU BUSY | compare OLD.json NEW.json")
+        die("usage: bench_report.py report RECORDS OUT_DIR COMPARE ROUNDS SECONDS NCPU BUSY | compare OLD.json NEW.json"
+            " | placement RECORDS.jsonl THRESHOLD_NS")

@@ -137,6 +137,78 @@ class Compare(unittest.TestCase):
         self.assertIn("--compare takes two files", r.stderr)
 
 
+class Placement(unittest.TestCase):
+    """bench_report.py placement (the table of scripts/placement_bench.sh) and the loop's stop rule."""
+
+    def placement(self, records, expect=0):
+        path = write("placement.jsonl", "".join(json.dumps(r) + "\n" for r in records))
+        return run(["/usr/bin/python3", os.path.join(SCRIPTS, "bench_report.py"), "placement", path, "150"],
+                   expect=expect)
+
+    @staticmethod
+    def rows(text):
+        return {(cells[1], cells[4], cells[5]): cells for cells in
+                ([c.strip() for c in line.split("|")] for line in text.splitlines() if line.startswith("| 784"))}
+
+    def test_runs_split_by_round_trip(self):
+        records = []
+        for trip, sps in ((60.0, 30000.0), (400.0, 20000.0), (55.0, 34000.0), (420.0, 22000.0), (380.0, 21000.0)):
+            r = bench_record(sps)
+            r["core_round_trip_ns"] = trip
+            records.append(r)
+        records.append(bench_record(9000.0, threads=1))  # one thread: no placement, left out
+        records.append(dict(bench_record(1.0), disturbed=True))  # other work took its CPUs: left out, counted
+        text = self.placement(records).stdout
+        self.assertIn("1 run(s) left out", text)
+        rows = self.rows(text)
+        self.assertEqual(rows[("784-1024-1024-10", "Haswell", "close")][6:9], ["2", "58", "32,000"])  # medians of the close runs
+        self.assertEqual(rows[("784-1024-1024-10", "Haswell", "apart")][6:9], ["3", "400", "21,000"])
+        self.assertEqual(len(rows), 2)
+
+    def test_a_placement_never_seen(self):
+        rows = self.rows(self.placement([bench_record(20000.0, core="Cooperlake")]).stdout)
+        self.assertEqual(rows[("784-1024-1024-10", "Cooperlake", "close")][6:8], ["0", ""])
+        self.assertEqual(rows[("784-1024-1024-10", "Cooperlake", "apart")][6], "1")
+
+    def test_bad_input(self):
+        path = write("bad.jsonl", json.dumps(bench_record(1.0)) + "\nnot json\n")
+        r = run(["/usr/bin/python3", os.path.join(SCRIPTS, "bench_report.py"), "placement", path, "150"], expect=2)
+        self.assertIn("line 2: not a JSON object", r.stderr)
+        r = run([os.path.join(SCRIPTS, "placement_bench.sh"), "--runs", "0"], expect=2)
+        self.assertIn("--runs expects a whole number >= 1, got '0'", r.stderr)
+        r = run([os.path.join(SCRIPTS, "placement_bench.sh"), "--binary", os.path.join(TMP.name, "none")], expect=2)
+        self.assertIn("no mlptrain binary at", r.stderr)
+
+    def test_loop_stops_when_every_point_has_both_placements(self):
+        # A stand-in for mlptrain: its first round of 4 runs is placed close, the next apart;
+        # the kernels follow OPENBLAS_CORETYPE as mlptrain's do.
+        calls = os.path.join(TMP.name, "calls")
+        fake = write("fake_mlptrain", f"""#!/usr/bin/python3
+import json, os, sys
+with open({calls!r}, "a+") as f:
+    f.seek(0)
+    n = len(f.read())
+    f.write("x")
+a = sys.argv
+layers = [int(x) for x in a[a.index("--layers") + 1].split(",")]
+print(json.dumps({{"layers": layers, "batch_size": int(a[a.index("--batch-size") + 1]), "threads": 2,
+                  "blas_core": "Haswell" if "OPENBLAS_CORETYPE" in os.environ else "Cooperlake",
+                  "samples_per_s": 1000.0 + n, "efficiency": 0.5, "core_round_trip_ns": 60.0 if n < 4 else 400.0,
+                  "step_phases_us": {{"reduce": 1.0, "update": 2.0}}}}))
+""")
+        os.chmod(fake, 0o755)
+        records = os.path.join(TMP.name, "loop.jsonl")
+        # (keep disturbed runs: whether other tests load the machine meanwhile is not the point here)
+        r = run(["/usr/bin/python3", os.path.join(SCRIPTS, "placement_bench.py"), fake, records, "0.5", "1", "0.1",
+                 "150", "1"])
+        with open(records) as f:
+            self.assertEqual(len(f.read().splitlines()), 8)  # two rounds, then it stopped
+        rows = self.rows(r.stdout)
+        self.assertEqual(len(rows), 8)  # 2 networks x 2 cores x 2 placements
+        self.assertTrue(all(cells[6] == "1" for cells in rows.values()))
+        self.assertIn("round 2: 784-256-128-10 b64 Cooperlake", r.stderr)
+
+
 class CompareTorchMlptrainSide(unittest.TestCase):
     def one(self, *flags):
         out = run([sys.executable, os.path.join(SCRIPTS, "compare_torch.py"), "--mlptrain", MLPTRAIN, "--one",

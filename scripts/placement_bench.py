@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""scripts/placement_bench.sh's loop (standard library only): interleaved rounds of
+`mlptrain bench --json` over the four points the efficiency targets name, each run appended to
+RECORDS, until every point has RUNS undisturbed runs with the vCPUs close (round trip <
+THRESHOLD_NS) and RUNS apart, or MINUTES have passed; then the table of
+scripts/bench_report.py placement.
+
+usage: placement_bench.py MLPTRAIN RECORDS.jsonl MINUTES RUNS SECONDS THRESHOLD_NS KEEP_DISTURBED
+  KEEP_DISTURBED: 1 counts runs that other work disturbed like the others (a machine that is
+  never idle), 0 leaves them out.
+"""
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench_report  # noqa: E402
+
+bench_report.PROG = "placement_bench.sh"
+
+# (layers, batch): the big and the small network of the targets, 2 threads each.
+POINTS = [("784,1024,1024,10", 256), ("784,256,128,10", 64)]
+# The environment's kernels, and the widest core (OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset).
+KERNELS = ["env", "unset"]
+
+
+def run_point(binary, layers, batch, kernels, seconds, keep_disturbed):
+    env = dict(os.environ)
+    if kernels == "unset":
+        env.pop("OPENBLAS_CORETYPE", None)
+        env.pop("OPENBLAS_L2_SIZE", None)
+    cmd = [binary, "bench", "--layers", layers, "--batch-size", str(batch), "--threads", "2",
+           "--seconds", str(seconds), "--json"]
+    stat0, child0 = cpu_seconds(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    stat1, child1 = cpu_seconds(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    if r.returncode != 0:
+        bench_report.die(f"mlptrain bench --layers {layers} --batch-size {batch} ({kernels} kernels) failed "
+                         f"(exit {r.returncode}): {r.stderr.strip()}")
+    try:
+        record = json.loads(r.stdout)
+    except ValueError as e:
+        bench_report.die(f"mlptrain bench printed no JSON object ({e}): {r.stdout[:200]}")
+    # The share of all CPUs that other processes took while the run lasted, as bench.sh
+    # records it; a run that other work disturbed is kept in the records but left out of the
+    # table and of the count.
+    busy, total = stat1[0] - stat0[0], stat1[1] - stat0[1]
+    child = (child1.ru_utime + child1.ru_stime) - (child0.ru_utime + child0.ru_stime)
+    record["other_cpu_share"] = round(max(0.0, busy - child) / total, 3) if total > 0 else None
+    record["disturbed"] = not keep_disturbed and bench_report.disturbed(record, os.cpu_count() or 1)
+    return record
+
+
+def cpu_seconds():
+    """(busy, all) CPU seconds of the machine so far, from /proc/stat: user..steal, less idle and iowait."""
+    with open("/proc/stat") as f:
+        ticks = [int(x) for x in f.readline().split()[1:9]]
+    hz = os.sysconf("SC_CLK_TCK")
+    return (sum(ticks) - ticks[3] - ticks[4]) / hz, sum(ticks) / hz
+
+
+def enough(records, threshold, runs):
+    counts = {}
+    for r in records:
+        if r.get("disturbed"):
+            continue
+        key = (tuple(r["layers"]), r["blas_core"], r["core_round_trip_ns"] < threshold)
+        counts[key] = counts.get(key, 0) + 1
+    return len(counts) == 2 * len(POINTS) * len(KERNELS) and min(counts.values()) >= runs
+
+
+def main(argv):
+    binary, path = argv[0], argv[1]
+    minutes, runs, seconds, threshold = float(argv[2]), int(argv[3]), float(argv[4]), float(argv[5])
+    keep_disturbed = argv[6] == "1"
+    deadline = time.monotonic() + 60 * minutes
+    records = []
+    with open(path, "w") as out:
+        round_ = 0
+        while True:
+            round_ += 1
+            for layers, batch in POINTS:
+                for kernels in KERNELS:
+                    r = run_point(binary, layers, batch, kernels, seconds, keep_disturbed)
+                    records.append(r)
+                    out.write(json.dumps(r) + "\n")
+                    out.flush()
+                    load = f" [other load {100 * r['other_cpu_share']:.0f}%, disturbed]" if r["disturbed"] else ""
+                    print(f"round {round_}: {layers.replace(',', '-')} b{batch} {r['blas_core']}: "
+                          f"{r['samples_per_s']:,.0f} samples/s, efficiency {r['efficiency']:.2f}, "
+                          f"round trip {r['core_round_trip_ns']:.0f} ns{load}", file=sys.stderr)
+            if enough(records, threshold, runs):
+                break
+            if time.monotonic() >= deadline:
+                print(f"{bench_report.PROG}: {argv[2]} minutes passed before every point had {runs} runs "
+                      "in both placements", file=sys.stderr)
+                break
+    bench_report.placement([path, str(threshold)])
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 8:
+        bench_report.die("usage: placement_bench.py MLPTRAIN RECORDS.jsonl MINUTES RUNS SECONDS THRESHOLD_NS "
+                         "KEEP_DISTURBED")
+    main(sys.argv[1:])
