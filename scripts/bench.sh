@@ -252,17 +252,15 @@ record() {
     json=$(printf '%s\n' "$json" | grep '^{' | tail -n 1)
     [[ -n "$json" ]] || { echo "bench.sh: no JSON from: $*" >&2; cat "$ERRLOG" >&2; exit 1; }
     printf '%s\n' "$json" | python3 -c '
-import json, os, re, sys
+import json, re, sys
+sys.path.insert(0, "scripts")
+import bench_report
 run, total, rnd, tool, kernels, stat0, stat1, times0, times1 = sys.argv[1:10]
 r = json.load(sys.stdin)
 r["tool"], r["round"], r["kernels"] = tool, int(rnd), kernels
-a, b = ([int(x) for x in s.split()[1:]] for s in (stat0, stat1))
-d = [y - x for x, y in zip(a, b)]
-busy = (sum(d[:8]) - d[3] - d[4]) / os.sysconf("SC_CLK_TCK")  # user..steal, less idle and iowait
 seconds = lambda t: sum(int(m) * 60 + float(s) for m, s in re.findall(r"(\d+)m([\d.]+)s", t))
 child = seconds(times1) - seconds(times0)  # user + sys CPU seconds of the point
-wall_cpu = sum(d[:8]) / os.sysconf("SC_CLK_TCK")
-r["other_cpu_share"] = round(max(0.0, busy - child) / wall_cpu, 3) if wall_cpu > 0 else None
+r["other_cpu_share"] = bench_report.other_cpu_share(stat0, stat1, child)
 extra = " (torch %s + OpenBLAS %s threads)" % (r["threads"], r["blas_threads"]) if "blas_threads" in r else ""
 load = " [other load %.0f%%]" % (100 * r["other_cpu_share"]) if r["other_cpu_share"] else ""
 print("[%s/%s] round %s %-14s %s batch %s, %s thread(s)%s, %s: %.0f samples/s%s" % (

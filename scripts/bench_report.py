@@ -47,6 +47,21 @@ def disturbed(obj, ncpu):
     return share is not None and share > max(0.0, 1 - used / ncpu) + 0.05
 
 
+def cpu_seconds(stat_line):
+    """(busy, all) CPU seconds so far in the "cpu" line of /proc/stat: user..steal, less idle and iowait."""
+    ticks = [int(x) for x in stat_line.split()[1:9]]
+    hz = os.sysconf("SC_CLK_TCK")
+    return (sum(ticks) - ticks[3] - ticks[4]) / hz, sum(ticks) / hz
+
+
+def other_cpu_share(stat0, stat1, child_seconds):
+    """The share of all CPUs that processes other than the measured one kept busy between two
+    "cpu" lines of /proc/stat, given the measured one's CPU seconds (user + sys) meanwhile."""
+    (busy0, all0), (busy1, all1) = cpu_seconds(stat0), cpu_seconds(stat1)
+    total = all1 - all0
+    return round(max(0.0, busy1 - busy0 - child_seconds) / total, 3) if total > 0 else None
+
+
 def undisturbed(objs):
     """The runs to take the median of: the undisturbed ones, or all when every run was disturbed."""
     quiet = [o for o in objs if not o.get("disturbed")]

@@ -34,9 +34,9 @@ def run_point(binary, layers, batch, kernels, seconds, keep_disturbed):
         env.pop("OPENBLAS_L2_SIZE", None)
     cmd = [binary, "bench", "--layers", layers, "--batch-size", str(batch), "--threads", "2",
            "--seconds", str(seconds), "--json"]
-    stat0, child0 = cpu_seconds(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    stat0, child0 = proc_stat_cpu(), resource.getrusage(resource.RUSAGE_CHILDREN)
     r = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    stat1, child1 = cpu_seconds(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    stat1, child1 = proc_stat_cpu(), resource.getrusage(resource.RUSAGE_CHILDREN)
     if r.returncode != 0:
         bench_report.die(f"mlptrain bench --layers {layers} --batch-size {batch} ({kernels} kernels) failed "
                          f"(exit {r.returncode}): {r.stderr.strip()}")
@@ -47,19 +47,16 @@ def run_point(binary, layers, batch, kernels, seconds, keep_disturbed):
     # The share of all CPUs that other processes took while the run lasted, as bench.sh
     # records it; a run that other work disturbed is kept in the records but left out of the
     # table and of the count.
-    busy, total = stat1[0] - stat0[0], stat1[1] - stat0[1]
     child = (child1.ru_utime + child1.ru_stime) - (child0.ru_utime + child0.ru_stime)
-    record["other_cpu_share"] = round(max(0.0, busy - child) / total, 3) if total > 0 else None
+    record["other_cpu_share"] = bench_report.other_cpu_share(stat0, stat1, child)
     record["disturbed"] = not keep_disturbed and bench_report.disturbed(record, os.cpu_count() or 1)
     return record
 
 
-def cpu_seconds():
-    """(busy, all) CPU seconds of the machine so far, from /proc/stat: user..steal, less idle and iowait."""
+def proc_stat_cpu():
+    """The "cpu" line of /proc/stat: the whole machine's CPU time so far."""
     with open("/proc/stat") as f:
-        ticks = [int(x) for x in f.readline().split()[1:9]]
-    hz = os.sysconf("SC_CLK_TCK")
-    return (sum(ticks) - ticks[3] - ticks[4]) / hz, sum(ticks) / hz
+        return f.readline()
 
 
 def enough(records, threshold, runs):

@@ -165,6 +165,18 @@ class Placement(unittest.TestCase):
         self.assertEqual(rows[("784-1024-1024-10", "Haswell", "apart")][6:9], ["3", "400", "21,000"])
         self.assertEqual(len(rows), 2)
 
+    def test_other_cpu_share(self):
+        sys.path.insert(0, SCRIPTS)
+        import bench_report
+        hz = os.sysconf("SC_CLK_TCK")
+        # 2 CPUs for 1 s (2·hz ticks): 1.5 s busy (user 1.0, system 0.5, of which the
+        # measured process took 1.2 s), idle and iowait 0.5 s: others took 0.3 of 2 s.
+        stat0 = "cpu  100 0 100 500 10 0 0 0 0 0"
+        stat1 = f"cpu  {100 + hz} 0 {100 + hz // 2} {500 + hz // 4} {10 + hz // 4} 0 0 0 0 0"
+        self.assertAlmostEqual(bench_report.other_cpu_share(stat0, stat1, 1.2), 0.15, places=2)
+        self.assertEqual(bench_report.other_cpu_share(stat0, stat1, 5.0), 0.0)  # never negative
+        self.assertIsNone(bench_report.other_cpu_share(stat0, stat0, 0.0))  # no time passed
+
     def test_a_placement_never_seen(self):
         rows = self.rows(self.placement([bench_record(20000.0, core="Cooperlake")]).stdout)
         self.assertEqual(rows[("784-1024-1024-10", "Cooperlake", "close")][6:8], ["0", ""])
