@@ -49,9 +49,9 @@ while [[ $# -gt 0 ]]; do
         *) die "unknown argument '$1' (see --help)" ;;
     esac
 done
-[[ $(nproc) -ge 2 ]] || die "needs 2 CPUs (this machine has $(nproc)): the placement is that of two vCPUs"
 if [[ $BUILD = 1 ]]; then scripts/build.sh --target mlptrain >&2; fi
 [[ -x $BINARY ]] || die "no mlptrain binary at $BINARY (build it with scripts/build.sh, or pass --binary)"
+[[ $(nproc) -ge 2 ]] || die "needs 2 CPUs (this machine has $(nproc)): the placement is that of two vCPUs"
 mkdir -p "$OUT"
 RECORDS=$OUT/placement.jsonl
 BIN=$(mktemp)

@@ -161,7 +161,8 @@ class Placement(unittest.TestCase):
         text = self.placement(records).stdout
         self.assertIn("1 run(s) left out", text)
         rows = self.rows(text)
-        self.assertEqual(rows[("784-1024-1024-10", "Haswell", "close")][6:9], ["2", "58", "32,000"])  # medians of the close runs
+        # runs, then the medians of the round trip and samples/s in each placement
+        self.assertEqual(rows[("784-1024-1024-10", "Haswell", "close")][6:9], ["2", "58", "32,000"])
         self.assertEqual(rows[("784-1024-1024-10", "Haswell", "apart")][6:9], ["3", "400", "21,000"])
         self.assertEqual(len(rows), 2)
 
