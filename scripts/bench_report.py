@@ -409,6 +409,17 @@ def compare(argv):
 
 # --- placement ------------------------------------------------------------------------------
 
+def placement_of(record, threshold):
+    """(point, "close" or "apart") of a bench record: point = (network, batch, threads, core);
+    "close" when its cross-core round trip is below threshold ns. None for a one-thread run,
+    which has no round trip."""
+    if record.get("threads", 1) < 2 or not record.get("core_round_trip_ns"):
+        return None
+    point = ("-".join(map(str, record["layers"])), record["batch_size"], record["threads"],
+             record.get("blas_core") or "?")
+    return point, "close" if record["core_round_trip_ns"] < threshold else "apart"
+
+
 def placement(argv):
     path, threshold = argv[0], float(argv[1])
     runs = []
@@ -424,13 +435,13 @@ def placement(argv):
         die(f"placement: cannot read {path}: {e}")
     groups, left_out = {}, 0
     for r in runs:
-        if r.get("threads", 1) < 2 or not r.get("core_round_trip_ns"):
-            continue  # one thread: no round trip, no placement
+        placed = placement_of(r, threshold)
+        if placed is None:
+            continue
         if r.get("disturbed"):
             left_out += 1
             continue
-        key = ("-".join(map(str, r["layers"])), r["batch_size"], r["threads"], r.get("blas_core") or "?")
-        where = "close" if r["core_round_trip_ns"] < threshold else "apart"
+        key, where = placed
         groups.setdefault(key, {}).setdefault(where, []).append(r)
     header = ["network", "batch", "threads", "core", "placement", "runs", "round trip, ns", "samples/s",
               "efficiency", "reduce and check, us", "update, us"]

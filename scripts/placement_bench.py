@@ -23,15 +23,17 @@ bench_report.PROG = "placement_bench.sh"
 
 # (layers, batch): the big and the small network of the targets, 2 threads each.
 POINTS = [("784,1024,1024,10", 256), ("784,256,128,10", 64)]
-# The environment's kernels, and the widest core (OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset).
-KERNELS = ["env", "unset"]
+# The environment's kernels, and the widest core (OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE
+# unset); one set when the environment sets neither, as the two would be the same runs.
+UNSET = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+KERNELS = ["env", "unset"] if any(v in os.environ for v in UNSET) else ["env"]
 
 
 def run_point(binary, layers, batch, kernels, seconds, keep_disturbed):
     env = dict(os.environ)
     if kernels == "unset":
-        env.pop("OPENBLAS_CORETYPE", None)
-        env.pop("OPENBLAS_L2_SIZE", None)
+        for v in UNSET:
+            env.pop(v, None)
     cmd = [binary, "bench", "--layers", layers, "--batch-size", str(batch), "--threads", "2",
            "--seconds", str(seconds), "--json"]
     stat0, child0 = proc_stat_cpu(), resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -60,13 +62,15 @@ def proc_stat_cpu():
 
 
 def enough(records, threshold, runs):
+    """Whether every point measured (network and core: the kernel sets may give one core or
+    two) has `runs` undisturbed runs in each placement."""
     counts = {}
     for r in records:
-        if r.get("disturbed"):
-            continue
-        key = (tuple(r["layers"]), r["blas_core"], r["core_round_trip_ns"] < threshold)
-        counts[key] = counts.get(key, 0) + 1
-    return len(counts) == 2 * len(POINTS) * len(KERNELS) and min(counts.values()) >= runs
+        point, where = bench_report.placement_of(r, threshold)
+        counts.setdefault(point, {"close": 0, "apart": 0})
+        if not r.get("disturbed"):
+            counts[point][where] += 1
+    return all(min(c.values()) >= runs for c in counts.values())
 
 
 def main(argv):

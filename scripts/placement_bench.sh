@@ -4,7 +4,8 @@
 # cores that do not (350-600 ns), and what crosses cores in a step (the reduction most) moves
 # with it (README, "Speed"). Runs the four points that the efficiency targets name, 2 threads:
 # 784-1024-1024-10 batch 256 and 784-256-128-10 batch 64, each with the environment's kernels
-# and with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (the widest core), in interleaved
+# and with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (the widest core; one set when the
+# environment sets neither), in interleaved
 # rounds of `mlptrain bench --json`, until every point has --runs runs in each placement or
 # --minutes have passed; then prints, per point and placement, the runs and the medians of
 # the round trip, samples/s, efficiency and the reduce and update phases

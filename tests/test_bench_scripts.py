@@ -192,34 +192,53 @@ class Placement(unittest.TestCase):
         r = run([os.path.join(SCRIPTS, "placement_bench.sh"), "--binary", os.path.join(TMP.name, "none")], expect=2)
         self.assertIn("no mlptrain binary at", r.stderr)
 
-    def test_loop_stops_when_every_point_has_both_placements(self):
-        # A stand-in for mlptrain: its first round of 4 runs is placed close, the next apart;
-        # the kernels follow OPENBLAS_CORETYPE as mlptrain's do.
-        calls = os.path.join(TMP.name, "calls")
-        fake = write("fake_mlptrain", f"""#!/usr/bin/python3
+    def loop(self, name, env):
+        """placement_bench.py over a stand-in for mlptrain that places each point's first run
+        close and the later ones apart; its core follows OPENBLAS_CORETYPE as mlptrain's does.
+        Returns the records written and the run."""
+        calls = os.path.join(TMP.name, name + ".calls")
+        fake = write(name + "_mlptrain", f"""#!/usr/bin/python3
 import json, os, sys
-with open({calls!r}, "a+") as f:
-    f.seek(0)
-    n = len(f.read())
-    f.write("x")
 a = sys.argv
 layers = [int(x) for x in a[a.index("--layers") + 1].split(",")]
+core = "Haswell" if "OPENBLAS_CORETYPE" in os.environ else "Cooperlake"
+point = f"{{layers}} {{core}}"
+with open({calls!r}, "a+") as f:  # one line per run: the point
+    f.seek(0)
+    earlier = f.read().splitlines().count(point)
+    f.write(point + "\\n")
 print(json.dumps({{"layers": layers, "batch_size": int(a[a.index("--batch-size") + 1]), "threads": 2,
-                  "blas_core": "Haswell" if "OPENBLAS_CORETYPE" in os.environ else "Cooperlake",
-                  "samples_per_s": 1000.0 + n, "efficiency": 0.5, "core_round_trip_ns": 60.0 if n < 4 else 400.0,
+                  "blas_core": core, "samples_per_s": 1000.0 + earlier, "efficiency": 0.5,
+                  "core_round_trip_ns": 60.0 if earlier == 0 else 400.0,
                   "step_phases_us": {{"reduce": 1.0, "update": 2.0}}}}))
 """)
         os.chmod(fake, 0o755)
-        records = os.path.join(TMP.name, "loop.jsonl")
+        records = os.path.join(TMP.name, name + ".jsonl")
         # (keep disturbed runs: whether other tests load the machine meanwhile is not the point here)
-        r = run(["/usr/bin/python3", os.path.join(SCRIPTS, "placement_bench.py"), fake, records, "0.5", "1", "0.1",
-                 "150", "1"])
+        r = subprocess.run(["/usr/bin/python3", os.path.join(SCRIPTS, "placement_bench.py"), fake, records, "0.5",
+                            "1", "0.1", "150", "1"], capture_output=True, text=True, env=env)
+        self.assertEqual(r.returncode, 0, r.stderr)
         with open(records) as f:
-            self.assertEqual(len(f.read().splitlines()), 8)  # two rounds, then it stopped
+            return f.read().splitlines(), r
+
+    def test_loop_stops_when_every_point_has_both_placements(self):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OPENBLAS_")}
+        lines, r = self.loop("two_cores", dict(env, OPENBLAS_CORETYPE="Haswell", OPENBLAS_L2_SIZE="512"))
+        self.assertEqual(len(lines), 8)  # two rounds of 2 networks x 2 kernel sets, then it stopped
         rows = self.rows(r.stdout)
         self.assertEqual(len(rows), 8)  # 2 networks x 2 cores x 2 placements
         self.assertTrue(all(cells[6] == "1" for cells in rows.values()))
         self.assertIn("round 2: 784-256-128-10 b64 Cooperlake", r.stderr)
+
+    def test_loop_with_one_kernel_set(self):
+        # Neither variable set: the two kernel sets would be the same runs, so one is run, and
+        # the loop stops on the one core it saw instead of waiting for a second.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OPENBLAS_")}
+        lines, r = self.loop("one_core", env)
+        self.assertEqual(len(lines), 4)  # two rounds of 2 networks
+        rows = self.rows(r.stdout)
+        self.assertEqual(sorted(rows), [(net, "Cooperlake", where) for net in ("784-1024-1024-10", "784-256-128-10")
+                                        for where in ("apart", "close")])
 
 
 class CompareTorchMlptrainSide(unittest.TestCase):
