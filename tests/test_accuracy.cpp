@@ -1,6 +1,9 @@
 // Accuracy floors of the default settings on the bundled datasets, through the real binary
 // (`mlptrain train --data FILE --seed S`, nothing else), and a regression run that learns a
-// linear target. These hold the defaults in src/config.cpp to what they promise.
+// linear target. These hold the defaults in src/config.cpp to what they promise. Where the
+// CPU and build run bf16, the same floors hold with bf16 GEMM inputs (`--precision bf16
+// --no-fallback`: these networks are too small for bf16 to pay, so without the flag they would
+// run fp32).
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -10,7 +13,11 @@
 #include <random>
 #include <regex>
 #include <string>
+#include <vector>
 
+#include "mlptrain/core/bf16.hpp"
+#include "mlptrain/core/blas.hpp"
+#include "mlptrain/core/cpu_features.hpp"
 #include "test_support.hpp"
 
 using test_support::CommandResult;
@@ -41,11 +48,23 @@ TestResult parse_test_line(const CommandResult& r) {
     return result;
 }
 
-// Test accuracy of `mlptrain train` with default settings on a bundled dataset.
-double default_accuracy(const std::string& file, int seed) {
+// The precisions every floor is checked in: fp32, and bf16 where the CPU and build run it.
+std::vector<std::string> precision_args() {
+    std::vector<std::string> args{""};
+    if (mlptrain::has_bf16_dot_products(mlptrain::detect_cpu_features()) && mlptrain::onednn_runs_bf16())
+        args.push_back(" --precision bf16 --no-fallback");
+    else
+        MESSAGE("bf16 floors skipped: no bf16 dot products or no oneDNN here");
+    return args;
+}
+
+// Test accuracy of `mlptrain train` with default settings (and `extra` arguments) on a
+// bundled dataset.
+double default_accuracy(const std::string& file, int seed, const std::string& extra) {
     const CommandResult r =
-        run_cli("train --data '" + data_path(file) + "' --seed " + std::to_string(seed));
+        run_cli("train --data '" + data_path(file) + "' --seed " + std::to_string(seed) + extra);
     const TestResult t = parse_test_line(r);
+    if (!extra.empty()) CHECK(test_support::contains(r.out, "bf16 inputs, fp32 accumulation"));  // no fallback
     REQUIRE(t.rows > 0);
     REQUIRE(t.accuracy >= 0.0);
     REQUIRE(t.accuracy <= 1.0);
@@ -53,14 +72,14 @@ double default_accuracy(const std::string& file, int seed) {
 }
 
 // The mean over seeds 1, 2, 3 of the default test accuracy, each seed's printed.
-double mean_accuracy(const std::string& file) {
+double mean_accuracy(const std::string& file, const std::string& extra) {
     double sum = 0.0;
     for (int seed = 1; seed <= 3; ++seed) {
-        const double accuracy = default_accuracy(file, seed);
-        MESSAGE(file << " seed " << seed << ": test accuracy " << accuracy);
+        const double accuracy = default_accuracy(file, seed, extra);
+        MESSAGE(file << extra << " seed " << seed << ": test accuracy " << accuracy);
         sum += accuracy;
     }
-    MESSAGE(file << " mean test accuracy " << sum / 3.0);
+    MESSAGE(file << extra << " mean test accuracy " << sum / 3.0);
     return sum / 3.0;
 }
 
@@ -68,23 +87,30 @@ double mean_accuracy(const std::string& file) {
 
 // With default settings, iris reaches ≥ 0.93 test accuracy for each of seeds 1, 2 and 3.
 TEST_CASE("accuracy: iris, every seed") {
-    for (int seed = 1; seed <= 3; ++seed) {
-        const double accuracy = default_accuracy("iris.csv", seed);
-        MESSAGE("iris.csv seed " << seed << ": test accuracy " << accuracy);
-        CHECK(accuracy >= 0.93);
+    for (const std::string& extra : precision_args()) {
+        CAPTURE(extra);
+        for (int seed = 1; seed <= 3; ++seed) {
+            const double accuracy = default_accuracy("iris.csv", seed, extra);
+            MESSAGE("iris.csv" << extra << " seed " << seed << ": test accuracy " << accuracy);
+            CHECK(accuracy >= 0.93);
+        }
     }
 }
 
 // With default settings, wine's mean test accuracy over seeds 1–3 is ≥ 0.94.
-TEST_CASE("accuracy: wine, mean over seeds") { CHECK(mean_accuracy("wine.csv") >= 0.94); }
+TEST_CASE("accuracy: wine, mean over seeds") {
+    for (const std::string& extra : precision_args()) CHECK(mean_accuracy("wine.csv", extra) >= 0.94);
+}
 
 // With default settings, breast_cancer's mean test accuracy over seeds 1–3 is ≥ 0.95.
 TEST_CASE("accuracy: breast_cancer, mean over seeds") {
-    CHECK(mean_accuracy("breast_cancer.csv") >= 0.95);
+    for (const std::string& extra : precision_args()) CHECK(mean_accuracy("breast_cancer.csv", extra) >= 0.95);
 }
 
 // With default settings, digits' mean test accuracy over seeds 1–3 is ≥ 0.95.
-TEST_CASE("accuracy: digits, mean over seeds") { CHECK(mean_accuracy("digits.csv") >= 0.95); }
+TEST_CASE("accuracy: digits, mean over seeds") {
+    for (const std::string& extra : precision_args()) CHECK(mean_accuracy("digits.csv", extra) >= 0.95);
+}
 
 // --loss mse learns y = 2·x1 − x2: the test MSE ends far below var(y), the loss of predicting
 // the mean.

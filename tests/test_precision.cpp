@@ -102,6 +102,33 @@ TEST_CASE("a network too small for bf16 runs fp32 with a note") {
     CHECK(contains(j.at("gemm_notes")[0].get<std::string>(), "--precision bf16 would be slower"));
 }
 
+// --no-fallback runs the same small network in bf16: oneDNN with bf16 inputs, no note, other
+// weights than fp32's; the setting is saved, so a resumed run keeps it. With fp32 it changes
+// nothing.
+TEST_CASE("--no-fallback runs bf16 on a network too small to gain from it, and a resumed run keeps it") {
+    const std::string iris = "train --data " + q(data_path("iris.csv")) + " --layers 16 --epochs 5";
+    const CommandResult fp32 = run_cli(iris);
+    CHECK(fingerprint_of(run_cli(iris + " --no-fallback").out) == fingerprint_of(fp32.out));
+    if (!bf16_runs_here()) {
+        MESSAGE("skipped: no bf16 dot products or no oneDNN here");
+        return;
+    }
+    TempDir dir;
+    const std::string ckpt = dir.path() + "/ckpt";
+    const CommandResult bf16 = run_cli(iris + " --precision bf16 --no-fallback --checkpoint-every 20 "
+                                              "--keep-checkpoints 0 --checkpoint-dir " + q(ckpt));
+    INFO(bf16.out << bf16.err);
+    REQUIRE(bf16.exit_status == 0);
+    CHECK(contains(bf16.out, "bf16 inputs, fp32 accumulation"));
+    CHECK_FALSE(contains(bf16.out, "would be slower"));
+    CHECK(fingerprint_of(bf16.out) != fingerprint_of(fp32.out));
+    const std::string mid = ckpt + "/step-000000000020.safetensors";
+    const mlptrain::LoadedCheckpoint saved = mlptrain::load_checkpoint(mid);
+    CHECK(saved.info.gemm == mlptrain::GemmSettings{mlptrain::GemmBackend::onednn, mlptrain::GemmPrecision::bf16});
+    CHECK(contains(saved.info.config, "no-fallback = true\n"));
+    CHECK(fingerprint_of(run_cli("train --resume " + q(mid)).out) == fingerprint_of(bf16.out));
+}
+
 #ifndef MLPTRAIN_WITH_ONEDNN
 TEST_CASE("a build without oneDNN says what to install") {
     expect_refused(run_cli(digits + " --gemm onednn"), {"--gemm", "apt-get install libdnnl-dev"});

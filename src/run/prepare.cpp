@@ -207,7 +207,7 @@ PreparedRun prepare_run(const RunConfig& config, std::optional<LoadedCheckpoint>
     run.targets_cols = config.loss == Loss::mse ? run.data.outputs : 0;
     run.train = resolve_train_config(config, static_cast<std::int64_t>(run.split.train.size()), run.notes);
     const std::int64_t shards = run.train.shards > 0 ? run.train.shards : default_shards(run.train.batch_size);
-    run.train.gemm = select_gemm({config.gemm, config.precision, true}, run.spec,
+    run.train.gemm = select_gemm({config.gemm, config.precision, !config.no_fallback}, run.spec,
                                  (run.train.batch_size + shards - 1) / shards, run.notes);
     // A run resumed from a directory keeps checkpointing there unless told otherwise.
     if (run.config.checkpoint_dir.empty() && !config.resume.empty() && std::filesystem::is_directory(config.resume))

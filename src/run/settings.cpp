@@ -201,6 +201,12 @@ const std::vector<Setting> table = {
      "with a note). Part of the result's definition",
      "fp32", nullptr, false, true, set_precision,
      [](const RunConfig& c) -> std::string { return c.precision == GemmPrecision::bf16 ? "bf16" : ""; }},
+    // Written only when set, as precision is only when bf16.
+    {"no-fallback", "no_fallback", "Execution",
+     "with --precision bf16: run bf16 even on a network too small to gain from it (it would run fp32, with a "
+     "note). Part of the result's definition",
+     "false", nullptr, true, true, set_switch<&RunConfig::no_fallback>,
+     [](const RunConfig& c) -> std::string { return c.no_fallback ? "true" : ""; }},
     {"checkpoint-dir", "checkpoint_dir", "Checkpoints",
      "write checkpoints here (every epoch, every --checkpoint-every steps, and on SIGTERM/SIGINT/SIGUSR1)", nullptr,
      nullptr, false, false, set_text<&RunConfig::checkpoint_dir>, get_text<&RunConfig::checkpoint_dir>},

@@ -66,6 +66,7 @@ struct RunConfig {
     BlasCoreOption blas_core;  // OpenBLAS kernel set: auto, keep or a core (run/blas_selection.hpp)
     std::optional<GemmBackend> gemm;  // GEMM library; unset: openblas, or onednn for bf16 (gemm_selection.hpp)
     GemmPrecision precision = GemmPrecision::fp32;  // GEMM inputs; defines the result
+    bool no_fallback = false;  // bf16 even on a network too small to gain from it (gemm_selection.hpp)
 
     // Checkpoints.
     std::string checkpoint_dir;
