@@ -306,6 +306,35 @@ TEST_CASE("precision and gemm in the configuration text, and a resumed run's pre
     CHECK(error_of([&] { check_same_configuration(bf16, config_lines(other), "ckpt", true); }).rfind("lr:", 0) == 0);
 }
 
+// Settings written only when set (lr_step_epochs, no_fallback) are compared by key: the message
+// names the one that changed and says which side has it unset, not the line that happens to
+// sit at the same position on the other side.
+TEST_CASE("a resumed run's changed optional setting is named, with its two values") {
+    const RunConfig saved = iris_config(1);
+    RunConfig added = saved;
+    added.lr_step_epochs = 5;
+    try {
+        check_same_configuration(config_lines(saved), config_lines(added), "ckpt");
+        FAIL("no error");
+    } catch (const ConfigError& e) {
+        CHECK(e.field() == "lr_step_epochs");
+        CHECK(std::string(e.what()).find("expected it unset as saved in ckpt, found 'lr-step-epochs = 5'") != std::string::npos);
+        CHECK(std::string(e.what()).find("lr-gamma") == std::string::npos);
+    }
+    RunConfig forced = saved;
+    forced.precision = GemmPrecision::bf16;
+    forced.no_fallback = true;
+    RunConfig plain = forced;
+    plain.no_fallback = false;
+    try {
+        check_same_configuration(config_lines(forced), config_lines(plain), "ckpt");
+        FAIL("no error");
+    } catch (const ConfigError& e) {
+        CHECK(e.field() == "no_fallback");
+        CHECK(std::string(e.what()).find("expected 'no-fallback = true' as saved in ckpt, found it unset") != std::string::npos);
+    }
+}
+
 // What prepare_run resolves: bf16 means oneDNN, unless the network is too small to gain.
 TEST_CASE("select_gemm: bf16 on oneDNN, small networks in fp32 with a note") {
     ModelSpec big, tiny;

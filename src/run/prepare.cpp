@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <optional>
 #include <sstream>
 #include <system_error>
 
@@ -122,35 +123,52 @@ static bool is_data_path(const std::string& line) {
     return false;
 }
 
-static std::vector<std::string> lines_without_data_paths(const std::string& text, std::string& precision) {
-    std::vector<std::string> lines;
+// A configuration text's "key = value" lines as (key, value) pairs in order, without the data
+// paths; the precision line goes to `precision` instead.
+static std::vector<std::pair<std::string, std::string>> settings_without_data_paths(const std::string& text,
+                                                                                 std::string& precision) {
+    std::vector<std::pair<std::string, std::string>> pairs;
     std::istringstream in(text);
     for (std::string line; std::getline(in, line);) {
         if (line.rfind("precision = ", 0) == 0) precision = line.substr(12);
-        else if (!is_data_path(line)) lines.push_back(line);
+        else if (!is_data_path(line)) {
+            const std::size_t eq = line.find(" = ");
+            pairs.emplace_back(line.substr(0, eq), eq == std::string::npos ? "" : line.substr(eq + 3));
+        }
     }
-    return lines;
+    return pairs;
 }
 
 void check_same_configuration(const std::string& saved, const std::string& current, const std::string& path,
                               bool allow_precision_change) {
     // The precision line is written only for bf16 (settings.cpp): absent means fp32.
     std::string saved_precision = "fp32", current_precision = "fp32";
-    const std::vector<std::string> a = lines_without_data_paths(saved, saved_precision),
-                                   b = lines_without_data_paths(current, current_precision);
+    const auto a = settings_without_data_paths(saved, saved_precision),
+               b = settings_without_data_paths(current, current_precision);
     if (saved_precision != current_precision && !allow_precision_change)
         throw ConfigError("precision", saved_precision + " as saved in " + path, current_precision,
                           "a resumed run keeps its precision; to continue these weights in " + current_precision +
                               " anyway, add " + field_ref("allow_precision_change"));
-    for (std::size_t i = 0; i < std::max(a.size(), b.size()); ++i) {
-        const std::string line_a = i < a.size() ? a[i] : "", line_b = i < b.size() ? b[i] : "";
-        if (line_a == line_b) continue;
-        const std::string& line = i < b.size() ? line_b : line_a;
-        const std::string key = line.substr(0, line.find(" ="));
+    // Compared by key: a setting written only when set (as --lr-step-epochs) is a key one
+    // side lacks, not a shift of every line after it.
+    auto value_of = [](const std::vector<std::pair<std::string, std::string>>& pairs,
+                       const std::string& key) -> std::optional<std::string> {
+        for (const auto& [k, v] : pairs)
+            if (k == key) return v;
+        return std::nullopt;
+    };
+    auto refuse = [&](const std::string& key) {
+        const std::optional<std::string> was = value_of(a, key), is = value_of(b, key);
         const Setting* setting = find_setting(key);
-        throw ConfigError(setting ? setting->field : key, "'" + line_a + "' as saved in " + path, "'" + line_b + "'",
+        throw ConfigError(setting ? setting->field : key,
+                          (was ? "'" + key + " = " + *was + "'" : std::string("it unset")) + " as saved in " + path,
+                          is ? "'" + key + " = " + *is + "'" : std::string("it unset"),
                           "a resumed run keeps its configuration; drop the setting, or start a new run");
-    }
+    };
+    for (const auto& [key, value] : a)
+        if (value_of(b, key) != value) refuse(key);
+    for (const auto& [key, value] : b)
+        if (!value_of(a, key)) refuse(key);
 }
 
 // The data paths as canonical absolute paths (regular files only: a pipe has no path to
