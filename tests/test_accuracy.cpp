@@ -15,9 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "mlptrain/core/bf16.hpp"
-#include "mlptrain/core/blas.hpp"
-#include "mlptrain/core/cpu_features.hpp"
+#include "bf16_here.hpp"
 #include "test_support.hpp"
 
 using test_support::CommandResult;
@@ -51,7 +49,7 @@ TestResult parse_test_line(const CommandResult& r) {
 // The precisions every floor is checked in: fp32, and bf16 where the CPU and build run it.
 std::vector<std::string> precision_args() {
     std::vector<std::string> args{""};
-    if (mlptrain::has_bf16_dot_products(mlptrain::detect_cpu_features()) && mlptrain::onednn_runs_bf16())
+    if (mlptrain::test::bf16_runs_here())
         args.push_back(" --precision bf16 --no-fallback");
     else
         MESSAGE("bf16 floors skipped: no bf16 dot products or no oneDNN here");

@@ -7,10 +7,9 @@
 #include <cstdlib>
 #include <new>
 
-#include "mlptrain/core/bf16.hpp"
-#include "mlptrain/core/cpu_features.hpp"
 #include "mlptrain/core/rng.hpp"
 #include "mlptrain/engine/trainer.hpp"
+#include "bf16_here.hpp"
 
 extern "C" {
 void* __libc_malloc(std::size_t);
@@ -195,7 +194,7 @@ TEST_CASE("oneDNN steps allocate the same few blocks every step and create no pr
     config.schedule.lr = 0.05f;
     config.optimizer.momentum = 0.9f;
     std::vector<GemmPrecision> precisions = {GemmPrecision::fp32};
-    if (has_bf16_dot_products(detect_cpu_features()) && onednn_runs_bf16()) precisions.push_back(GemmPrecision::bf16);
+    if (test::bf16_runs_here()) precisions.push_back(GemmPrecision::bf16);
     const long calls_per_step = 4 * 8;  // 4 shards × (3 forward + 3 dW + 2 dX)
     for (GemmPrecision precision : precisions) {
         const std::string precision_name = gemm_precision_name(precision);

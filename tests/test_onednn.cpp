@@ -22,8 +22,10 @@
 #include "mlptrain/engine/evaluator.hpp"
 #include "mlptrain/engine/trainer.hpp"
 #include "mlptrain/nn/backprop.hpp"
+#include "bf16_here.hpp"
 
 using namespace mlptrain;
+using mlptrain::test::bf16_runs_here;
 
 namespace {
 
@@ -36,8 +38,6 @@ std::vector<float> random_vector(std::int64_t n, std::uint32_t stream, float sca
     for (std::int64_t i = 0; i < n; ++i) v[static_cast<std::size_t>(i)] = scale * signed_unit(11, stream, i);
     return v;
 }
-
-bool bf16_runs_here() { return has_bf16_dot_products(detect_cpu_features()) && onednn_runs_bf16(); }
 
 const GemmSettings onednn_fp32{GemmBackend::onednn, GemmPrecision::fp32};
 const GemmSettings onednn_bf16{GemmBackend::onednn, GemmPrecision::bf16};

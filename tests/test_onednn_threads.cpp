@@ -13,12 +13,11 @@
 #include <sstream>
 #include <thread>
 
-#include "mlptrain/core/bf16.hpp"
 #include "mlptrain/core/blas.hpp"
-#include "mlptrain/core/cpu_features.hpp"
 #include "mlptrain/core/rng.hpp"
 #include "mlptrain/engine/trainer.hpp"
 
+#include "bf16_here.hpp"
 #include "test_support.hpp"
 #include "thread_watch.hpp"
 
@@ -37,7 +36,7 @@ TEST_CASE("oneDNN runs one thread per call: no OpenMP team, nothing spinning") {
     const auto baseline = thread_cpu_ticks();
     const int start_threads = static_cast<int>(baseline.size());
     std::vector<GemmSettings> settings = {{GemmBackend::onednn, GemmPrecision::fp32}};
-    if (has_bf16_dot_products(detect_cpu_features()) && onednn_runs_bf16())
+    if (test::bf16_runs_here())
         settings.push_back({GemmBackend::onednn, GemmPrecision::bf16});
     int peak = 0;
     for (const GemmSettings& gemm : settings)

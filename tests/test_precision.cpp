@@ -14,12 +14,12 @@
 #include <regex>
 #include <string>
 
-#include "mlptrain/core/bf16.hpp"
 #include "mlptrain/core/blas.hpp"
-#include "mlptrain/core/cpu_features.hpp"
 #include "mlptrain/storage/checkpoint.hpp"
+#include "bf16_here.hpp"
 #include "test_support.hpp"
 
+using mlptrain::test::bf16_runs_here;
 using test_support::CommandResult;
 using test_support::contains;
 using test_support::data_path;
@@ -35,8 +35,7 @@ namespace {
 // bf16 is used, not the small-network fallback.
 const std::string digits = "train --data " + q(data_path("digits.csv")) + " --layers 256,256 --batch-size 64 --epochs 2";
 
-// bf16_runs_here and test_line serve the test cases of a build with oneDNN only.
-[[maybe_unused]] bool bf16_runs_here() { return mlptrain::has_bf16_dot_products(mlptrain::detect_cpu_features()) && mlptrain::onednn_runs_bf16(); }
+// test_line serves the test cases of a build with oneDNN only.
 
 void expect_refused(const CommandResult& r, const std::vector<std::string>& mentions) {
     INFO("stderr: " << r.err << "\nstdout: " << r.out);
