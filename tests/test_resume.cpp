@@ -195,7 +195,10 @@ TEST_CASE("SIGTERM checkpoints, and the resumed run matches the uninterrupted on
 // 75, and resume to the uninterrupted weights. The --config file is a FIFO that the shell
 // holds open but writes only after the signal, so the signal lands for certain while
 // mlptrain waits in reading it. (With the handlers installed only when training starts, as
-// before, this run died of the signal.) Never hangs: if mlptrain ends early, the wait ends.
+// before, this run died of the signal.) The wait checks that the process is mlptrain
+// already: between fork and exec the shell's child still holds the FIFO as fd 3, and a
+// signal then killed the child before mlptrain ran (seen once under TSan). Never hangs: if
+// mlptrain ends early, the wait ends.
 TEST_CASE("SIGUSR1 before training starts checkpoints at the first step") {
     TempDir dir;
     const std::string ckpt = dir.path() + "/ckpt", fifo = dir.path() + "/run.cfg";
@@ -206,7 +209,9 @@ TEST_CASE("SIGUSR1 before training starts checkpoints at the first step") {
     const auto stopped = test_support::run_shell(
         "mkfifo '" + fifo + "' && exec 3<>'" + fifo + "' && { '" + test_support::binary_path() + "' train --config '" +
         fifo + "'" + args + " --checkpoint-dir '" + ckpt + "' 3>&- & pid=$!; " +
-        "until ls -l /proc/$pid/fd 2>/dev/null | grep -q run.cfg || ! kill -0 $pid 2>/dev/null; do sleep 0.01; done; " +
+        "bin=$(readlink -f '" + test_support::binary_path() + "'); " +
+        "until { [ \"$(readlink /proc/$pid/exe 2>/dev/null)\" = \"$bin\" ] && ls -l /proc/$pid/fd 2>/dev/null | "
+        "grep -q run.cfg; } || ! kill -0 $pid 2>/dev/null; do sleep 0.01; done; " +
         "kill -USR1 $pid; echo 'data = " + data + "' >&3; exec 3>&-; wait $pid; }");
     INFO(stopped.out, stopped.err);
     CHECK(stopped.exit_status == 75);
