@@ -31,7 +31,8 @@ Builds mlptrain (scripts/build.sh), then runs `mlptrain bench --json` on this gr
   mlptrain runs the widest core the CPU supports), when the two give different cores.
 Prints a Markdown table (the core; samples/s, steps/s, us/step, GFLOP/s; the GEMM ceiling
 measured in the same process and efficiency = GFLOP/s / ceiling, in windows of steps each
-beside its own ceiling; the FMA peak and peak fraction = GFLOP/s / peak), where a step's
+beside its own ceiling, and against the ceiling in lock step (its callers held to the
+slowest one's rate, as a synchronized step is); the FMA peak and peak fraction = GFLOP/s / peak), where a step's
 time goes (shard passes, reduction, update, and the time of the step's GEMMs alone at the
 ceiling's rate), the 1 -> 2 thread speed-up on 784-1024-1024-10 per core, and writes
 DIR/bench.md (the same text and the environment record) and DIR/bench.json

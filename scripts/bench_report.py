@@ -121,9 +121,19 @@ def torch_columns(key, mlp_objs, fair, torch, ratios):
             f"{grouped(best)} ({best_setting[0]}+{best_setting[1]})", f"{sps / best:.2f}" + ("*" if shaky else "")]
 
 
+def lockstep(objs):
+    """Efficiency against the lock-step ceiling (every GEMM caller waiting for the slowest, as
+    a synchronized step does) and the slowest caller's rate over the fastest's; n/a in records
+    from before bench measured it, and on one thread, where nothing waits."""
+    if any("lockstep_efficiency" not in o for o in objs) or objs[0]["threads"] < 2:
+        return "n/a"
+    return f"{med(objs, 'lockstep_efficiency'):.2f} ({med(objs, 'ceiling_caller_balance'):.2f})"
+
+
 def table_rows(mlp, fair, torch, compare):
     header = ["network", "batch", "threads", "shards", "core", "samples/s", "steps/s", "µs/step",
-              "GFLOP/s", "ceiling GFLOP/s", "efficiency", "FMA peak GFLOP/s", "peak fraction"]
+              "GFLOP/s", "ceiling GFLOP/s", "efficiency", "lock-step efficiency (caller balance)",
+              "FMA peak GFLOP/s", "peak fraction"]
     if compare:
         header += ["train samples/s, real rows", "torch T/T", "torch best (torch+BLAS thr.)", "mlptrain/torch best"]
     header += ["other load"]
@@ -134,7 +144,7 @@ def table_rows(mlp, fair, torch, compare):
                str(objs[0].get("blas_core", "?")), grouped(med(objs, "samples_per_s")),
                grouped(med(objs, "steps_per_s"), 1), grouped(med(objs, "us_per_step"), 1),
                grouped(med(objs, "gflops"), 2), grouped(med(objs, "ceiling_gflops"), 2),
-               f"{med(objs, 'efficiency'):.2f}", grouped(med(objs, "peak_gflops"), 1) if "peak_gflops" in objs[0] else "n/a",
+               f"{med(objs, 'efficiency'):.2f}", lockstep(objs), grouped(med(objs, "peak_gflops"), 1) if "peak_gflops" in objs[0] else "n/a",
                f"{med(objs, 'peak_fraction'):.3f}" if "peak_fraction" in objs[0] else "n/a"]
         if compare:
             row += torch_columns(key, objs, fair, torch, ratios)
@@ -271,8 +281,10 @@ def report(argv):
                "single-threaded callers on batch/T rows each, in the same process; FMA peak = T threads of "
                "register-only fp32 multiply-adds at the widest vector width, in the same process; "
                "efficiency = GFLOP/s / ceiling in each of 3 windows of steps, beside the ceiling measured just "
-               "before it, the median of the 3 (ceiling: the median of the windows'); peak fraction = GFLOP/s / "
-               "FMA peak. core = the OpenBLAS kernel set.")
+               "before it, the median of the 3 (ceiling: the median of the windows'); lock-step efficiency = the "
+               "same against the ceiling's callers held to the slowest one's rate, as a synchronized step is "
+               "(caller balance: the slowest caller's rate / the fastest's; below 1 when the host runs one vCPU "
+               "slower); peak fraction = GFLOP/s / FMA peak. core = the OpenBLAS kernel set.")
     if compare:
         out.append("Side by side (scripts/compare_torch.py): mlptrain train and PyTorch on the same real rows, "
                    "SGD lr 0.05 momentum 0.9, samples/s = the median over epochs >= 2 of rows / the epoch's step "

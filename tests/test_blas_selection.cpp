@@ -202,6 +202,18 @@ TEST_CASE("bench --json reports the core, the FMA peak and the environment") {
     CHECK(windows[0] > 0.0);
     CHECK(windows[1] > 0.0);
     CHECK(j["efficiency"].get<double>() == doctest::Approx(0.5 * (windows[0] + windows[1])));
+    // In lock step (every caller waiting for the slowest) the GEMMs reach at most the ceiling,
+    // so the step's efficiency against it is at least the plain one, window by window.
+    const std::vector<double> lockstep = j["lockstep_efficiency_windows"].get<std::vector<double>>();
+    const std::vector<double> balance = j["ceiling_caller_balance_windows"].get<std::vector<double>>();
+    REQUIRE(lockstep.size() == 2);
+    REQUIRE(balance.size() == 2);
+    for (int w = 0; w < 2; ++w) {
+        CHECK(balance[w] > 0.0);
+        CHECK(balance[w] <= 1.0);
+        CHECK(lockstep[w] >= windows[w] * (1.0 - 1e-12));
+    }
+    CHECK(j["lockstep_ceiling_samples_per_s"].get<double>() <= j["ceiling_samples_per_s"].get<double>() * (1.0 + 1e-12));
     // Beside each window's ceiling, the cross-core round trip, where two workers can exchange data.
     const std::vector<double> trips = j["core_round_trip_ns_windows"].get<std::vector<double>>();
     if (j["threads"].get<int>() >= 2 && mlptrain::affinity_cpus().size() >= 2) {
@@ -232,6 +244,9 @@ TEST_CASE("bench on one thread reports no cross-core round trip") {
     CHECK(j["core_round_trip_ns"].get<double>() == 0.0);
     CHECK(j["core_round_trip_ns_windows"].empty());
     CHECK(j["efficiency_windows"].size() == 2);  // the ceiling itself still ran
+    // One caller is its own slowest: lock step changes nothing.
+    CHECK(j["ceiling_caller_balance"].get<double>() == 1.0);
+    CHECK(j["lockstep_efficiency"].get<double>() == doctest::Approx(j["efficiency"].get<double>()));
 }
 
 // The warm-up runs its --warmup steps and goes on until --warmup-seconds have passed (the

@@ -120,36 +120,65 @@ struct GemmSet {
     }
 };
 
-// Samples per second (rows of every caller) that `threads` concurrent callers reach, each
-// running the step's GEMMs on `rows` rows, for about `seconds`.
-double gemm_ceiling(const std::vector<std::int64_t>& sizes, std::int64_t rows, int threads, double seconds,
-                    GemmSettings settings) {
+// What `threads` concurrent callers reach, each running the step's GEMMs on `rows` rows
+// for about `seconds`, in samples per second (rows of every caller).
+struct GemmCeiling {
+    double samples_per_s = 0.0;  // every caller's rows over the window: the ceiling
+    // threads × the slowest caller's rate: what the GEMMs reach when every round waits for
+    // the slowest caller, as a synchronized step waits for its slowest worker. Below the
+    // ceiling when the host runs one vCPU slower than the other (README, "Speed").
+    double lockstep_samples_per_s = 0.0;
+    double balance = 0.0;  // the slowest caller's rate ÷ the fastest's
+};
+
+GemmCeiling gemm_ceiling(const std::vector<std::int64_t>& sizes, std::int64_t rows, int threads, double seconds,
+                         GemmSettings settings) {
     std::vector<std::unique_ptr<GemmSet>> sets;
     for (int t = 0; t < threads; ++t) sets.push_back(std::make_unique<GemmSet>(sizes, rows, settings));
     for (auto& s : sets) s->run();  // warm caches and OpenBLAS buffers
     std::atomic<int> ready{0};
     std::atomic<bool> go{false}, stop{false};
     std::vector<std::int64_t> reps(static_cast<std::size_t>(threads), 0);
+    std::vector<double> busy(static_cast<std::size_t>(threads), 0.0);  // seconds to each caller's last rep
     std::vector<std::thread> workers;
+    Clock::time_point start;
     for (int t = 0; t < threads; ++t)
         workers.emplace_back([&, t] {
             ++ready;
             while (!go.load()) std::this_thread::yield();
+            std::int64_t n = 0;
+            Clock::time_point last = start;
             while (!stop.load()) {
                 sets[static_cast<std::size_t>(t)]->run();
-                ++reps[static_cast<std::size_t>(t)];
+                ++n;
+                last = Clock::now();
             }
+            reps[static_cast<std::size_t>(t)] = n;
+            busy[static_cast<std::size_t>(t)] = std::chrono::duration<double>(last - start).count();
         });
     while (ready.load() < threads) std::this_thread::yield();
-    const auto start = Clock::now();
+    start = Clock::now();
     go = true;
     std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
     stop = true;
     for (auto& w : workers) w.join();
     const double elapsed = seconds_since(start);
+    GemmCeiling c;
     std::int64_t total = 0;
-    for (std::int64_t r : reps) total += r;
-    return static_cast<double>(total * rows) / elapsed;
+    double slowest = 0.0, fastest = 0.0, sum = 0.0;  // each caller's runs per second of its own runs
+    for (int t = 0; t < threads; ++t) {
+        const auto i = static_cast<std::size_t>(t);
+        total += reps[i];
+        const double rate = busy[i] > 0 ? static_cast<double>(reps[i]) / busy[i] : 0.0;
+        slowest = t == 0 ? rate : std::min(slowest, rate);
+        fastest = std::max(fastest, rate);
+        sum += rate;
+    }
+    c.samples_per_s = static_cast<double>(total * rows) / elapsed;
+    // The ceiling's share that lock step keeps: threads × slowest ÷ Σ rates (≤ 1).
+    c.lockstep_samples_per_s = sum > 0 ? c.samples_per_s * static_cast<double>(threads) * slowest / sum : 0.0;
+    c.balance = fastest > 0 ? slowest / fastest : 0.0;
+    return c;
 }
 
 }  // namespace
@@ -253,6 +282,9 @@ struct BenchResult {
     std::vector<double> window_efficiency;
     std::vector<double> window_ceiling;  // samples/s
     double efficiency = 0.0;  // their median; 0 when no ceiling was measured
+    // The same against the lock-step ceiling (GemmCeiling), and each window's caller balance.
+    std::vector<double> window_lockstep_efficiency, window_lockstep_ceiling, window_balance;
+    double lockstep_ceiling = 0.0, lockstep_efficiency = 0.0, balance = 0.0;  // medians
     FmaPeak peak;             // gflops 0 when not measured
     // Per window, the cross-core round trip measured before its ceiling (core_latency.hpp),
     // and their median: where the host had put the vCPUs. 0 / empty when not measured.
@@ -319,12 +351,14 @@ BenchResult time_steps(const BenchOptions& o, Trainer& trainer, Communicator& co
     r.warmup_seconds = seconds_since(warmup_start);
     const double allreduce_before = trainer.allreduce_seconds();
     for (int w = 0; w < windows; ++w) {
-        double ceiling = 0.0;
+        GemmCeiling ceiling;
         if (ceiling_on) {
             if (const double ns = measure_core_round_trip_ns(trainer.threads(), affinity_cpus()); ns > 0)
                 r.window_round_trip_ns.push_back(ns);
             ceiling = gemm_ceiling(o.sizes, r.ceiling_rows, trainer.threads(), 0.6, gemm);
-            ceilings.push_back(ceiling);
+            ceilings.push_back(ceiling.samples_per_s);
+            r.window_lockstep_ceiling.push_back(ceiling.lockstep_samples_per_s);
+            r.window_balance.push_back(ceiling.balance);
             for (int i = 0; i < 2; ++i) one_step();
         }
         trainer.reset_step_phases();
@@ -340,11 +374,17 @@ BenchResult time_steps(const BenchOptions& o, Trainer& trainer, Communicator& co
         r.phases += trainer.step_phases();
         r.steps += steps;
         r.seconds += seconds;
-        if (ceiling > 0) r.window_efficiency.push_back(static_cast<double>(steps * o.batch) / seconds / ceiling);
+        const double samples_per_s = static_cast<double>(steps * o.batch) / seconds;
+        if (ceiling.samples_per_s > 0) r.window_efficiency.push_back(samples_per_s / ceiling.samples_per_s);
+        if (ceiling.lockstep_samples_per_s > 0)
+            r.window_lockstep_efficiency.push_back(samples_per_s / ceiling.lockstep_samples_per_s);
     }
     r.allreduce_share = (trainer.allreduce_seconds() - allreduce_before) / r.seconds;
     r.ceiling = median(ceilings);
     r.efficiency = median(r.window_efficiency);
+    r.lockstep_ceiling = median(r.window_lockstep_ceiling);
+    r.lockstep_efficiency = median(r.window_lockstep_efficiency);
+    r.balance = median(r.window_balance);
     r.round_trip_ns = median(r.window_round_trip_ns);
     if (ceiling_on) r.peak = measure_fma_peak(trainer.threads(), 0.5);
     return r;
@@ -399,6 +439,10 @@ nlohmann::json bench_json(const BenchOptions& o, const Trainer& trainer, const B
             {"ceiling_rows_per_caller", r.ceiling_rows},
             {"efficiency", f.efficiency}, {"efficiency_windows", r.window_efficiency},
             {"ceiling_windows_samples_per_s", r.window_ceiling},
+            {"lockstep_ceiling_samples_per_s", r.lockstep_ceiling},
+            {"lockstep_efficiency", r.lockstep_efficiency},
+            {"lockstep_efficiency_windows", r.window_lockstep_efficiency},
+            {"ceiling_caller_balance", r.balance}, {"ceiling_caller_balance_windows", r.window_balance},
             {"peak_gflops", r.peak.gflops}, {"peak_fraction", f.peak_fraction},
             {"peak_isa", r.peak.isa}, {"core_round_trip_ns", r.round_trip_ns},
             {"core_round_trip_ns_windows", r.window_round_trip_ns}, {"ranks", ranks},
@@ -449,6 +493,11 @@ void print_bench_text(const BenchOptions& o, const Trainer& trainer, const Bench
                     "efficiency %.3f (median of %zu windows, each beside its own ceiling: %s)\n",
                     f.ceiling_gflops, r.ceiling, trainer.threads(), static_cast<long long>(r.ceiling_rows), f.efficiency,
                     r.window_efficiency.size(), listed(r.window_efficiency, 3).c_str());
+        if (r.lockstep_ceiling > 0 && trainer.threads() > 1)
+            std::printf("in lock step %.0f samples/s (the slowest caller's rate x %d; it ran at %.2f of the fastest, "
+                        "windows: %s): efficiency %.3f against what a step that waits for its slowest thread can reach\n",
+                        r.lockstep_ceiling, trainer.threads(), r.balance, listed(r.window_balance, 2).c_str(),
+                        r.lockstep_efficiency);
     }
     if (r.peak.gflops > 0)
         std::printf("FMA peak %.2f GFLOP/s (%s, %d threads); peak fraction %.3f\n", r.peak.gflops, r.peak.isa,
