@@ -202,6 +202,9 @@ def speedup_lines(mlp, ncpu):
             else:
                 sa, sb = med(x, "samples_per_s"), med(y, "samples_per_s")
                 text = f"{sb / sa:.2f}x ({grouped(sa)} -> {grouped(sb)} samples/s)"
+                ca, cb = med(x, "ceiling_samples_per_s"), med(y, "ceiling_samples_per_s")
+                if ca > 0 and cb > 0:  # what the GEMMs alone gain from the added cores on this host
+                    text += f"; the GEMM ceiling alone {cb / ca:.2f}x ({grouped(ca)} -> {grouped(cb)})"
             lines.append(f"Speed-up 1 -> {b} threads, 784-1024-1024-10 batch 256, {core}: {text}")
     return lines
 
