@@ -6,6 +6,7 @@
 // evaluation rows independent of the chunk they fall in, NaN and Inf caught.
 #include <doctest/doctest.h>
 
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -162,6 +163,42 @@ TEST_CASE("oneDNN bf16 GEMMs: exact products of the rounded inputs, summed in fp
         const double input_rounding = relative_frobenius(C, exact);
         CHECK(input_rounding > 1e-4);          // the inputs really were bf16
         CHECK(input_rounding < std::ldexp(1.0, -8));
+    }
+}
+
+// Z = X·Wᵀ + b: oneDNN adds b as its bias argument, once per element after the dot product,
+// so gemm_bias gives the bits of copying b into every row and accumulating onto it with
+// beta = 1 (the forward pass before 2026-12-03, and still the OpenBLAS backend's way) on
+// the same backend, fp32 and bf16 — the weights of a run do not change with it.
+TEST_CASE("gemm_bias gives the bits of b copied into every row and beta = 1, on every backend") {
+    std::vector<GemmSettings> backends{GemmSettings{}, onednn_fp32};
+    if (bf16_runs_here()) backends.push_back(onednn_bf16);
+    for (const GemmSettings& settings : backends) {
+        CAPTURE(describe_gemm(settings));
+        GemmContext ctx(settings);
+        for (const auto& [rows, in, out] : {std::array<std::int64_t, 3>{128, 784, 1024}, {37, 784, 1024},
+                                            {1, 1024, 10}, {64, 256, 10}}) {
+            CAPTURE(rows);
+            CAPTURE(out);
+            const Product p(Transpose::no, Transpose::yes, rows, out, in, 1.0f, 1.0f);  // X (rows, in), W (out, in)
+            const std::vector<float> b = random_vector(out, 4, 0.5f);
+            Bf16Buffer xh(rows * in), wh(out * in);
+            convert_to_bf16(xh.data(), p.A.data(), rows * in);
+            convert_to_bf16(wh.data(), p.B.data(), out * in);
+            std::vector<float> fused(static_cast<std::size_t>(rows * out), -1.0f), copied(fused.size());
+            for (std::int64_t r = 0; r < rows; ++r)
+                std::memcpy(copied.data() + r * out, b.data(), sizeof(float) * static_cast<std::size_t>(out));
+            const Matrix Zf = make_matrix(fused.data(), rows, out), Zc = make_matrix(copied.data(), rows, out);
+            if (ctx.bf16()) {
+                const ConstMatrixBf16 X = make_matrix(xh.data(), rows, in), W = make_matrix(wh.data(), out, in);
+                ctx.gemm_bias(Transpose::no, Transpose::yes, X, W, b.data(), Zf);
+                ctx.gemm(Transpose::no, Transpose::yes, 1.0f, X, W, 1.0f, Zc);
+            } else {
+                ctx.gemm_bias(Transpose::no, Transpose::yes, p.a(), p.b(), b.data(), Zf);
+                ctx.gemm(Transpose::no, Transpose::yes, 1.0f, p.a(), p.b(), 1.0f, Zc);
+            }
+            CHECK(std::memcmp(fused.data(), copied.data(), sizeof(float) * fused.size()) == 0);
+        }
     }
 }
 

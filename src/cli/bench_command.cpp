@@ -64,10 +64,10 @@ Dataset synthetic_dataset(std::int64_t rows, std::int64_t features, std::int64_t
 }
 
 // The step's GEMM calls for `rows` rows, as backprop makes them, on the run's backend and
-// precision: per layer Z = X·Wᵀ + Z, dW = dZᵀ·X, and dX = dZ·W except for the first layer.
+// precision: per layer Z = X·Wᵀ + b, dW = dZᵀ·X, and dX = dZ·W except for the first layer.
 // bf16 inputs are rounded once, before timing (the step rounds them as they are produced).
 struct GemmSet {
-    std::vector<AlignedBuffer> X, W, Z, dW, dX;
+    std::vector<AlignedBuffer> X, W, b, Z, dW, dX;
     std::vector<Bf16Buffer> Xh, Wh, Zh;
     std::vector<std::int64_t> sizes;
     std::int64_t rows;
@@ -78,11 +78,13 @@ struct GemmSet {
             const std::int64_t in = sizes[l], out = sizes[l + 1];
             X.emplace_back(rows * in);
             W.emplace_back(out * in);
+            b.emplace_back(out);
             Z.emplace_back(rows * out);
             dW.emplace_back(out * in);
             dX.emplace_back(rows * in);
             for (std::int64_t i = 0; i < rows * in; ++i) X.back().data()[i] = 0.001f * static_cast<float>(i % 997);
             for (std::int64_t i = 0; i < out * in; ++i) W.back().data()[i] = 0.001f * static_cast<float>(i % 991);
+            for (std::int64_t i = 0; i < out; ++i) b.back().data()[i] = 0.01f * static_cast<float>(i % 7);
             if (!gemm.bf16()) continue;
             Xh.emplace_back(rows * in);
             Wh.emplace_back(out * in);
@@ -96,7 +98,7 @@ struct GemmSet {
         const std::int64_t in = sizes[l], out = sizes[l + 1];
         const GemmPrecision p = gemm.settings().precision;
         const Matrix x = X[l].as_matrix(rows, in), w = W[l].as_matrix(out, in), z = Z[l].as_matrix(rows, out);
-        gemm.prepare(gemm_shape(Transpose::no, Transpose::yes, 1.0f, x, w, 1.0f, z, p));
+        gemm.prepare(gemm_bias_shape(Transpose::no, Transpose::yes, x, w, z, p));
         gemm.prepare(gemm_shape(Transpose::yes, Transpose::no, 1.0f, z, x, 0.0f, w, p));
         if (l > 0) gemm.prepare(gemm_shape(Transpose::no, Transpose::no, 1.0f, z, w, 0.0f, x, p));
     }
@@ -106,12 +108,27 @@ struct GemmSet {
         if (gemm.bf16()) gemm.gemm(ta, tb, 1.0f, Ah->as_matrix(ar, ac), Bh->as_matrix(br, bc), beta, C);
         else gemm.gemm(ta, tb, 1.0f, A.as_matrix(ar, ac), B.as_matrix(br, bc), beta, C);
     }
+    // Z = X·Wᵀ + b as the step's GEMM call makes it: oneDNN adds b itself (gemm_bias); with
+    // OpenBLAS the step copies b into Z's rows (element-wise work, not the GEMM's) and calls
+    // sgemm with beta = 1, which is all that is timed here.
+    void forward(std::size_t l) {
+        const std::int64_t in = sizes[l], out = sizes[l + 1];
+        const Matrix z = Z[l].as_matrix(rows, out);
+        if (gemm.bf16())
+            gemm.gemm_bias(Transpose::no, Transpose::yes, Xh[l].as_matrix(rows, in), Wh[l].as_matrix(out, in),
+                           b[l].data(), z);
+        else if (gemm.settings().backend == GemmBackend::onednn)
+            gemm.gemm_bias(Transpose::no, Transpose::yes, X[l].as_matrix(rows, in), W[l].as_matrix(out, in),
+                           b[l].data(), z);
+        else
+            gemm.gemm(Transpose::no, Transpose::yes, 1.0f, X[l].as_matrix(rows, in), W[l].as_matrix(out, in), 1.0f, z);
+    }
     void run() {
         const bool h = gemm.bf16();
         for (std::size_t l = 0; l + 1 < sizes.size(); ++l) {
             const std::int64_t in = sizes[l], out = sizes[l + 1];
-            Bf16Buffer *xh = h ? &Xh[l] : nullptr, *wh = h ? &Wh[l] : nullptr, *zh = h ? &Zh[l] : nullptr;
-            call(Transpose::no, Transpose::yes, X[l], xh, rows, in, W[l], wh, out, in, 1.0f, Z[l].as_matrix(rows, out));
+            Bf16Buffer *xh = h ? &Xh[l] : nullptr, *zh = h ? &Zh[l] : nullptr, *wh = h ? &Wh[l] : nullptr;
+            forward(l);
             call(Transpose::yes, Transpose::no, Z[l], zh, rows, out, X[l], xh, rows, in, 0.0f, dW[l].as_matrix(out, in));
             if (l > 0)
                 call(Transpose::no, Transpose::no, Z[l], zh, rows, out, W[l], wh, out, in, 0.0f,

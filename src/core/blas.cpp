@@ -53,7 +53,8 @@ std::string describe_gemm(const GemmSettings& s) {
 
 bool GemmShape::operator==(const GemmShape& o) const {
     return m == o.m && n == o.n && k == o.k && trans_a == o.trans_a && trans_b == o.trans_b && lda == o.lda &&
-           ldb == o.ldb && ldc == o.ldc && alpha == o.alpha && beta == o.beta && precision == o.precision;
+           ldb == o.ldb && ldc == o.ldc && alpha == o.alpha && beta == o.beta && precision == o.precision &&
+           bias == o.bias;
 }
 
 GemmShape gemm_shape(Transpose trans_a, Transpose trans_b, float alpha, ConstMatrix A, ConstMatrix B, float beta,
@@ -74,6 +75,13 @@ GemmShape gemm_shape(Transpose trans_a, Transpose trans_b, float alpha, ConstMat
     s.alpha = alpha;
     s.beta = beta;
     s.precision = precision;
+    return s;
+}
+
+GemmShape gemm_bias_shape(Transpose trans_a, Transpose trans_b, ConstMatrix A, ConstMatrix B, Matrix C,
+                          GemmPrecision precision) {
+    GemmShape s = gemm_shape(trans_a, trans_b, 1.0f, A, B, 0.0f, C, precision);
+    s.bias = true;
     return s;
 }
 
@@ -115,6 +123,35 @@ void GemmContext::gemm(Transpose trans_a, Transpose trans_b, float alpha, ConstM
     if (s.m == 0 || s.n == 0) return;
     if (s.k == 0) return scale_output(beta, C);
     onednn_->run(s, A.data, B.data, C.data);
+}
+
+// b in every row of C: the whole result of a product with k = 0, and the OpenBLAS backend's
+// starting point for beta = 1.
+static void copy_bias_rows(const float* b, Matrix C) {
+    for (std::int64_t r = 0; r < C.rows; ++r) std::memcpy(C.row(r), b, sizeof(float) * static_cast<std::size_t>(C.cols));
+}
+
+void GemmContext::gemm_bias(Transpose trans_a, Transpose trans_b, ConstMatrix A, ConstMatrix B, const float* b,
+                            Matrix C) {
+    MLPTRAIN_ASSERT(!bf16(), "fp32 GEMM inputs in a bf16 context");
+    const GemmShape s = gemm_bias_shape(trans_a, trans_b, A, B, C);
+    if (!onednn_ || s.k == 0) {
+        copy_bias_rows(b, C);
+        if (s.k > 0) mlptrain::gemm(trans_a, trans_b, 1.0f, A, B, 1.0f, C);
+        return;
+    }
+    if (s.m == 0 || s.n == 0) return;
+    onednn_->run(s, A.data, B.data, C.data, b);
+}
+
+void GemmContext::gemm_bias(Transpose trans_a, Transpose trans_b, ConstMatrixBf16 A, ConstMatrixBf16 B,
+                            const float* b, Matrix C) {
+    MLPTRAIN_ASSERT(bf16() && onednn_, "bf16 GEMM inputs in an fp32 context");
+    const GemmShape s = gemm_bias_shape(trans_a, trans_b, ConstMatrix{nullptr, A.rows, A.cols, A.ld},
+                                        ConstMatrix{nullptr, B.rows, B.cols, B.ld}, C, GemmPrecision::bf16);
+    if (s.m == 0 || s.n == 0) return;
+    if (s.k == 0) return copy_bias_rows(b, C);
+    onednn_->run(s, A.data, B.data, C.data, b);
 }
 
 int GemmContext::primitives() const { return onednn_ ? onednn_->primitives() : 0; }

@@ -25,9 +25,10 @@ public:
     // Creates the primitive for `shape` unless this context has it. Allocates and compiles
     // code: call it outside steps.
     void prepare(const GemmShape& shape);
-    // C = alpha·op(A)·op(B) + beta·C for `shape` (fp32 or bf16 inputs by shape.precision).
+    // C = alpha·op(A)·op(B) + beta·C for `shape` (fp32 or bf16 inputs by shape.precision),
+    // + 1·biasᵀ in every row for a shape with `bias` (then `bias` holds shape.n floats).
     // A shape not prepared is created on the spot and counted.
-    void run(const GemmShape& shape, const void* A, const void* B, float* C);
+    void run(const GemmShape& shape, const void* A, const void* B, float* C, const float* bias = nullptr);
 
     int primitives() const;
     int created_on_demand() const;

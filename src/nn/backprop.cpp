@@ -20,8 +20,9 @@ static void layer_gemm(GemmContext& gemm, Transpose ta, Transpose tb, const Laye
 void dense_forward(GemmContext& gemm, Matrix Z, const LayerOperand& X, const LayerOperand& W, const float* b) {
     // X (B, in), W (out, in), b (out), Z (B, out)
     MLPTRAIN_ASSERT(Z.rows == X.f32.rows && Z.cols == W.f32.rows && X.f32.cols == W.f32.cols, "dense_forward shape");
-    for (std::int64_t r = 0; r < Z.rows; ++r) std::memcpy(Z.row(r), b, sizeof(float) * Z.cols);
-    layer_gemm(gemm, Transpose::no, Transpose::yes, X, W, 1.0f, Z);  // Z = X·Wᵀ + Z(=b)
+    // Z = X·Wᵀ + 1·bᵀ (b in every row; on the bf16 roundings in a bf16 context)
+    if (gemm.bf16()) gemm.gemm_bias(Transpose::no, Transpose::yes, X.bf16, W.bf16, b, Z);
+    else gemm.gemm_bias(Transpose::no, Transpose::yes, X.f32, W.f32, b, Z);
 }
 
 void dense_forward(Matrix Z, ConstMatrix X, ConstMatrix W, const float* b) {
@@ -74,7 +75,7 @@ void prepare_gemms(Workspace& ws, const Model& model, std::int64_t n, bool backw
         // The views dense_forward and dense_backward pass: X (n, in), W (out, in), Z and dZ
         // (n, out), dW (out, in), dX (n, in), all dense. Only their dimensions matter here.
         const Matrix X{nullptr, n, in, in}, W{nullptr, out, in, in}, Z{nullptr, n, out, out};
-        ws.gemm.prepare(gemm_shape(Transpose::no, Transpose::yes, 1.0f, X, W, 1.0f, Z, p));
+        ws.gemm.prepare(gemm_bias_shape(Transpose::no, Transpose::yes, X, W, Z, p));
         if (!backward) continue;
         ws.gemm.prepare(gemm_shape(Transpose::yes, Transpose::no, 1.0f, Z, X, 0.0f, W, p));
         if (l > 0) ws.gemm.prepare(gemm_shape(Transpose::no, Transpose::no, 1.0f, Z, W, 0.0f, X, p));

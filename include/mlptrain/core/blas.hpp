@@ -47,6 +47,7 @@ struct GemmShape {
     std::int64_t lda = 0, ldb = 0, ldc = 0;
     float alpha = 1.0f, beta = 0.0f;
     GemmPrecision precision = GemmPrecision::fp32;
+    bool bias = false;  // C = op(A)·op(B) + 1·bᵀ (GemmContext::gemm_bias; alpha 1, beta 0)
     bool operator==(const GemmShape& o) const;
 };
 
@@ -54,6 +55,9 @@ struct GemmShape {
 // only the views' dimensions are read (data may be null). Asserts that they agree.
 GemmShape gemm_shape(Transpose trans_a, Transpose trans_b, float alpha, ConstMatrix A, ConstMatrix B, float beta,
                      Matrix C, GemmPrecision precision = GemmPrecision::fp32);
+// The shape of gemm_bias(trans_a, trans_b, A, B, b, C).
+GemmShape gemm_bias_shape(Transpose trans_a, Transpose trans_b, ConstMatrix A, ConstMatrix B, Matrix C,
+                          GemmPrecision precision = GemmPrecision::fp32);
 
 class OnednnGemm;  // src/core/onednn_gemm.hpp
 
@@ -81,6 +85,14 @@ public:
     // Only in a bf16 context.
     void gemm(Transpose trans_a, Transpose trans_b, float alpha, ConstMatrixBf16 A, ConstMatrixBf16 B, float beta,
               Matrix C);
+    // C = op(A)·op(B) + 1·bᵀ: the vector b (C.cols floats) added to every row, as in a
+    // layer's Z = X·Wᵀ + b. Both backends add b to each fp32 dot product once, after it is
+    // summed, so the bits are those of copying b into every row and accumulating with
+    // beta = 1 (which is what the OpenBLAS backend does); oneDNN takes b as its bias
+    // argument and so neither writes the copies nor reads them back.
+    void gemm_bias(Transpose trans_a, Transpose trans_b, ConstMatrix A, ConstMatrix B, const float* b, Matrix C);
+    void gemm_bias(Transpose trans_a, Transpose trans_b, ConstMatrixBf16 A, ConstMatrixBf16 B, const float* b,
+                   Matrix C);  // bf16 inputs, in a bf16 context
 
     // oneDNN primitives this context holds, and how many of them a call had to create
     // because its shape was not prepared (0 in a correct trainer; tests check it).

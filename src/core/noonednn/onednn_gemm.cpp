@@ -14,7 +14,7 @@ OnednnGemm::OnednnGemm() {
 }
 OnednnGemm::~OnednnGemm() = default;
 void OnednnGemm::prepare(const GemmShape&) {}
-void OnednnGemm::run(const GemmShape&, const void*, const void*, float*) {}
+void OnednnGemm::run(const GemmShape&, const void*, const void*, float*, const float*) {}
 int OnednnGemm::primitives() const { return 0; }
 int OnednnGemm::created_on_demand() const { return 0; }
 

@@ -77,7 +77,7 @@ const char* isa_name(dnnl::cpu_isa isa) {
 struct OnednnEntry {
     GemmShape shape;
     dnnl::matmul primitive;
-    dnnl::memory a, b, c, scratchpad;  // bound to each call's pointers by set_data_handle
+    dnnl::memory a, b, c, bias, scratchpad;  // bound to each call's pointers by set_data_handle
     bool brgemm = false;               // the implementation fixes its threads at creation
 };
 
@@ -117,6 +117,9 @@ void OnednnGemm::prepare(const GemmShape& s) {
     const auto a_md = matrix_desc(s.m, s.k, s.trans_a, s.lda, in);  // op(A) (m, k)
     const auto b_md = matrix_desc(s.k, s.n, s.trans_b, s.ldb, in);  // op(B) (k, n)
     const auto c_md = matrix_desc(s.m, s.n, Transpose::no, s.ldc, dt::f32);
+    // A bias is a (1, n) row broadcast over C's rows, fp32 in either precision, added to the
+    // accumulator before the post-ops (there are none with a bias: beta is 0).
+    const auto bias_md = s.bias ? matrix_desc(1, s.n, Transpose::no, s.n, dt::f32) : dnnl::memory::desc();
     dnnl::primitive_attr attr;
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);  // ours, allocated here: none per call
     if (s.alpha != 1.0f) attr.set_output_scales(0, {s.alpha});
@@ -130,7 +133,9 @@ void OnednnGemm::prepare(const GemmShape& s) {
     std::size_t scratch = 0;
     {
         OneOpenmpThread one;
-        const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_md, c_md), attr, cpu_engine());
+        const dnnl::matmul::desc desc = s.bias ? dnnl::matmul::desc(a_md, b_md, bias_md, c_md)
+                                               : dnnl::matmul::desc(a_md, b_md, c_md);
+        const dnnl::matmul::primitive_desc pd(desc, attr, cpu_engine());
         e.primitive = dnnl::matmul(pd);
         e.brgemm = std::string(pd.impl_info_str()).rfind("brg:", 0) == 0;
         scratch = pd.scratchpad_desc().get_size();
@@ -139,12 +144,13 @@ void OnednnGemm::prepare(const GemmShape& s) {
     e.a = dnnl::memory(a_md, cpu_engine(), DNNL_MEMORY_NONE);
     e.b = dnnl::memory(b_md, cpu_engine(), DNNL_MEMORY_NONE);
     e.c = dnnl::memory(c_md, cpu_engine(), DNNL_MEMORY_NONE);
+    if (s.bias) e.bias = dnnl::memory(bias_md, cpu_engine(), DNNL_MEMORY_NONE);
     impl_->grow_scratchpad(scratch);
     e.scratchpad.set_data_handle(impl_->scratchpad);
     impl_->entries.push_back(std::move(e));
 }
 
-void OnednnGemm::run(const GemmShape& s, const void* A, const void* B, float* C) {
+void OnednnGemm::run(const GemmShape& s, const void* A, const void* B, float* C, const float* bias) {
     const OnednnEntry* e = impl_->find(s);
     if (!e) {
         ++impl_->on_demand;
@@ -158,11 +164,17 @@ void OnednnGemm::run(const GemmShape& s, const void* A, const void* B, float* C)
                         dnnl_memory_set_data_handle_v2(e->b.get(), const_cast<void*>(B), nullptr) == dnnl_success &&
                         dnnl_memory_set_data_handle_v2(e->c.get(), C, nullptr) == dnnl_success,
                     "oneDNN set_data_handle");
+    MLPTRAIN_ASSERT(s.bias == (bias != nullptr), "oneDNN bias argument");
+    if (s.bias)
+        MLPTRAIN_ASSERT(dnnl_memory_set_data_handle_v2(e->bias.get(), const_cast<float*>(bias), nullptr) == dnnl_success,
+                        "oneDNN set_data_handle");
     const dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, e->a.get()},
                                     {DNNL_ARG_WEIGHTS, e->b.get()},
                                     {DNNL_ARG_DST, e->c.get()},
-                                    {DNNL_ARG_SCRATCHPAD, e->scratchpad.get()}};
-    MLPTRAIN_ASSERT(dnnl_primitive_execute(e->primitive.get(), impl_->stream.get(), 4, args) == dnnl_success,
+                                    {DNNL_ARG_SCRATCHPAD, e->scratchpad.get()},
+                                    {DNNL_ARG_BIAS, s.bias ? e->bias.get() : nullptr}};
+    MLPTRAIN_ASSERT(dnnl_primitive_execute(e->primitive.get(), impl_->stream.get(), s.bias ? 5 : 4, args) ==
+                        dnnl_success,
                     "oneDNN matmul execute");
 }
 
