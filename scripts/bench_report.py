@@ -459,18 +459,18 @@ def placement(argv):
         key, where = placed
         groups.setdefault(key, {}).setdefault(where, []).append(r)
     header = ["network", "batch", "threads", "core", "placement", "runs", "round trip, ns", "samples/s",
-              "efficiency", "reduce and check, us", "update, us"]
+              "efficiency", "lock-step efficiency (caller balance)", "reduce and check, us", "update, us"]
     rows = []
     for key in sorted(groups):
         for where in ("close", "apart"):
             objs = groups[key].get(where, [])
             if not objs:
-                rows.append([key[0], str(key[1]), str(key[2]), key[3], where, "0", "", "", "", "", ""])
+                rows.append([key[0], str(key[1]), str(key[2]), key[3], where, "0", "", "", "", "", "", ""])
                 continue
             phases = [o.get("step_phases_us") or {} for o in objs]
             rows.append([key[0], str(key[1]), str(key[2]), key[3], where, str(len(objs)),
                          grouped(med(objs, "core_round_trip_ns")), grouped(med(objs, "samples_per_s")),
-                         f"{med(objs, 'efficiency'):.2f}", f"{med(phases, 'reduce'):.1f}",
+                         f"{med(objs, 'efficiency'):.2f}", lockstep(objs), f"{med(phases, 'reduce'):.1f}",
                          f"{med(phases, 'update'):.1f}"])
     out = [f"# Runs by where the host placed the vCPUs (close: round trip < {grouped(threshold)} ns), medians", ""]
     out += markdown_table(header, rows, left=(0, 3, 4)) if rows else ["No undisturbed run on 2 or more threads."]
