@@ -8,7 +8,7 @@
 # environment sets neither), in interleaved
 # rounds of `mlptrain bench --json`, until every point has --runs runs in each placement or
 # --minutes have passed; then prints, per point and placement, the runs and the medians of
-# the round trip, samples/s, efficiency and the reduce and update phases
+# the round trip, samples/s, efficiency (plain and in lock step) and the reduce and update phases
 # (scripts/bench_report.py placement). Every run goes to DIR/placement.jsonl.
 #
 # usage: scripts/placement_bench.sh [--minutes M] [--runs N] [--seconds S] [--threshold NS]
