@@ -65,6 +65,8 @@ class Report(unittest.TestCase):
         records = [bench_record(15000.0, threads=1, rnd=1), bench_record(29000.0, rnd=1),
                    bench_record(20000.0, threads=1, core="Cooperlake", kernels="unset"),
                    bench_record(39000.0, core="Cooperlake", kernels="unset")]
+        # The Cooperlake 2-thread run measured the lock-step ceiling; the Haswell one predates it.
+        records[3].update(lockstep_efficiency=0.95, ceiling_caller_balance=0.9)
         path = write("records.jsonl", "".join(json.dumps(r) + "\n" for r in records))
         out_dir = os.path.join(TMP.name, "report")
         os.makedirs(out_dir)
@@ -74,7 +76,16 @@ class Report(unittest.TestCase):
         for column in ("core", "efficiency", "FMA peak GFLOP/s", "peak fraction"):
             self.assertIn(column, header)
         self.assertIn("| 784-1024-1024-10 | 256 | 2 | 2 | Cooperlake | 39,000 |", text)
-        self.assertIn("Speed-up 1 -> 2 threads, 784-1024-1024-10 batch 256, Haswell: 1.93x", text)
+        self.assertIn("lock-step efficiency (caller balance)", header)
+        self.assertIn("| 784-1024-1024-10 | 256 | 2 | 2 | Cooperlake | 39,000 |", text)
+        cells = {(r[3], r[5]): r for r in ([c.strip() for c in line.split("|")] for line in text.splitlines()
+                                           if line.startswith("| 784-1024-1024-10 | 256 |") and "," in line)}
+        self.assertEqual(cells[("2", "Cooperlake")][12], "0.95 (0.90)")
+        self.assertEqual(cells[("2", "Haswell")][12], "n/a")  # an older record: no lock-step figure
+        self.assertEqual(cells[("1", "Cooperlake")][12], "n/a")  # one thread: nothing waits
+        # The speed-up, and beside it the GEMM ceiling's own (ceiling = 2 x samples/s here).
+        self.assertIn("Speed-up 1 -> 2 threads, 784-1024-1024-10 batch 256, Haswell: 1.93x (15,000 -> 29,000 "
+                      "samples/s); the GEMM ceiling alone 1.93x (30,000 -> 58,000)", text)
         self.assertIn("Speed-up 1 -> 2 threads, 784-1024-1024-10 batch 256, Cooperlake: 1.95x", text)
         self.assertIn("## Environment", text)
         self.assertIn("kernel set \"unset\": core Cooperlake", text)
@@ -154,7 +165,7 @@ class Placement(unittest.TestCase):
         records = []
         for trip, sps in ((60.0, 30000.0), (400.0, 20000.0), (55.0, 34000.0), (420.0, 22000.0), (380.0, 21000.0)):
             r = bench_record(sps)
-            r["core_round_trip_ns"] = trip
+            r.update(core_round_trip_ns=trip, lockstep_efficiency=sps / 32000.0, ceiling_caller_balance=0.9)
             records.append(r)
         records.append(bench_record(9000.0, threads=1))  # one thread: no placement, left out
         records.append(dict(bench_record(1.0), disturbed=True))  # other work took its CPUs: left out, counted
@@ -164,6 +175,9 @@ class Placement(unittest.TestCase):
         # runs, then the medians of the round trip and samples/s in each placement
         self.assertEqual(rows[("784-1024-1024-10", "Haswell", "close")][6:9], ["2", "58", "32,000"])
         self.assertEqual(rows[("784-1024-1024-10", "Haswell", "apart")][6:9], ["3", "400", "21,000"])
+        # the lock-step efficiency (caller balance), medians: 32,000 / 32,000 and 21,000 / 32,000
+        self.assertEqual(rows[("784-1024-1024-10", "Haswell", "close")][10], "1.00 (0.90)")
+        self.assertEqual(rows[("784-1024-1024-10", "Haswell", "apart")][10], "0.66 (0.90)")
         self.assertEqual(len(rows), 2)
 
     def test_other_cpu_share(self):
