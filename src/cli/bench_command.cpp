@@ -108,26 +108,27 @@ struct GemmSet {
         if (gemm.bf16()) gemm.gemm(ta, tb, 1.0f, Ah->as_matrix(ar, ac), Bh->as_matrix(br, bc), beta, C);
         else gemm.gemm(ta, tb, 1.0f, A.as_matrix(ar, ac), B.as_matrix(br, bc), beta, C);
     }
-    // Z = X·Wᵀ + b as the step's GEMM call makes it: oneDNN adds b itself (gemm_bias); with
-    // OpenBLAS the step copies b into Z's rows (element-wise work, not the GEMM's) and calls
-    // sgemm with beta = 1, which is all that is timed here.
+    // Z = X·Wᵀ + b as the step's GEMM call makes it. With OpenBLAS the step copies b into Z's
+    // rows (element-wise work, not timed here) and calls sgemm with beta = 1; oneDNN adds b
+    // itself (gemm_bias).
     void forward(std::size_t l) {
         const std::int64_t in = sizes[l], out = sizes[l + 1];
         const Matrix z = Z[l].as_matrix(rows, out);
+        if (gemm.settings().backend == GemmBackend::openblas)
+            return gemm.gemm(Transpose::no, Transpose::yes, 1.0f, X[l].as_matrix(rows, in), W[l].as_matrix(out, in),
+                             1.0f, z);
         if (gemm.bf16())
             gemm.gemm_bias(Transpose::no, Transpose::yes, Xh[l].as_matrix(rows, in), Wh[l].as_matrix(out, in),
                            b[l].data(), z);
-        else if (gemm.settings().backend == GemmBackend::onednn)
+        else
             gemm.gemm_bias(Transpose::no, Transpose::yes, X[l].as_matrix(rows, in), W[l].as_matrix(out, in),
                            b[l].data(), z);
-        else
-            gemm.gemm(Transpose::no, Transpose::yes, 1.0f, X[l].as_matrix(rows, in), W[l].as_matrix(out, in), 1.0f, z);
     }
     void run() {
         const bool h = gemm.bf16();
         for (std::size_t l = 0; l + 1 < sizes.size(); ++l) {
             const std::int64_t in = sizes[l], out = sizes[l + 1];
-            Bf16Buffer *xh = h ? &Xh[l] : nullptr, *zh = h ? &Zh[l] : nullptr, *wh = h ? &Wh[l] : nullptr;
+            Bf16Buffer *xh = h ? &Xh[l] : nullptr, *wh = h ? &Wh[l] : nullptr, *zh = h ? &Zh[l] : nullptr;
             forward(l);
             call(Transpose::yes, Transpose::no, Z[l], zh, rows, out, X[l], xh, rows, in, 0.0f, dW[l].as_matrix(out, in));
             if (l > 0)
