@@ -7,6 +7,7 @@
 
 #include "mlptrain/core/blas.hpp"
 #include "mlptrain/core/rng.hpp"
+#include "mlptrain/core/simd.hpp"
 
 namespace mlptrain {
 
@@ -45,6 +46,29 @@ static bool accumulate_onto_zeros(const GemmContext& gemm, GradsInit init, Const
                small_matrix_limit;
 }
 
+// db[j] = Σ_r dZ(r, j), each column summed row after row from 0.0f. Cloned per vector
+// width (core/simd.hpp): the lanes run across columns, so every column's additions keep
+// their order and the bits are the same at any width. (A baseline build ran it 4 lanes wide
+// on a 16-lane machine: 0.3 % of the big network's oneDNN step.)
+MLPTRAIN_VECTOR_CLONES
+static void column_sums(float* __restrict db, ConstMatrix dZ) {
+    // dZ (B, n), db (n)
+    const std::int64_t n = dZ.cols;
+    std::fill(db, db + n, 0.0f);
+    std::int64_t r = 0;
+    for (; r + 4 <= dZ.rows; r += 4) {  // four rows per pass over db, added in row order
+        const float* __restrict d0 = dZ.row(r);
+        const float* __restrict d1 = dZ.row(r + 1);
+        const float* __restrict d2 = dZ.row(r + 2);
+        const float* __restrict d3 = dZ.row(r + 3);
+        for (std::int64_t j = 0; j < n; ++j) db[j] = (((db[j] + d0[j]) + d1[j]) + d2[j]) + d3[j];
+    }
+    for (; r < dZ.rows; ++r) {
+        const float* __restrict dz = dZ.row(r);
+        for (std::int64_t j = 0; j < n; ++j) db[j] += dz[j];
+    }
+}
+
 void dense_backward(GemmContext& gemm, Matrix dX, Matrix dW, float* db, const LayerOperand& dZ,
                     const LayerOperand& X, const LayerOperand& W, GradsInit init) {
     // dZ (B, out), X (B, in), W (out, in), dW (out, in), db (out), dX (B, in)
@@ -53,11 +77,7 @@ void dense_backward(GemmContext& gemm, Matrix dX, Matrix dW, float* db, const La
                     "dense_backward shape");
     const float beta = accumulate_onto_zeros(gemm, init, dZ.f32, dW) ? 1.0f : 0.0f;
     layer_gemm(gemm, Transpose::yes, Transpose::no, dZ, X, beta, dW);  // dW = dZᵀ·X (+ its zeros)
-    std::fill(db, db + dZ.f32.cols, 0.0f);                             // db = colsum(dZ)
-    for (std::int64_t r = 0; r < dZ.f32.rows; ++r) {
-        const float* dz = dZ.f32.row(r);
-        for (std::int64_t j = 0; j < dZ.f32.cols; ++j) db[j] += dz[j];
-    }
+    column_sums(db, dZ.f32);                                           // db = colsum(dZ)
     if (dX.data) layer_gemm(gemm, Transpose::no, Transpose::no, dZ, W, 0.0f, dX);  // dX = dZ·W
 }
 
