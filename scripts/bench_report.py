@@ -11,7 +11,8 @@
       a point whose environment records differ (the date aside) is flagged with the fields
       that differ. Reads the older bench.json format (a bare array of records) too.
   bench_report.py placement RECORDS.jsonl THRESHOLD_NS
-      scripts/placement_bench.sh's table: per point (network, batch, threads, core) and
+      scripts/placement_bench.sh's table: per point (network, batch, threads, and the GEMMs:
+      the OpenBLAS core, or oneDNN and its precision) and
       placement of the vCPUs (close: cross-core round trip below THRESHOLD_NS, else apart),
       the runs and the medians of round trip, samples/s, efficiency and the reduce and
       update phases; runs marked "disturbed" (other processes took CPUs they needed) are
@@ -424,14 +425,21 @@ def compare(argv):
 
 # --- placement ------------------------------------------------------------------------------
 
+def gemms_of(record):
+    """What computed a bench record's GEMMs: the OpenBLAS core, or "oneDNN fp32" / "oneDNN bf16"
+    (whose speed does not depend on the OpenBLAS core)."""
+    if record.get("gemm", "openblas") == "onednn":
+        return f"oneDNN {record.get('precision', 'fp32')}"
+    return record.get("blas_core") or "?"
+
+
 def placement_of(record, threshold):
-    """(point, "close" or "apart") of a bench record: point = (network, batch, threads, core);
-    "close" when its cross-core round trip is below threshold ns. None for a one-thread run,
-    which has no round trip."""
+    """(point, "close" or "apart") of a bench record: point = (network, batch, threads, GEMMs:
+    the OpenBLAS core or oneDNN and its precision); "close" when its cross-core round trip is
+    below threshold ns. None for a one-thread run, which has no round trip."""
     if record.get("threads", 1) < 2 or not record.get("core_round_trip_ns"):
         return None
-    point = ("-".join(map(str, record["layers"])), record["batch_size"], record["threads"],
-             record.get("blas_core") or "?")
+    point = ("-".join(map(str, record["layers"])), record["batch_size"], record["threads"], gemms_of(record))
     return point, "close" if record["core_round_trip_ns"] < threshold else "apart"
 
 
@@ -458,7 +466,7 @@ def placement(argv):
             continue
         key, where = placed
         groups.setdefault(key, {}).setdefault(where, []).append(r)
-    header = ["network", "batch", "threads", "core", "placement", "runs", "round trip, ns", "samples/s",
+    header = ["network", "batch", "threads", "GEMMs", "placement", "runs", "round trip, ns", "samples/s",
               "efficiency", "lock-step efficiency (caller balance)", "reduce and check, us", "update, us"]
     rows = []
     for key in sorted(groups):

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """scripts/placement_bench.sh's loop (standard library only): interleaved rounds of
-`mlptrain bench --json` over the four points the efficiency targets name, each run appended to
+`mlptrain bench --json` over the points the efficiency targets name, each run appended to
 RECORDS, until every point has RUNS undisturbed runs with the vCPUs close (round trip <
 THRESHOLD_NS) and RUNS apart, or MINUTES have passed; then the table of
 scripts/bench_report.py placement.
@@ -21,26 +21,41 @@ import bench_report  # noqa: E402
 
 bench_report.PROG = "placement_bench.sh"
 
-# (layers, batch): the big and the small network of the targets, 2 threads each.
-POINTS = [("784,1024,1024,10", 256), ("784,256,128,10", 64)]
+BIG, SMALL = ("784,1024,1024,10", 256), ("784,256,128,10", 64)  # (layers, batch), 2 threads
 # The environment's kernels, and the widest core (OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE
 # unset); one set when the environment sets neither, as the two would be the same runs.
 UNSET = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 KERNELS = ["env", "unset"] if any(v in os.environ for v in UNSET) else ["env"]
 
 
-def run_point(binary, layers, batch, kernels, seconds, keep_disturbed):
+def points(binary):
+    """(layers, batch, kernels, gemm) of every point: both networks on OpenBLAS under each
+    kernel set, and the big network on oneDNN fp32 (the target of issue 10) when the binary
+    was built with oneDNN (its GEMMs do not depend on the OpenBLAS core: one run a round)."""
+    runs = [(layers, batch, kernels, "openblas") for layers, batch in (BIG, SMALL) for kernels in KERNELS]
+    probe = subprocess.run([binary, "bench", "--layers", "4,16,3", "--batch-size", "16", "--threads", "1",
+                            "--seconds", "0.01", "--warmup", "0", "--no-ceiling", "--gemm", "onednn"],
+                           capture_output=True, text=True)
+    if probe.returncode == 0:
+        runs.append((BIG[0], BIG[1], "env", "onednn"))
+    else:
+        why = (probe.stderr.strip().splitlines() or [f"exit {probe.returncode}"])[-1]
+        print(f"{bench_report.PROG}: no oneDNN fp32 point ({why})", file=sys.stderr)
+    return runs
+
+
+def run_point(binary, layers, batch, kernels, gemm, seconds, keep_disturbed):
     env = dict(os.environ)
     if kernels == "unset":
         for v in UNSET:
             env.pop(v, None)
     cmd = [binary, "bench", "--layers", layers, "--batch-size", str(batch), "--threads", "2",
-           "--seconds", str(seconds), "--json"]
+           "--seconds", str(seconds), "--gemm", gemm, "--json"]
     stat0, child0 = proc_stat_cpu(), resource.getrusage(resource.RUSAGE_CHILDREN)
     r = subprocess.run(cmd, capture_output=True, text=True, env=env)
     stat1, child1 = proc_stat_cpu(), resource.getrusage(resource.RUSAGE_CHILDREN)
     if r.returncode != 0:
-        bench_report.die(f"mlptrain bench --layers {layers} --batch-size {batch} ({kernels} kernels) failed "
+        bench_report.die(f"mlptrain bench --layers {layers} --batch-size {batch} --gemm {gemm} ({kernels} kernels) failed "
                          f"(exit {r.returncode}): {r.stderr.strip()}")
     try:
         record = json.loads(r.stdout)
@@ -79,20 +94,20 @@ def main(argv):
     keep_disturbed = argv[6] == "1"
     deadline = time.monotonic() + 60 * minutes
     records = []
+    runs_per_round = points(binary)
     with open(path, "w") as out:
         round_ = 0
         while True:
             round_ += 1
-            for layers, batch in POINTS:
-                for kernels in KERNELS:
-                    r = run_point(binary, layers, batch, kernels, seconds, keep_disturbed)
-                    records.append(r)
-                    out.write(json.dumps(r) + "\n")
-                    out.flush()
-                    load = f" [other load {100 * r['other_cpu_share']:.0f}%, disturbed]" if r["disturbed"] else ""
-                    print(f"round {round_}: {layers.replace(',', '-')} b{batch} {r['blas_core']}: "
-                          f"{r['samples_per_s']:,.0f} samples/s, efficiency {r['efficiency']:.2f}, "
-                          f"round trip {r['core_round_trip_ns']:.0f} ns{load}", file=sys.stderr)
+            for layers, batch, kernels, gemm in runs_per_round:
+                r = run_point(binary, layers, batch, kernels, gemm, seconds, keep_disturbed)
+                records.append(r)
+                out.write(json.dumps(r) + "\n")
+                out.flush()
+                load = f" [other load {100 * r['other_cpu_share']:.0f}%, disturbed]" if r["disturbed"] else ""
+                print(f"round {round_}: {layers.replace(',', '-')} b{batch} {bench_report.gemms_of(r)}: "
+                      f"{r['samples_per_s']:,.0f} samples/s, efficiency {r['efficiency']:.2f}, "
+                      f"round trip {r['core_round_trip_ns']:.0f} ns{load}", file=sys.stderr)
             if enough(records, threshold, runs):
                 break
             if time.monotonic() >= deadline:

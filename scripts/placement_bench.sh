@@ -2,10 +2,11 @@
 # The speed of a step with the vCPUs placed close together and placed apart: on a VM the host
 # moves the two vCPUs between cores that share a cache (cross-core round trip 50-80 ns) and
 # cores that do not (350-600 ns), and what crosses cores in a step (the reduction most) moves
-# with it (README, "Speed"). Runs the four points that the efficiency targets name, 2 threads:
+# with it (README, "Speed"). Runs the points that the efficiency targets name, 2 threads:
 # 784-1024-1024-10 batch 256 and 784-256-128-10 batch 64, each with the environment's kernels
 # and with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (the widest core; one set when the
-# environment sets neither), in interleaved
+# environment sets neither), and 784-1024-1024-10 batch 256 with --gemm onednn (fp32; when the
+# build has oneDNN), in interleaved
 # rounds of `mlptrain bench --json`, until every point has --runs runs in each placement or
 # --minutes have passed; then prints, per point and placement, the runs and the medians of
 # the round trip, samples/s, efficiency (plain and in lock step) and the reduce and update phases

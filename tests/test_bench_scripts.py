@@ -194,6 +194,18 @@ class Placement(unittest.TestCase):
         self.assertEqual(bench_report.other_cpu_share(stat0, stat1, 5.0), 0.0)  # never negative
         self.assertIsNone(bench_report.other_cpu_share(stat0, stat0, 0.0))  # no time passed
 
+    def test_onednn_runs_are_their_own_point(self):
+        # oneDNN's GEMMs do not depend on the OpenBLAS core: its runs form their own point,
+        # named by backend and precision, not merged into the OpenBLAS core's row
+        records = [bench_record(20000.0, core="Cooperlake"),
+                   dict(bench_record(36000.0, core="Cooperlake"), gemm="onednn", precision="fp32"),
+                   dict(bench_record(60000.0, core="Cooperlake"), gemm="onednn", precision="bf16")]
+        rows = self.rows(self.placement(records).stdout)
+        self.assertEqual(rows[("784-1024-1024-10", "Cooperlake", "apart")][6:9], ["1", "400", "20,000"])
+        self.assertEqual(rows[("784-1024-1024-10", "oneDNN fp32", "apart")][6:9], ["1", "400", "36,000"])
+        self.assertEqual(rows[("784-1024-1024-10", "oneDNN bf16", "apart")][6:9], ["1", "400", "60,000"])
+        self.assertEqual(len(rows), 6)
+
     def test_a_placement_never_seen(self):
         rows = self.rows(self.placement([bench_record(20000.0, core="Cooperlake")]).stdout)
         self.assertEqual(rows[("784-1024-1024-10", "Cooperlake", "close")][6:8], ["0", ""])
@@ -210,7 +222,8 @@ class Placement(unittest.TestCase):
 
     def loop(self, name, env):
         """placement_bench.py over a stand-in for mlptrain that places each point's first run
-        close and the later ones apart; its core follows OPENBLAS_CORETYPE as mlptrain's does.
+        close and the later ones apart; its core follows OPENBLAS_CORETYPE as mlptrain's does,
+        and --gemm onednn fails as in a build without oneDNN when FAKE_NO_ONEDNN is set.
         Returns the records written and the run."""
         calls = os.path.join(TMP.name, name + ".calls")
         fake = write(name + "_mlptrain", f"""#!/usr/bin/python3
@@ -218,13 +231,17 @@ import json, os, sys
 a = sys.argv
 layers = [int(x) for x in a[a.index("--layers") + 1].split(",")]
 core = "Haswell" if "OPENBLAS_CORETYPE" in os.environ else "Cooperlake"
-point = f"{{layers}} {{core}}"
+gemm = a[a.index("--gemm") + 1] if "--gemm" in a else "openblas"
+if gemm == "onednn" and "FAKE_NO_ONEDNN" in os.environ:
+    sys.exit("mlptrain: --gemm onednn: this build has no oneDNN (hint: install libdnnl-dev)")
+point = f"{{layers}} {{core}} {{gemm}}"
 with open({calls!r}, "a+") as f:  # one line per run: the point
     f.seek(0)
     earlier = f.read().splitlines().count(point)
     f.write(point + "\\n")
 print(json.dumps({{"layers": layers, "batch_size": int(a[a.index("--batch-size") + 1]), "threads": 2,
-                  "blas_core": core, "samples_per_s": 1000.0 + earlier, "efficiency": 0.5,
+                  "blas_core": core, "gemm": gemm, "precision": "fp32", "samples_per_s": 1000.0 + earlier,
+                  "efficiency": 0.5,
                   "core_round_trip_ns": 60.0 if earlier == 0 else 400.0,
                   "step_phases_us": {{"reduce": 1.0, "update": 2.0}}}}))
 """)
@@ -240,18 +257,23 @@ print(json.dumps({{"layers": layers, "batch_size": int(a[a.index("--batch-size")
     def test_loop_stops_when_every_point_has_both_placements(self):
         env = {k: v for k, v in os.environ.items() if not k.startswith("OPENBLAS_")}
         lines, r = self.loop("two_cores", dict(env, OPENBLAS_CORETYPE="Haswell", OPENBLAS_L2_SIZE="512"))
-        self.assertEqual(len(lines), 8)  # two rounds of 2 networks x 2 kernel sets, then it stopped
+        # two rounds of 2 networks x 2 kernel sets and the big network on oneDNN, then it stopped
+        self.assertEqual(len(lines), 10)
+        self.assertEqual(sum(json.loads(line)["gemm"] == "onednn" for line in lines), 2)
         rows = self.rows(r.stdout)
-        self.assertEqual(len(rows), 8)  # 2 networks x 2 cores x 2 placements
+        self.assertEqual(len(rows), 10)  # (2 networks x 2 cores + oneDNN fp32) x 2 placements
         self.assertTrue(all(cells[6] == "1" for cells in rows.values()))
         self.assertIn("round 2: 784-256-128-10 b64 Cooperlake", r.stderr)
+        self.assertIn("round 2: 784-1024-1024-10 b256 oneDNN fp32", r.stderr)
 
     def test_loop_with_one_kernel_set(self):
         # Neither variable set: the two kernel sets would be the same runs, so one is run, and
-        # the loop stops on the one core it saw instead of waiting for a second.
+        # the loop stops on the one core it saw instead of waiting for a second. A build
+        # without oneDNN has no oneDNN point, and the loop says so.
         env = {k: v for k, v in os.environ.items() if not k.startswith("OPENBLAS_")}
-        lines, r = self.loop("one_core", env)
+        lines, r = self.loop("one_core", dict(env, FAKE_NO_ONEDNN="1"))
         self.assertEqual(len(lines), 4)  # two rounds of 2 networks
+        self.assertIn("no oneDNN fp32 point (mlptrain: --gemm onednn: this build has no oneDNN", r.stderr)
         rows = self.rows(r.stdout)
         self.assertEqual(sorted(rows), [(net, "Cooperlake", where) for net in ("784-1024-1024-10", "784-256-128-10")
                                         for where in ("apart", "close")])
