@@ -257,6 +257,29 @@ TEST_CASE("dense layer forward and backward by hand") {
     CHECK(std::vector<float>(db, db + 2) == std::vector<float>{0, 2.5f});
 }
 
+// db = colsum(dZ) adds each column's rows in row order from 0.0f, bit for bit, whatever the
+// vector width or the four-row blocking: for every row count 1-9 (whole blocks of four and
+// remainders) and 37 columns (not a multiple of any vector width), on values of mixed
+// magnitude whose sum changes when the additions are reordered.
+TEST_CASE("bias gradient: column sums in row order, bit for bit") {
+    const std::int64_t cols = 37;
+    for (std::int64_t rows = 1; rows <= 9; ++rows) {
+        CAPTURE(rows);
+        std::vector<float> dZ(static_cast<std::size_t>(rows * cols)), X(static_cast<std::size_t>(rows * 2), 1.0f);
+        for (std::size_t i = 0; i < dZ.size(); ++i)
+            dZ[i] = (i % 3 == 0 ? 1e7f : 1.0f) * (static_cast<float>((i * 7919) % 1000) / 997.0f - 0.5f);
+        std::vector<float> expect(static_cast<std::size_t>(cols), 0.0f), db(static_cast<std::size_t>(cols), 99.0f);
+        for (std::int64_t r = 0; r < rows; ++r)
+            for (std::int64_t j = 0; j < cols; ++j)
+                expect[static_cast<std::size_t>(j)] += dZ[static_cast<std::size_t>(r * cols + j)];
+        std::vector<float> W(static_cast<std::size_t>(cols * 2)), dW(W.size());
+        mlptrain::dense_backward(mlptrain::Matrix{}, mlptrain::make_matrix(dW.data(), cols, 2), db.data(),
+                                 mlptrain::make_matrix(dZ.data(), rows, cols), mlptrain::make_matrix(X.data(), rows, 2),
+                                 mlptrain::make_matrix(W.data(), cols, 2));
+        CHECK(std::memcmp(db.data(), expect.data(), sizeof(float) * expect.size()) == 0);
+    }
+}
+
 // The analytic gradient of every parameter matches central differences of the loss, for
 // every hidden activation × loss on a seeded 5-7-6-k network with batch 4 (no dropout).
 TEST_CASE("gradient check: every activation × loss") {
