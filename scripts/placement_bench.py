@@ -55,8 +55,8 @@ def run_point(binary, layers, batch, kernels, gemm, seconds, keep_disturbed):
     r = subprocess.run(cmd, capture_output=True, text=True, env=env)
     stat1, child1 = proc_stat_cpu(), resource.getrusage(resource.RUSAGE_CHILDREN)
     if r.returncode != 0:
-        bench_report.die(f"mlptrain bench --layers {layers} --batch-size {batch} --gemm {gemm} ({kernels} kernels) failed "
-                         f"(exit {r.returncode}): {r.stderr.strip()}")
+        bench_report.die(f"mlptrain bench --layers {layers} --batch-size {batch} --gemm {gemm} ({kernels} kernels) "
+                         f"failed (exit {r.returncode}): {r.stderr.strip()}")
     try:
         record = json.loads(r.stdout)
     except ValueError as e:
