@@ -177,15 +177,16 @@ def phase_lines(mlp):
                      grouped(batch / ceiling * 1e6, 1) if ceiling > 0 else "n/a",
                      phase(objs, "passes"), phase(objs, "passes_busiest_worker"),
                      phase(objs, "passes_least_busy_worker"), phase(objs, "reduce"), phase(objs, "update"),
-                     round_trip(objs)])
+                     plain_share(objs), round_trip(objs)])
     if not rows:
         return []
     header = ["network", "batch", "threads", "core", "µs/step", "GEMMs at the ceiling", "shard passes",
-              "busiest thread", "least busy thread", "reduce and check", "update",
+              "busiest thread", "least busy thread", "reduce and check", "update", "plain stores",
               "cross-core round trip, ns"]
     return ["", "Where a step goes, µs per step (medians): the shard passes (the GEMMs and the element-wise work "
             "between them; the busiest and least busy thread's share, the rest of the passes' wall time is "
-            "fork and join), the reduction tree with the finite check, and the optimizer update; beside them "
+            "fork and join), the reduction tree with the finite check, and the optimizer update (with the share "
+            "of steps whose update wrote the weights with plain stores rather than streaming ones); beside them "
             "what the step's GEMMs alone take at the ceiling's rate; last, how long a cache line takes from one "
             "worker CPU to another and back (where the host put the vCPUs: the reduction moves with it).", ""] + \
         markdown_table(header, rows, left=(0, 3))
@@ -380,6 +381,14 @@ def environment_difference(old, new):
 PLACEMENT_FACTOR = 1.5
 
 
+def plain_share(objs):
+    """The median share of the timed steps whose update wrote the weights with plain stores
+    (mlptrain bench's weight_stores_*_steps; "n/a" in records from before they existed)."""
+    shares = [o["weight_stores_plain_steps"] / max(1, o["weight_stores_plain_steps"] + o["weight_stores_streaming_steps"])
+              for o in objs if "weight_stores_plain_steps" in o]
+    return f"{100 * statistics.median(shares):.0f} %" if shares else "n/a"
+
+
 def round_trip_ns(objs):
     values = [r["core_round_trip_ns"] for r in objs if r.get("core_round_trip_ns", 0) > 0]
     return statistics.median(values) if values else None
@@ -467,19 +476,20 @@ def placement(argv):
         key, where = placed
         groups.setdefault(key, {}).setdefault(where, []).append(r)
     header = ["network", "batch", "threads", "GEMMs", "placement", "runs", "round trip, ns", "samples/s",
-              "efficiency", "lock-step efficiency (caller balance)", "reduce and check, us", "update, us"]
+              "efficiency", "lock-step efficiency (caller balance)", "reduce and check, us", "update, us",
+              "plain stores"]
     rows = []
     for key in sorted(groups):
         for where in ("close", "apart"):
             objs = groups[key].get(where, [])
             if not objs:
-                rows.append([key[0], str(key[1]), str(key[2]), key[3], where, "0", "", "", "", "", "", ""])
+                rows.append([key[0], str(key[1]), str(key[2]), key[3], where, "0", "", "", "", "", "", "", ""])
                 continue
             phases = [o.get("step_phases_us") or {} for o in objs]
             rows.append([key[0], str(key[1]), str(key[2]), key[3], where, str(len(objs)),
                          grouped(med(objs, "core_round_trip_ns")), grouped(med(objs, "samples_per_s")),
                          f"{med(objs, 'efficiency'):.2f}", lockstep(objs), f"{med(phases, 'reduce'):.1f}",
-                         f"{med(phases, 'update'):.1f}"])
+                         f"{med(phases, 'update'):.1f}", plain_share(objs)])
     out = [f"# Runs by where the host placed the vCPUs (close: round trip < {grouped(threshold)} ns), medians", ""]
     out += markdown_table(header, rows, left=(0, 3, 4)) if rows else ["No undisturbed run on 2 or more threads."]
     if left_out:

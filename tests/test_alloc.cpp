@@ -139,6 +139,22 @@ TEST_CASE("steps with dropout, clipping and adam allocate nothing") {
     CHECK(allocations_in_steps(spec, config, 30) == 0);
 }
 
+// The weight-store tuner's probes and switches, recorded after every step, allocate
+// nothing (its buffers are reserved when it is made). With intervals of 0 it probes after
+// every few steps; plain stores faster makes it switch.
+TEST_CASE("the weight-store tuner allocates nothing after construction") {
+    WeightStoreTuner::Options options;
+    options.first_probe_seconds = options.min_interval_seconds = options.max_interval_seconds = 0.0;
+    WeightStoreTuner tuner(options);
+    allocations = 0;
+    counting = true;
+    for (int i = 0; i < 1000; ++i) tuner.record(tuner.streaming() ? 2e-3 : 1e-3);
+    counting = false;
+    CHECK(allocations.load() == 0);
+    CHECK(tuner.probes() > 50);
+    CHECK(tuner.switches() == 1);
+}
+
 // A single-shard, single-thread step (the inline path) allocates nothing.
 TEST_CASE("single-shard steps allocate nothing") {
     ModelSpec spec;

@@ -67,6 +67,8 @@ class Report(unittest.TestCase):
                    bench_record(39000.0, core="Cooperlake", kernels="unset")]
         # The Cooperlake 2-thread run measured the lock-step ceiling; the Haswell one predates it.
         records[3].update(lockstep_efficiency=0.95, ceiling_caller_balance=0.9)
+        # ... and the weight stores its steps' updates wrote: plain in 750 of 1,000.
+        records[3].update(weight_stores="auto", weight_stores_plain_steps=750, weight_stores_streaming_steps=250)
         path = write("records.jsonl", "".join(json.dumps(r) + "\n" for r in records))
         out_dir = os.path.join(TMP.name, "report")
         os.makedirs(out_dir)
@@ -93,9 +95,9 @@ class Report(unittest.TestCase):
         self.assertIn("kernel set \"unset\": core Cooperlake", text)
         # Where a step goes: 256e6 / 39,000 = 6,564.1 µs; the GEMMs at twice that rate 3,282.1.
         self.assertIn("| 784-1024-1024-10 | 256 | 2 | Cooperlake | 6,564.1 | 3,282.1 | 5,251.3 | 5,185.6 | "
-                      "4,594.9 | 656.4 | 656.4 | 400 |", text)
+                      "4,594.9 | 656.4 | 656.4 | 75 % | 400 |", text)
         self.assertIn("| 784-1024-1024-10 | 256 | 1 | Cooperlake | 12,800.0 | 6,400.0 | 10,240.0 | 10,112.0 | "
-                      "8,960.0 | 1,280.0 | 1,280.0 | n/a |", text)
+                      "8,960.0 | 1,280.0 | 1,280.0 | n/a | n/a |", text)
         with open(os.path.join(out_dir, "bench.json")) as f:
             data = json.load(f)
         self.assertEqual(data["format"], "mlptrain-bench/2")
@@ -168,6 +170,9 @@ class Placement(unittest.TestCase):
         for trip, sps in ((60.0, 30000.0), (400.0, 20000.0), (55.0, 34000.0), (420.0, 22000.0), (380.0, 21000.0)):
             r = bench_record(sps)
             r.update(core_round_trip_ns=trip, lockstep_efficiency=sps / 32000.0, ceiling_caller_balance=0.9)
+            # the weight-store tuner ran plain stores in most close steps, streaming apart
+            plain = 980 if trip < 150 else 16
+            r.update(weight_stores_plain_steps=plain, weight_stores_streaming_steps=1000 - plain)
             records.append(r)
         records.append(bench_record(9000.0, threads=1))  # one thread: no placement, left out
         records.append(dict(bench_record(1.0), disturbed=True))  # other work took its CPUs: left out, counted
@@ -180,6 +185,9 @@ class Placement(unittest.TestCase):
         # the lock-step efficiency (caller balance), medians: 32,000 / 32,000 and 21,000 / 32,000
         self.assertEqual(rows[("784-1024-1024-10", "Haswell", "close")][10], "1.00 (0.90)")
         self.assertEqual(rows[("784-1024-1024-10", "Haswell", "apart")][10], "0.66 (0.90)")
+        # the share of steps with plain weight stores, medians
+        self.assertEqual(rows[("784-1024-1024-10", "Haswell", "close")][13], "98 %")
+        self.assertEqual(rows[("784-1024-1024-10", "Haswell", "apart")][13], "2 %")
         self.assertEqual(len(rows), 2)
 
     def test_other_cpu_share(self):

@@ -610,6 +610,46 @@ TEST_CASE("a step that raises NumericError leaves the parameters unchanged") {
     }
 }
 
+// How the update writes the weights (streaming or plain stores, or switching between them
+// as the tuner measures) changes the speed, never the bits: runs with each give the same
+// weights. The automatic run goes on until the tuner has probed the other kind twice, so
+// that the kind changes between steps at least four times; the other runs take as many
+// steps. One thread writes plain stores whatever is asked.
+TEST_CASE("the weight stores change the speed, not the bits") {
+    using mlptrain::WeightStores;
+    const Dataset data = make_blobs(512, 64, 3);
+    const std::vector<std::int64_t> rows = range(0, 512);
+    const Model model(spec_of({64, 256, 3}, Activation::relu));
+    REQUIRE(model.layout().total() > 16384);  // two chunks: one per thread
+    for (auto kind : {mlptrain::OptimizerKind::sgd, mlptrain::OptimizerKind::adam}) {
+        const std::string name = mlptrain::optimizer_name(kind);
+        CAPTURE(name);
+        TrainConfig config = sgd_config(1, 128, 0.01f, 0.9f);
+        config.optimizer.kind = kind;
+        config.threads = 2;
+        config.shards = 4;
+        Trainer automatic(model, config, 0);
+        CHECK(automatic.weight_stores() == WeightStores::automatic);
+        std::int64_t steps = 0;
+        while (automatic.weight_store_tuner().probes() < 2 && steps < 200000)
+            automatic.train_step(data, rows.data() + 128 * (steps++ % 4), 128);
+        REQUIRE(automatic.weight_store_tuner().probes() >= 2);
+        CHECK(automatic.weight_store_tuner().plain_steps() >= 2 * 8);
+        for (WeightStores stores : {WeightStores::streaming, WeightStores::plain}) {
+            const std::string stores_name = mlptrain::weight_stores_name(stores);
+            CAPTURE(stores_name);
+            config.weight_stores = stores;
+            Trainer trainer(model, config, 0);
+            CHECK(trainer.weight_stores() == stores);
+            for (std::int64_t s = 0; s < steps; ++s) trainer.train_step(data, rows.data() + 128 * (s % 4), 128);
+            CHECK(same_bits(params_of(trainer), params_of(automatic)));
+        }
+        config.weight_stores = WeightStores::streaming;
+        config.threads = 1;
+        CHECK(Trainer(model, config, 0).weight_stores() == WeightStores::plain);
+    }
+}
+
 // Each step leaves the shards' gradient buffers cleared, so that the next adds onto zeros:
 // a trainer's third step gives the bits of a fresh trainer (whose buffers are new) restored
 // to the state after its second. Four shards (a two-level tree), SGD and Adam, a layer past

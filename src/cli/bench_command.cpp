@@ -231,6 +231,8 @@ po::options_description bench_options() {
         ("activation", po::value<std::string>()->default_value("relu"), "hidden activation")
         ("no-ceiling", po::bool_switch(), "skip the GEMM ceiling, FMA peak and cross-core round trip measurements (always skipped under MPI)")
         ("allreduce", po::value<std::string>()->default_value("tree"), "across MPI ranks: tree or mpi")
+        ("weight-stores", po::value<std::string>()->default_value("auto"),
+         "how the update writes the weights several threads read: auto, streaming or plain (the same bits)")
         ("json", po::bool_switch(), "print one JSON object instead of text")
         ("gemm", po::value<std::string>(), "GEMM library: openblas or onednn (default: openblas; onednn with --precision bf16)")
         ("precision", po::value<std::string>()->default_value("fp32"),
@@ -282,6 +284,8 @@ bool parse_bench_args(const std::vector<std::string>& args, BenchOptions& o) {
     o.blas_core = blas_core_option(vm);
     RunConfig gemm;  // the settings table's conversions, so that errors read as train's
     if (vm.count("gemm")) apply_setting(gemm, "gemm", text("gemm"));
+    apply_setting(gemm, "weight-stores", text("weight-stores"));
+    o.train.weight_stores = gemm.weight_stores;
     apply_setting(gemm, "precision", text("precision"));
     o.gemm = GemmRequest{gemm.gemm, gemm.precision, !vm["no-fallback"].as<bool>()};
     return true;
@@ -308,6 +312,9 @@ struct BenchResult {
     // and their median: where the host had put the vCPUs. 0 / empty when not measured.
     std::vector<double> window_round_trip_ns;
     double round_trip_ns = 0.0;
+    // The timed steps' weight stores (Trainer::weight_stores): how many wrote the weights
+    // with streaming stores and with plain ones, and with auto the tuner's probes and switches.
+    std::int64_t streaming_steps = 0, plain_steps = 0, store_probes = 0, store_switches = 0;
 };
 
 // Windows of timed steps with a ceiling: each window's steps are set beside the ceiling
@@ -368,6 +375,7 @@ BenchResult time_steps(const BenchOptions& o, Trainer& trainer, Communicator& co
     if (o.warmup > 0) r.warmup_steps = steps_for(o.warmup, o.warmup_seconds);
     r.warmup_seconds = seconds_since(warmup_start);
     const double allreduce_before = trainer.allreduce_seconds();
+    const WeightStoreTuner tuner_before = trainer.weight_store_tuner();
     for (int w = 0; w < windows; ++w) {
         GemmCeiling ceiling;
         if (ceiling_on) {
@@ -404,6 +412,17 @@ BenchResult time_steps(const BenchOptions& o, Trainer& trainer, Communicator& co
     r.lockstep_efficiency = median(r.window_lockstep_efficiency);
     r.balance = median(r.window_balance);
     r.round_trip_ns = median(r.window_round_trip_ns);
+    const WeightStoreTuner& tuner = trainer.weight_store_tuner();
+    switch (trainer.weight_stores()) {
+        case WeightStores::automatic:
+            r.streaming_steps = tuner.streaming_steps() - tuner_before.streaming_steps();
+            r.plain_steps = tuner.plain_steps() - tuner_before.plain_steps();
+            r.store_probes = tuner.probes() - tuner_before.probes();
+            r.store_switches = tuner.switches() - tuner_before.switches();
+            break;
+        case WeightStores::streaming: r.streaming_steps = r.steps; break;
+        case WeightStores::plain: r.plain_steps = r.steps; break;
+    }
     if (ceiling_on) r.peak = measure_fma_peak(trainer.threads(), 0.5);
     return r;
 }
@@ -466,6 +485,9 @@ nlohmann::json bench_json(const BenchOptions& o, const Trainer& trainer, const B
             {"core_round_trip_ns_windows", r.window_round_trip_ns}, {"ranks", ranks},
             {"allreduce_share", r.allreduce_share},
             {"allreduce", o.train.allreduce == AllreduceKind::tree ? "tree" : "mpi"},
+            {"weight_stores", weight_stores_name(trainer.weight_stores())},
+            {"weight_stores_streaming_steps", r.streaming_steps}, {"weight_stores_plain_steps", r.plain_steps},
+            {"weight_stores_probes", r.store_probes}, {"weight_stores_switches", r.store_switches},
             {"blas", blas_description()}, {"blas_core", blas.core},
             {"blas_core_reason", blas_core_text(blas.reason)}, {"blas_core_note", blas_core_text(blas.note)},
             {"blas_openblas_choice", blas.openblas_choice}, {"blas_self_test_ms", blas.self_test_ms},
@@ -483,6 +505,21 @@ std::string listed(const std::vector<double>& values, int digits) {
     std::string out;
     for (double v : values) out += (out.empty() ? "" : ", ") + format_fixed(v, digits);
     return out;
+}
+
+// "weight stores: auto, streaming in 4,400 of 4,489 timed steps (6 probes, 1 switch)".
+std::string weight_stores_line(const Trainer& trainer, const BenchResult& r) {
+    const std::string line = "weight stores: " + weight_stores_name(trainer.weight_stores());
+    switch (trainer.weight_stores()) {
+        case WeightStores::automatic:
+            return line + ", streaming in " + std::to_string(r.streaming_steps) + " and plain in " +
+                   std::to_string(r.plain_steps) + " of the timed steps (" + std::to_string(r.store_probes) +
+                   " probes, " + std::to_string(r.store_switches) + " switches)";
+        case WeightStores::streaming: return line;
+        case WeightStores::plain:
+            return line + (trainer.config().weight_stores == WeightStores::plain ? "" : " (one thread reads the weights)");
+    }
+    return line;
 }
 
 void print_bench_text(const BenchOptions& o, const Trainer& trainer, const BenchResult& r, int ranks,
@@ -506,6 +543,7 @@ void print_bench_text(const BenchOptions& o, const Trainer& trainer, const Bench
                 "update %.1f us, other %.1f us\n",
                 phases.passes, phases.busiest_worker, phases.idlest_worker, phases.reduce, phases.update, phases.other);
     if (ranks > 1) std::printf("allreduce: %.1f%% of the time\n", 100.0 * r.allreduce_share);
+    std::printf("%s\n", weight_stores_line(trainer, r).c_str());
     if (r.ceiling > 0) {
         std::printf("GEMM ceiling %.2f GFLOP/s, %.0f samples/s (%d concurrent callers x %lld rows, the step's GEMMs); "
                     "efficiency %.3f (median of %zu windows, each beside its own ceiling: %s)\n",

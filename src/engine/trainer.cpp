@@ -90,9 +90,9 @@ Trainer::Trainer(const Model& model, const TrainConfig& config, std::int64_t tar
         const std::int64_t thread = c * threads / chunks;  // its block of chunks
         chunk_root_.push_back(comm_->size() == 1 ? std::min(thread * local_shards_ / threads, local_shards_ - 1) : 0);
     }
-    // Every thread's passes read all the weights; see stream_store.hpp for why the update
-    // then writes them with streaming stores.
-    stream_weights_ = threads > 1 && local_shards_ > 1;
+    // Every thread's passes read all the weights; weight_stores.hpp says how the update
+    // then writes them.
+    several_readers_ = threads > 1 && local_shards_ > 1;
     // OpenBLAS's weight-gradient GEMMs add onto zeroed buffers (see add_and_clear); oneDNN's
     // overwrite theirs, so clearing them would only cost two passes over memory.
     clear_grads_ = config.gemm.backend == GemmBackend::openblas;
@@ -283,8 +283,8 @@ void Trainer::throw_non_finite_gradient() const {
 // The optimizer step over chunk `chunk` with its reduced gradient, which it then clears
 // where clear_grads_ says (consumed; see add_and_clear). The new weights that the next
 // step's passes read (fp32 params, or their bf16 roundings) go out with streaming stores
-// when several threads read them (stream_store.hpp), one block at a time through a buffer
-// on the stack.
+// when this step's weight stores are streaming (weight_stores.hpp; stream_store.hpp), one
+// block at a time through a buffer on the stack.
 void Trainer::update_chunk(std::int64_t chunk, const StepScalars& scalars) {
     const std::int64_t begin = chunk * chunk_floats, end = std::min(begin + chunk_floats, params_.size());
     float* grad = reduced_gradient(chunk);
@@ -381,8 +381,14 @@ double Trainer::train_step(const Dataset& data, const std::int64_t* rows, std::i
                            ", or check the data for extreme values)");
     const StepScalars scalars = reduce_and_check(n);
     const auto reduce_end = std::chrono::steady_clock::now();
+    const bool tuned = several_readers_ && config_.weight_stores == WeightStores::automatic;
+    stream_weights_ = several_readers_ && (config_.weight_stores == WeightStores::streaming ||
+                                           (tuned && store_tuner_.streaming()));
     update_weights(scalars);
-    account_phases(start, passes_end, reduce_end, std::chrono::steady_clock::now());
+    const auto end = std::chrono::steady_clock::now();
+    account_phases(start, passes_end, reduce_end, end);
+    // Only full batches are comparable; the step's passes read what the last update wrote.
+    if (tuned && n == config_.batch_size) store_tuner_.record(std::chrono::duration<double>(end - start).count());
     ++step_;
     return loss;
 }

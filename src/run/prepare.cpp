@@ -101,6 +101,7 @@ TrainConfig resolve_train_config(const RunConfig& c, std::int64_t train_rows, st
     t.clip_norm = c.clip_norm;
     t.patience = c.patience;
     t.allreduce = c.allreduce;
+    t.weight_stores = c.weight_stores;
     ScheduleConfig& s = t.schedule;
     s.kind = c.schedule;
     s.lr = c.lr;

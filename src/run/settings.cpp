@@ -181,6 +181,13 @@ const std::vector<Setting> table = {
      "across MPI ranks: tree (bitwise equal to one process) or mpi (MPI_Allreduce, equal within rounding)", "tree",
      nullptr, false, false, set_allreduce,
      [](const RunConfig& c) -> std::string { return c.allreduce == AllreduceKind::tree ? "tree" : "mpi"; }},
+    {"weight-stores", "weight_stores", "Execution",
+     "how the update writes the weights that several threads read: auto (measures streaming and plain stores "
+     "now and then and runs the faster; which wins depends on whether the cores share a cache), streaming or "
+     "plain. The same weights either way",
+     "auto", nullptr, false, false,
+     [](RunConfig& c, Text t, Text f) { c.weight_stores = parse_weight_stores(t, f); },
+     [](const RunConfig& c) { return weight_stores_name(c.weight_stores); }},
     {"blas-core", "blas_core", "Execution",
      "OpenBLAS kernel set: auto (the widest this CPU runs, verified by an sgemm self-test; an "
      "OPENBLAS_CORETYPE you set is kept), keep (OpenBLAS's own choice) or a core name such as Haswell, "

@@ -18,6 +18,7 @@
 #include "mlptrain/engine/parallel.hpp"
 #include "mlptrain/engine/snapshot.hpp"
 #include "mlptrain/engine/train_state.hpp"
+#include "mlptrain/engine/weight_stores.hpp"
 #include "mlptrain/data/dataset.hpp"
 #include "mlptrain/nn/model.hpp"
 #include "mlptrain/nn/optimizer.hpp"
@@ -44,6 +45,9 @@ struct TrainConfig {
     // bf16: the weights are rounded once per step, after the update, into one copy that
     // every shard reads; master weights, gradients and optimizer state stay fp32.
     GemmSettings gemm;
+    // How the update writes the weights when several threads read them (weight_stores.hpp):
+    // the speed, not the bits.
+    WeightStores weight_stores = WeightStores::automatic;
 };
 
 // Shards for a batch size: about 128 rows per shard (where single-threaded sgemm reaches
@@ -107,6 +111,13 @@ public:
     // Things the user should know once (idle threads), one line each; field references
     // marked (core/error.hpp's field_ref).
     const std::vector<std::string>& notices() const { return notices_; }
+    // The stores the update writes the weights with: plain when one thread reads them (one
+    // thread, or one shard a rank), else as config().weight_stores says; with `auto`, what
+    // the tuner measured and chose (its counts: steps of each kind, probes, switches).
+    WeightStores weight_stores() const {
+        return several_readers_ ? config_.weight_stores : WeightStores::plain;
+    }
+    const WeightStoreTuner& weight_store_tuner() const { return store_tuner_; }
 
     // One synchronized step over dataset rows rows[0..n), 1 ≤ n ≤ batch size.
     // Returns the mean loss of the batch. Throws NumericError on NaN/Inf.
@@ -197,7 +208,9 @@ private:
     std::vector<double> chunk_sumsq_;
     std::vector<unsigned char> chunk_bad_;
     std::vector<std::int64_t> chunk_root_;  // the shard buffer each chunk is reduced into
-    bool stream_weights_ = false;           // write the weights with streaming stores
+    bool several_readers_ = false;  // several threads' passes read the weights
+    bool stream_weights_ = false;   // this step's update writes them with streaming stores
+    WeightStoreTuner store_tuner_;  // with WeightStores::automatic
     bool clear_grads_ = true;               // the step leaves the gradient buffers zeroed
     // Every local shard's gradient buffer is all zeros: true at construction (AlignedBuffer
     // zero-fills), false from a step's backward passes until its update has cleared them

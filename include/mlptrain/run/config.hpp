@@ -12,6 +12,7 @@
 #include "mlptrain/core/blas.hpp"
 #include "mlptrain/core/blas_core.hpp"
 #include "mlptrain/engine/communicator.hpp"
+#include "mlptrain/engine/weight_stores.hpp"
 #include "mlptrain/nn/activation.hpp"
 #include "mlptrain/nn/loss.hpp"
 #include "mlptrain/nn/model.hpp"
@@ -63,6 +64,7 @@ struct RunConfig {
     std::int64_t shards = 0;  // 0: from the batch size
     std::uint64_t seed = 0;
     AllreduceKind allreduce = AllreduceKind::tree;
+    WeightStores weight_stores = WeightStores::automatic;  // how the update writes the weights: speed only
     BlasCoreOption blas_core;  // OpenBLAS kernel set: auto, keep or a core (run/blas_selection.hpp)
     std::optional<GemmBackend> gemm;  // GEMM library; unset: openblas, or onednn for bf16 (gemm_selection.hpp)
     GemmPrecision precision = GemmPrecision::fp32;  // GEMM inputs; defines the result

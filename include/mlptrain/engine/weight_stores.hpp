@@ -1,0 +1,86 @@
+// How the update writes the weights that every worker thread's next passes read: with
+// streaming stores or plain ones, chosen by measuring the steps.
+//
+// Why measure: which is faster depends on where the cores sit, which the host of a VM
+// changes while a run goes on. When the cores share no cache (on the project's 2-vCPU Zen 5
+// VM most of the time, a cache line's round trip between them 350-600 ns), a plain store
+// to a line the other core has read waits for that copy to be invalidated, one line after
+// another, and streaming stores, which invalidate every copy as part of the write, make the
+// step 15-20 % faster (core/stream_store.hpp). When they share a cache (round trip 50-80
+// ns) the invalidation is cheap, and streaming stores only send the weights to memory,
+// from where both cores read them again in the next passes. Both kinds write the same
+// values: the choice changes the speed, never the bits.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace mlptrain {
+
+enum class WeightStores {
+    automatic,  // measure both kinds now and then; run the faster (WeightStoreTuner)
+    streaming,
+    plain,
+};
+
+std::string weight_stores_name(WeightStores stores);  // "auto", "streaming", "plain"
+// The inverse; throws ConfigError naming `field` for anything else.
+WeightStores parse_weight_stores(const std::string& text, const std::string& field);
+
+// Picks the kind of stores for each step from the wall times of the steps before. It runs
+// one kind (streaming first) and now and then probes the other for a few steps: after
+// `settle_steps` (whose passes still read weights the previous kind wrote) it takes the
+// median of `probe_steps` step times and compares it with the median of the last
+// `probe_steps` steps of the kind it runs. The other kind wins when its median is lower by
+// more than `margin` (a fraction); then it becomes the kind that runs. The time between
+// probes, counted in the recorded seconds, starts at `first_probe_seconds`, doubles after
+// every probe that loses, up to `max_interval_seconds`, and falls back to
+// `min_interval_seconds` after a switch: a placement that changes is found within
+// seconds, and one that stays costs a few probe steps every `max_interval_seconds`.
+//
+// A state machine over the recorded times, with no clock of its own: the trainer records
+// the wall time of each full-batch step (partial batches and steps that threw are not
+// comparable and are left out).
+class WeightStoreTuner {
+public:
+    struct Options {
+        int settle_steps = 1;
+        int probe_steps = 7;
+        double margin = 0.02;
+        double first_probe_seconds = 0.05;
+        double min_interval_seconds = 0.25;
+        double max_interval_seconds = 8.0;
+    };
+
+    WeightStoreTuner();
+    explicit WeightStoreTuner(const Options& options);
+
+    // The kind of stores for the next step: true for streaming.
+    bool streaming() const { return probing_ ? !streaming_ : streaming_; }
+    // The wall time of a full-batch step that ran with streaming().
+    void record(double step_seconds);
+
+    // What it did: steps recorded with each kind, probes run, switches made.
+    std::int64_t streaming_steps() const { return streaming_steps_; }
+    std::int64_t plain_steps() const { return plain_steps_; }
+    std::int64_t probes() const { return probes_; }
+    std::int64_t switches() const { return switches_; }
+
+private:
+    double median(const std::vector<double>& times);
+
+    Options options_;
+    bool streaming_ = true;  // the kind that runs between probes
+    bool probing_ = false;   // the next steps run the other kind
+    int settle_left_ = 0;    // steps still to leave out after a change of kind
+    std::vector<double> recent_;  // the last probe_steps times of the running kind (a ring)
+    std::size_t recent_next_ = 0;
+    std::vector<double> probe_;   // this probe's times
+    std::vector<double> scratch_;  // median()'s copy
+    double since_probe_ = 0.0;    // seconds recorded since the last probe ended
+    double interval_ = 0.0;       // seconds between probes
+    std::int64_t streaming_steps_ = 0, plain_steps_ = 0, probes_ = 0, switches_ = 0;
+};
+
+}  // namespace mlptrain

@@ -1,0 +1,85 @@
+// The weight-store tuner (see weight_stores.hpp).
+#include "mlptrain/engine/weight_stores.hpp"
+
+#include <algorithm>
+
+#include "mlptrain/core/error.hpp"
+#include "mlptrain/core/text.hpp"
+
+namespace mlptrain {
+
+std::string weight_stores_name(WeightStores stores) {
+    switch (stores) {
+        case WeightStores::automatic: return "auto";
+        case WeightStores::streaming: return "streaming";
+        case WeightStores::plain: return "plain";
+    }
+    return "?";
+}
+
+WeightStores parse_weight_stores(const std::string& text, const std::string& field) {
+    for (WeightStores stores : {WeightStores::automatic, WeightStores::streaming, WeightStores::plain})
+        if (text == weight_stores_name(stores)) return stores;
+    throw ConfigError(field, "auto, streaming or plain", quote(text),
+                      "auto measures both now and then and runs the faster; the weights are the same either way");
+}
+
+WeightStoreTuner::WeightStoreTuner() : WeightStoreTuner(Options{}) {}
+
+WeightStoreTuner::WeightStoreTuner(const Options& options) : options_(options), interval_(options.first_probe_seconds) {
+    MLPTRAIN_ASSERT(options.probe_steps > 0 && options.settle_steps >= 0, "WeightStoreTuner: bad step counts");
+    // Reserved here so that recording a step never allocates (tests/test_alloc.cpp).
+    const auto n = static_cast<std::size_t>(options.probe_steps);
+    recent_.reserve(n);
+    probe_.reserve(n);
+    scratch_.reserve(n);
+}
+
+// The median of `times` (the upper one of an even count), through a scratch copy.
+double WeightStoreTuner::median(const std::vector<double>& times) {
+    scratch_.assign(times.begin(), times.end());
+    const auto middle = scratch_.begin() + static_cast<std::ptrdiff_t>(scratch_.size() / 2);
+    std::nth_element(scratch_.begin(), middle, scratch_.end());
+    return *middle;
+}
+
+void WeightStoreTuner::record(double step_seconds) {
+    ++(streaming() ? streaming_steps_ : plain_steps_);
+    since_probe_ += step_seconds;
+    if (settle_left_ > 0) {  // its passes read what the other kind wrote: not comparable
+        --settle_left_;
+        return;
+    }
+    const auto wanted = static_cast<std::size_t>(options_.probe_steps);
+    if (probing_) {
+        probe_.push_back(step_seconds);
+        if (probe_.size() < wanted) return;
+        ++probes_;
+        probing_ = false;
+        since_probe_ = 0.0;
+        if (median(probe_) < median(recent_) * (1.0 - options_.margin)) {
+            streaming_ = !streaming_;  // the probed kind runs on, so nothing to settle
+            ++switches_;
+            recent_.assign(probe_.begin(), probe_.end());
+            recent_next_ = 0;
+            interval_ = options_.min_interval_seconds;
+        } else {
+            settle_left_ = options_.settle_steps;  // back to the running kind
+            interval_ = std::clamp(interval_ * 2.0, options_.min_interval_seconds, options_.max_interval_seconds);
+        }
+        probe_.clear();
+        return;
+    }
+    if (recent_.size() < wanted) {
+        recent_.push_back(step_seconds);
+    } else {
+        recent_[recent_next_] = step_seconds;
+        recent_next_ = (recent_next_ + 1) % wanted;
+    }
+    if (recent_.size() == wanted && since_probe_ >= interval_) {
+        probing_ = true;
+        settle_left_ = options_.settle_steps;
+    }
+}
+
+}  // namespace mlptrain
