@@ -84,11 +84,11 @@ TEST_CASE("plain stores win when faster, and streaming ones win back") {
     for (; tuner.switches() < 2 && steps < 2000; ++steps) run(tuner, 1, faster(true, 1.2));
     CHECK(tuner.switches() == 2);
     CHECK(tuner.streaming());
-    CHECK(steps * 1.2e-3 <= 1.0 + 8 * 1.2e-3);
-    // After a switch it probes again soon (0.25 s: 250 streaming steps, then the probe's 8;
-    // the next is 0.5 s later).
+    CHECK(steps <= 1000 + 2 * 8);
+    // After a switch it probes again soon (0.25 s: 250 streaming steps, then the probe's 8
+    // and the 8 after it; the next is 0.5 s later).
     const std::int64_t before = tuner.probes();
-    run(tuner, 250 + 8 + 2, faster(true, 1.2));
+    run(tuner, 250 + 2 * 8 + 3, faster(true, 1.2));
     CHECK(tuner.probes() == before + 1);
     CHECK(tuner.streaming());
 }
@@ -132,25 +132,41 @@ TEST_CASE("with no interval it probes after every window of the running kind") {
     options.min_interval_seconds = 0.0;
     options.max_interval_seconds = 0.0;
     WeightStoreTuner tuner(options);
-    // Equal kinds: 3 streaming steps fill the window, then a probe: 2 plain steps settle,
-    // 3 are measured; it loses (no faster), 2 streaming steps settle, and the next one
-    // enters the window (which keeps its older times) and starts the next probe.
-    const std::int64_t streaming = run(tuner, 3 + 5, faster(true, 1.0));
-    CHECK(streaming == 3);
+    // Equal kinds: 3 streaming steps fill the window; the probe runs 2 + 3 plain steps (2
+    // settle, 3 measured), then 2 + 3 streaming ones; it loses (no faster), and the next
+    // streaming step, entering the window, starts the next probe: 13 steps, then 11 a cycle.
+    const std::int64_t streaming = run(tuner, 3 + 5 + 5, faster(true, 1.0));
+    CHECK(streaming == 3 + 5);
     CHECK(tuner.probes() == 1);
     CHECK(tuner.streaming());
-    run(tuner, 3, faster(true, 1.0));
-    CHECK(tuner.probes() == 1);
+    run(tuner, 1, faster(true, 1.0));
     CHECK_FALSE(tuner.streaming());  // probing
-    run(tuner, 5, faster(true, 1.0));
+    run(tuner, 5 + 5, faster(true, 1.0));
     CHECK(tuner.probes() == 2);
-    CHECK(tuner.streaming_steps() == 3 + 3);
+    CHECK(tuner.streaming_steps() == 8 + 1 + 5);
     CHECK(tuner.plain_steps() == 5 + 5);
-    // Plain stores 50 % faster from here: the next probe loses (its window still holds
-    // two of the older, equal times), the one after wins: two cycles of 8 steps.
-    run(tuner, 8, faster(false, 1.5));
+    // Plain stores 50 % faster from here: the next probe loses (the window before it still
+    // holds the older, equal times), the one after wins.
+    run(tuner, 11, faster(false, 1.5));
+    CHECK(tuner.probes() == 3);
     CHECK(tuner.switches() == 0);
-    run(tuner, 8, faster(false, 1.5));
+    run(tuner, 11, faster(false, 1.5));
+    CHECK(tuner.probes() == 4);
     CHECK(tuner.switches() == 1);
     CHECK_FALSE(tuner.streaming());
+}
+
+TEST_CASE("a host that speeds up during a probe does not make the probed kind win") {
+    // Equal kinds; the host runs 10 % faster from the probe's first measured step on. The
+    // probe beats the window before it, but not the running kind's steps after it.
+    WeightStoreTuner::Options options;
+    options.probe_steps = 3;
+    options.settle_steps = 0;
+    options.first_probe_seconds = options.min_interval_seconds = options.max_interval_seconds = 0.0;
+    WeightStoreTuner tuner(options);
+    std::int64_t step = 0;
+    run(tuner, 3 + 3 + 3, [&](bool, std::int64_t) { return ++step > 3 ? 1e-3 : 1.1e-3; });
+    CHECK(tuner.probes() == 1);
+    CHECK(tuner.switches() == 0);
+    CHECK(tuner.streaming());
 }

@@ -32,6 +32,7 @@ WeightStoreTuner::WeightStoreTuner(const Options& options) : options_(options), 
     const auto n = static_cast<std::size_t>(options.probe_steps);
     recent_.reserve(n);
     probe_.reserve(n);
+    after_.reserve(n);
     scratch_.reserve(n);
 }
 
@@ -51,35 +52,54 @@ void WeightStoreTuner::record(double step_seconds) {
         return;
     }
     const auto wanted = static_cast<std::size_t>(options_.probe_steps);
-    if (probing_) {
-        probe_.push_back(step_seconds);
-        if (probe_.size() < wanted) return;
-        ++probes_;
-        probing_ = false;
-        since_probe_ = 0.0;
-        if (median(probe_) < median(recent_) * (1.0 - options_.margin)) {
-            streaming_ = !streaming_;  // the probed kind runs on, so nothing to settle
-            ++switches_;
-            recent_.assign(probe_.begin(), probe_.end());
-            recent_next_ = 0;
-            interval_ = options_.min_interval_seconds;
-        } else {
-            settle_left_ = options_.settle_steps;  // back to the running kind
-            interval_ = std::clamp(interval_ * 2.0, options_.min_interval_seconds, options_.max_interval_seconds);
-        }
-        probe_.clear();
-        return;
+    switch (phase_) {
+        case Phase::probing:  // the other kind
+            probe_.push_back(step_seconds);
+            if (probe_.size() == wanted) {
+                phase_ = Phase::confirming;
+                settle_left_ = options_.settle_steps;
+            }
+            return;
+        case Phase::confirming:  // the running kind again, right after the probe
+            after_.push_back(step_seconds);
+            if (after_.size() == wanted) decide();
+            return;
+        case Phase::running:
+            if (recent_.size() < wanted) {
+                recent_.push_back(step_seconds);
+            } else {
+                recent_[recent_next_] = step_seconds;
+                recent_next_ = (recent_next_ + 1) % wanted;
+            }
+            if (recent_.size() == wanted && since_probe_ >= interval_) {
+                phase_ = Phase::probing;
+                settle_left_ = options_.settle_steps;
+            }
+            return;
     }
-    if (recent_.size() < wanted) {
-        recent_.push_back(step_seconds);
+}
+
+// The other kind wins when its median beats the running kind's both before and after the
+// probe: a host that speeds up or slows down during the probe then cannot make either side
+// look faster.
+void WeightStoreTuner::decide() {
+    ++probes_;
+    phase_ = Phase::running;
+    since_probe_ = 0.0;
+    const double running = std::min(median(recent_), median(after_));
+    if (median(probe_) < running * (1.0 - options_.margin)) {
+        streaming_ = !streaming_;
+        ++switches_;
+        settle_left_ = options_.settle_steps;  // its first step reads what the old kind wrote
+        recent_.assign(probe_.begin(), probe_.end());
+        interval_ = options_.min_interval_seconds;
     } else {
-        recent_[recent_next_] = step_seconds;
-        recent_next_ = (recent_next_ + 1) % wanted;
+        recent_.assign(after_.begin(), after_.end());
+        interval_ = std::clamp(interval_ * 2.0, options_.min_interval_seconds, options_.max_interval_seconds);
     }
-    if (recent_.size() == wanted && since_probe_ >= interval_) {
-        probing_ = true;
-        settle_left_ = options_.settle_steps;
-    }
+    recent_next_ = 0;
+    probe_.clear();
+    after_.clear();
 }
 
 }  // namespace mlptrain

@@ -208,9 +208,9 @@ private:
     std::vector<double> chunk_sumsq_;
     std::vector<unsigned char> chunk_bad_;
     std::vector<std::int64_t> chunk_root_;  // the shard buffer each chunk is reduced into
-    bool several_readers_ = false;  // several threads' passes read the weights
-    bool stream_weights_ = false;   // this step's update writes them with streaming stores
-    WeightStoreTuner store_tuner_;  // with WeightStores::automatic
+    bool several_readers_ = false;          // several threads' passes read the weights
+    bool stream_weights_ = false;           // this step's update writes them with streaming stores
+    WeightStoreTuner store_tuner_;          // with WeightStores::automatic
     bool clear_grads_ = true;               // the step leaves the gradient buffers zeroed
     // Every local shard's gradient buffer is all zeros: true at construction (AlignedBuffer
     // zero-fills), false from a step's backward passes until its update has cleared them

@@ -31,9 +31,11 @@ WeightStores parse_weight_stores(const std::string& text, const std::string& fie
 // Picks the kind of stores for each step from the wall times of the steps before. It runs
 // one kind (streaming first) and now and then probes the other for a few steps: after
 // `settle_steps` (whose passes still read weights the previous kind wrote) it takes the
-// median of `probe_steps` step times and compares it with the median of the last
-// `probe_steps` steps of the kind it runs. The other kind wins when its median is lower by
-// more than `margin` (a fraction); then it becomes the kind that runs. The time between
+// median of `probe_steps` step times, then goes back to the kind it runs and, after as
+// many settle steps, takes the median of `probe_steps` more. The other kind wins when its
+// median is lower by more than `margin` (a fraction) than both the running kind's median
+// before the probe and after it (so that a host speeding up or slowing down in between
+// does not decide); then it becomes the kind that runs. The time between
 // probes, counted in the recorded seconds, starts at `first_probe_seconds`, doubles after
 // every probe that loses, up to `max_interval_seconds`, and falls back to
 // `min_interval_seconds` after a switch: a placement that changes is found within
@@ -57,7 +59,7 @@ public:
     explicit WeightStoreTuner(const Options& options);
 
     // The kind of stores for the next step: true for streaming.
-    bool streaming() const { return probing_ ? !streaming_ : streaming_; }
+    bool streaming() const { return phase_ == Phase::probing ? !streaming_ : streaming_; }
     // The wall time of a full-batch step that ran with streaming().
     void record(double step_seconds);
 
@@ -68,15 +70,18 @@ public:
     std::int64_t switches() const { return switches_; }
 
 private:
+    enum class Phase { running, probing, confirming };
     double median(const std::vector<double>& times);
+    void decide();
 
     Options options_;
     bool streaming_ = true;  // the kind that runs between probes
-    bool probing_ = false;   // the next steps run the other kind
+    Phase phase_ = Phase::running;  // probing: the next steps run the other kind
     int settle_left_ = 0;    // steps still to leave out after a change of kind
     std::vector<double> recent_;  // the last probe_steps times of the running kind (a ring)
     std::size_t recent_next_ = 0;
     std::vector<double> probe_;   // this probe's times
+    std::vector<double> after_;   // the running kind's times right after it
     std::vector<double> scratch_;  // median()'s copy
     double since_probe_ = 0.0;    // seconds recorded since the last probe ended
     double interval_ = 0.0;       // seconds between probes
