@@ -45,7 +45,7 @@ double WeightStoreTuner::median(const std::vector<double>& times) {
 }
 
 void WeightStoreTuner::record(double step_seconds) {
-    ++(streaming() ? streaming_steps_ : plain_steps_);
+    ++(streaming() ? counts_.streaming_steps : counts_.plain_steps);
     since_probe_ += step_seconds;
     if (settle_left_ > 0) {  // its passes read what the other kind wrote: not comparable
         --settle_left_;
@@ -83,13 +83,13 @@ void WeightStoreTuner::record(double step_seconds) {
 // probe: a host that speeds up or slows down during the probe then cannot make either side
 // look faster.
 void WeightStoreTuner::decide() {
-    ++probes_;
+    ++counts_.probes;
     phase_ = Phase::running;
     since_probe_ = 0.0;
     const double running = std::min(median(recent_), median(after_));
     if (median(probe_) < running * (1.0 - options_.margin)) {
         streaming_ = !streaming_;
-        ++switches_;
+        ++counts_.switches;
         settle_left_ = options_.settle_steps;  // its first step reads what the old kind wrote
         recent_.assign(probe_.begin(), probe_.end());
         interval_ = options_.min_interval_seconds;

@@ -28,6 +28,16 @@ std::string weight_stores_name(WeightStores stores);  // "auto", "streaming", "p
 // The inverse; throws ConfigError naming `field` for anything else.
 WeightStores parse_weight_stores(const std::string& text, const std::string& field);
 
+// What a tuner did: steps recorded with each kind, probes run, switches made.
+struct WeightStoreCounts {
+    std::int64_t streaming_steps = 0, plain_steps = 0, probes = 0, switches = 0;
+
+    WeightStoreCounts operator-(const WeightStoreCounts& o) const {
+        return {streaming_steps - o.streaming_steps, plain_steps - o.plain_steps, probes - o.probes,
+                switches - o.switches};
+    }
+};
+
 // Picks the kind of stores for each step from the wall times of the steps before. It runs
 // one kind (streaming first) and now and then probes the other for a few steps: after
 // `settle_steps` (whose passes still read weights the previous kind wrote) it takes the
@@ -63,11 +73,11 @@ public:
     // The wall time of a full-batch step that ran with streaming().
     void record(double step_seconds);
 
-    // What it did: steps recorded with each kind, probes run, switches made.
-    std::int64_t streaming_steps() const { return streaming_steps_; }
-    std::int64_t plain_steps() const { return plain_steps_; }
-    std::int64_t probes() const { return probes_; }
-    std::int64_t switches() const { return switches_; }
+    const WeightStoreCounts& counts() const { return counts_; }
+    std::int64_t streaming_steps() const { return counts_.streaming_steps; }
+    std::int64_t plain_steps() const { return counts_.plain_steps; }
+    std::int64_t probes() const { return counts_.probes; }
+    std::int64_t switches() const { return counts_.switches; }
 
 private:
     enum class Phase { running, probing, confirming };
@@ -85,7 +95,7 @@ private:
     std::vector<double> scratch_;  // median()'s copy
     double since_probe_ = 0.0;    // seconds recorded since the last probe ended
     double interval_ = 0.0;       // seconds between probes
-    std::int64_t streaming_steps_ = 0, plain_steps_ = 0, probes_ = 0, switches_ = 0;
+    WeightStoreCounts counts_;
 };
 
 }  // namespace mlptrain
