@@ -339,6 +339,16 @@ WeightStoreCounts timed_weight_stores(const Trainer& trainer, const WeightStoreC
     return counts;
 }
 
+// The figures reported from the windows' lists: their medians.
+void take_window_medians(BenchResult& r) {
+    r.ceiling = median(r.window_ceiling);
+    r.efficiency = median(r.window_efficiency);
+    r.lockstep_ceiling = median(r.window_lockstep_ceiling);
+    r.lockstep_efficiency = median(r.window_lockstep_efficiency);
+    r.balance = median(r.window_balance);
+    r.round_trip_ns = median(r.window_round_trip_ns);
+}
+
 // Warm-up, then timed steps over synthetic rows. With the ceiling on: three rounds of a
 // ceiling window (0.6 s) and a window of timed steps (a third of the steps or seconds; two
 // untimed steps first, so that the workers are awake and the caches hold the step's data
@@ -418,12 +428,7 @@ BenchResult time_steps(const BenchOptions& o, Trainer& trainer, Communicator& co
             r.window_lockstep_efficiency.push_back(samples_per_s / ceiling.lockstep_samples_per_s);
     }
     r.allreduce_share = (trainer.allreduce_seconds() - allreduce_before) / r.seconds;
-    r.ceiling = median(ceilings);
-    r.efficiency = median(r.window_efficiency);
-    r.lockstep_ceiling = median(r.window_lockstep_ceiling);
-    r.lockstep_efficiency = median(r.window_lockstep_efficiency);
-    r.balance = median(r.window_balance);
-    r.round_trip_ns = median(r.window_round_trip_ns);
+    take_window_medians(r);
     r.stores = timed_weight_stores(trainer, stores_before, r.steps);
     if (ceiling_on) r.peak = measure_fma_peak(trainer.threads(), 0.5);
     return r;
