@@ -444,11 +444,15 @@ def gemms_of(record):
 
 def placement_of(record, threshold):
     """(point, "close" or "apart") of a bench record: point = (network, batch, threads, GEMMs:
-    the OpenBLAS core or oneDNN and its precision); "close" when its cross-core round trip is
-    below threshold ns. None for a one-thread run, which has no round trip."""
+    the OpenBLAS core or oneDNN and its precision, and the weight stores when a run fixed
+    them, e.g. "Cooperlake, plain stores"); "close" when its cross-core round trip is below
+    threshold ns. None for a one-thread run, which has no round trip."""
     if record.get("threads", 1) < 2 or not record.get("core_round_trip_ns"):
         return None
-    point = ("-".join(map(str, record["layers"])), record["batch_size"], record["threads"], gemms_of(record))
+    gemms = gemms_of(record)
+    if record.get("weight_stores") in ("streaming", "plain"):
+        gemms += f", {record['weight_stores']} stores"
+    point = ("-".join(map(str, record["layers"])), record["batch_size"], record["threads"], gemms)
     return point, "close" if record["core_round_trip_ns"] < threshold else "apart"
 
 

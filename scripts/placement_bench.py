@@ -5,9 +5,11 @@ RECORDS, until every point has RUNS undisturbed runs with the vCPUs close (round
 THRESHOLD_NS) and RUNS apart, or MINUTES have passed; then the table of
 scripts/bench_report.py placement.
 
-usage: placement_bench.py MLPTRAIN RECORDS.jsonl MINUTES RUNS SECONDS THRESHOLD_NS KEEP_DISTURBED
+usage: placement_bench.py MLPTRAIN RECORDS.jsonl MINUTES RUNS SECONDS THRESHOLD_NS KEEP_DISTURBED [STORES]
   KEEP_DISTURBED: 1 counts runs that other work disturbed like the others (a machine that is
   never idle), 0 leaves them out.
+  STORES: comma-separated --weight-stores settings (default auto); each point runs once a
+  round with each, one right after the other, and counts as a point of its own.
 """
 import json
 import os
@@ -44,18 +46,19 @@ def points(binary):
     return runs
 
 
-def run_point(binary, layers, batch, kernels, gemm, seconds, keep_disturbed):
+def run_point(binary, layers, batch, kernels, gemm, stores, seconds, keep_disturbed):
     env = dict(os.environ)
     if kernels == "unset":
         for v in UNSET:
             env.pop(v, None)
     cmd = [binary, "bench", "--layers", layers, "--batch-size", str(batch), "--threads", "2",
-           "--seconds", str(seconds), "--gemm", gemm, "--json"]
+           "--seconds", str(seconds), "--gemm", gemm, "--weight-stores", stores, "--json"]
     stat0, child0 = proc_stat_cpu(), resource.getrusage(resource.RUSAGE_CHILDREN)
     r = subprocess.run(cmd, capture_output=True, text=True, env=env)
     stat1, child1 = proc_stat_cpu(), resource.getrusage(resource.RUSAGE_CHILDREN)
     if r.returncode != 0:
-        bench_report.die(f"mlptrain bench --layers {layers} --batch-size {batch} --gemm {gemm} ({kernels} kernels) "
+        bench_report.die(f"mlptrain bench --layers {layers} --batch-size {batch} --gemm {gemm} "
+                         f"--weight-stores {stores} ({kernels} kernels) "
                          f"failed (exit {r.returncode}): {r.stderr.strip()}")
     try:
         record = json.loads(r.stdout)
@@ -92,6 +95,7 @@ def main(argv):
     binary, path = argv[0], argv[1]
     minutes, runs, seconds, threshold = float(argv[2]), int(argv[3]), float(argv[4]), float(argv[5])
     keep_disturbed = argv[6] == "1"
+    stores_list = argv[7].split(",") if len(argv) > 7 else ["auto"]
     deadline = time.monotonic() + 60 * minutes
     records = []
     runs_per_round = points(binary)
@@ -99,13 +103,14 @@ def main(argv):
         round_ = 0
         while True:
             round_ += 1
-            for layers, batch, kernels, gemm in runs_per_round:
-                r = run_point(binary, layers, batch, kernels, gemm, seconds, keep_disturbed)
+            for (layers, batch, kernels, gemm), stores in ((p, s) for p in runs_per_round for s in stores_list):
+                r = run_point(binary, layers, batch, kernels, gemm, stores, seconds, keep_disturbed)
                 records.append(r)
                 out.write(json.dumps(r) + "\n")
                 out.flush()
                 load = f" [other load {100 * r['other_cpu_share']:.0f}%, disturbed]" if r["disturbed"] else ""
-                print(f"round {round_}: {layers.replace(',', '-')} b{batch} {bench_report.gemms_of(r)}: "
+                label = bench_report.gemms_of(r) + ("" if stores == "auto" else f", {stores} stores")
+                print(f"round {round_}: {layers.replace(',', '-')} b{batch} {label}: "
                       f"{r['samples_per_s']:,.0f} samples/s, efficiency {r['efficiency']:.2f}, "
                       f"round trip {r['core_round_trip_ns']:.0f} ns{load}", file=sys.stderr)
             if enough(records, threshold, runs):
@@ -118,7 +123,7 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 8:
+    if len(sys.argv) not in (8, 9):
         bench_report.die("usage: placement_bench.py MLPTRAIN RECORDS.jsonl MINUTES RUNS SECONDS THRESHOLD_NS "
-                         "KEEP_DISTURBED")
+                         "KEEP_DISTURBED [STORES]")
     main(sys.argv[1:])

@@ -13,7 +13,8 @@
 # (scripts/bench_report.py placement). Every run goes to DIR/placement.jsonl.
 #
 # usage: scripts/placement_bench.sh [--minutes M] [--runs N] [--seconds S] [--threshold NS]
-#                                   [--keep-disturbed] [--out DIR] [--no-build | --binary PATH]
+#                                   [--weight-stores LIST] [--keep-disturbed] [--out DIR]
+#                                   [--no-build | --binary PATH]
 #   --minutes M      stop after this many minutes even if a placement was not seen (default 30)
 #   --runs N         runs wanted per point in each placement (default 3); a run during which
 #                    other processes took CPUs it needed is "disturbed": kept in the records,
@@ -21,6 +22,11 @@
 #   --keep-disturbed count disturbed runs too (on a machine that is never idle)
 #   --seconds S      timed seconds per run (default 2)
 #   --threshold NS   a run is "close" when its round trip is below this (default 150)
+#   --weight-stores LIST  comma-separated settings of mlptrain's --weight-stores (auto,
+#                    streaming, plain; default auto): each point runs with each in turn, and
+#                    one that fixes the kind is a point of its own ("Cooperlake, plain
+#                    stores"). `--weight-stores streaming,plain,auto` measures what the
+#                    update's stores do in each placement (README, "The step outside the GEMMs").
 #   --out DIR        where placement.jsonl goes (default bench-results; it is replaced)
 #   --no-build       use build/mlptrain as it is; --binary PATH: this binary instead
 set -euo pipefail
@@ -30,20 +36,24 @@ die() { echo "placement_bench.sh: $*" >&2; exit 2; }
 
 CALLER_DIR=$PWD
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-MINUTES=30 RUNS=3 SECONDS_PER_RUN=2 THRESHOLD=150 OUT=bench-results BUILD=1 BINARY=build/mlptrain KEEP=0
+MINUTES=30 RUNS=3 SECONDS_PER_RUN=2 THRESHOLD=150 OUT=bench-results BUILD=1 BINARY=build/mlptrain KEEP=0 STORES=auto
 number() {  # number FLAG VALUE: a positive number, else exit 2
     [[ $2 =~ ^[0-9]+([.][0-9]+)?$ && ! $2 =~ ^0+([.]0+)?$ ]] ||
         die "$1 expects a positive number, got '$2' (e.g. $1 3)"
 }
 while [[ $# -gt 0 ]]; do
     case "$1" in
-        --minutes|--runs|--seconds|--threshold|--out|--binary)
+        --minutes|--runs|--seconds|--threshold|--out|--binary|--weight-stores)
             [[ $# -ge 2 ]] || die "$1 needs a value (see --help)" ;;&
         --minutes) number "$1" "$2"; MINUTES=$2; shift 2 ;;
         --runs) [[ $2 =~ ^[1-9][0-9]*$ ]] || die "--runs expects a whole number >= 1, got '$2'"; RUNS=$2; shift 2 ;;
         --seconds) number "$1" "$2"; SECONDS_PER_RUN=$2; shift 2 ;;
         --threshold) number "$1" "$2"; THRESHOLD=$2; shift 2 ;;
         --out) OUT=$2; [[ $OUT = /* ]] || OUT=$CALLER_DIR/$OUT; shift 2 ;;
+        --weight-stores)
+            [[ $2 =~ ^(auto|streaming|plain)(,(auto|streaming|plain))*$ ]] ||
+                die "--weight-stores expects a comma-separated list of auto, streaming, plain, got '$2' (e.g. --weight-stores streaming,plain,auto)"
+            STORES=$2; shift 2 ;;
         --keep-disturbed) KEEP=1; shift ;;
         --no-build) BUILD=0; shift ;;
         --binary) BINARY=$2; [[ $BINARY = /* ]] || BINARY=$CALLER_DIR/$BINARY; BUILD=0; shift 2 ;;
@@ -60,4 +70,4 @@ BIN=$(mktemp)
 trap 'rm -f "$BIN"' EXIT
 cp "$BINARY" "$BIN"  # a rebuild during the run does not change what is measured
 chmod +x "$BIN"
-/usr/bin/python3 scripts/placement_bench.py "$BIN" "$RECORDS" "$MINUTES" "$RUNS" "$SECONDS_PER_RUN" "$THRESHOLD" "$KEEP"
+/usr/bin/python3 scripts/placement_bench.py "$BIN" "$RECORDS" "$MINUTES" "$RUNS" "$SECONDS_PER_RUN" "$THRESHOLD" "$KEEP" "$STORES"

@@ -228,11 +228,12 @@ class Placement(unittest.TestCase):
         r = run([os.path.join(SCRIPTS, "placement_bench.sh"), "--binary", os.path.join(TMP.name, "none")], expect=2)
         self.assertIn("no mlptrain binary at", r.stderr)
 
-    def loop(self, name, env):
+    def loop(self, name, env, stores=None):
         """placement_bench.py over a stand-in for mlptrain that places each point's first run
         close and the later ones apart; its core follows OPENBLAS_CORETYPE as mlptrain's does,
         and --gemm onednn fails as in a build without oneDNN when FAKE_NO_ONEDNN is set.
-        Returns the records written and the run."""
+        `stores`: the STORES argument (the --weight-stores settings). Returns the records
+        written and the run."""
         calls = os.path.join(TMP.name, name + ".calls")
         fake = write(name + "_mlptrain", f"""#!/usr/bin/python3
 import json, os, sys
@@ -242,13 +243,15 @@ core = "Haswell" if "OPENBLAS_CORETYPE" in os.environ else "Cooperlake"
 gemm = a[a.index("--gemm") + 1] if "--gemm" in a else "openblas"
 if gemm == "onednn" and "FAKE_NO_ONEDNN" in os.environ:
     sys.exit("mlptrain: --gemm onednn: this build has no oneDNN (hint: install libdnnl-dev)")
-point = f"{{layers}} {{core}} {{gemm}}"
+stores = a[a.index("--weight-stores") + 1] if "--weight-stores" in a else "auto"
+point = f"{{layers}} {{core}} {{gemm}} {{stores}}"
 with open({calls!r}, "a+") as f:  # one line per run: the point
     f.seek(0)
     earlier = f.read().splitlines().count(point)
     f.write(point + "\\n")
 print(json.dumps({{"layers": layers, "batch_size": int(a[a.index("--batch-size") + 1]), "threads": 2,
-                  "blas_core": core, "gemm": gemm, "precision": "fp32", "samples_per_s": 1000.0 + earlier,
+                  "blas_core": core, "gemm": gemm, "precision": "fp32", "weight_stores": stores,
+                  "samples_per_s": 1000.0 + earlier,
                   "efficiency": 0.5,
                   "core_round_trip_ns": 60.0 if earlier == 0 else 400.0,
                   "step_phases_us": {{"reduce": 1.0, "update": 2.0}}}}))
@@ -257,7 +260,8 @@ print(json.dumps({{"layers": layers, "batch_size": int(a[a.index("--batch-size")
         records = os.path.join(TMP.name, name + ".jsonl")
         # (keep disturbed runs: whether other tests load the machine meanwhile is not the point here)
         r = subprocess.run(["/usr/bin/python3", os.path.join(SCRIPTS, "placement_bench.py"), fake, records, "0.5",
-                            "1", "0.1", "150", "1"], capture_output=True, text=True, env=env)
+                            "1", "0.1", "150", "1"] + ([stores] if stores else []),
+                           capture_output=True, text=True, env=env)
         self.assertEqual(r.returncode, 0, r.stderr)
         with open(records) as f:
             return f.read().splitlines(), r
@@ -285,6 +289,20 @@ print(json.dumps({{"layers": layers, "batch_size": int(a[a.index("--batch-size")
         rows = self.rows(r.stdout)
         self.assertEqual(sorted(rows), [(net, "Cooperlake", where) for net in ("784-1024-1024-10", "784-256-128-10")
                                         for where in ("apart", "close")])
+
+
+    def test_loop_with_weight_stores(self):
+        # Each point runs with each --weight-stores setting in turn; a setting that fixes the
+        # kind is a point of its own, auto keeps the plain name.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OPENBLAS_")}
+        lines, r = self.loop("stores", dict(env, FAKE_NO_ONEDNN="1"), "plain,auto")
+        self.assertEqual(len(lines), 8)  # two rounds of 2 networks x 2 settings
+        self.assertEqual([json.loads(line)["weight_stores"] for line in lines[:4]], ["plain", "auto"] * 2)
+        rows = self.rows(r.stdout)
+        self.assertEqual(sorted(rows), [(net, gemms, where) for net in ("784-1024-1024-10", "784-256-128-10")
+                                        for gemms in ("Cooperlake", "Cooperlake, plain stores")
+                                        for where in ("apart", "close")])
+        self.assertIn("round 2: 784-256-128-10 b64 Cooperlake, plain stores", r.stderr)
 
 
 class CompareTorchMlptrainSide(unittest.TestCase):
