@@ -1,7 +1,8 @@
 // Tests for the weight-store tuner (engine/weight_stores.hpp): fed step times, it keeps
 // streaming stores while they are as fast, switches to plain ones when those are faster
-// by more than its margin, comes back when the host moves the cores again, probes ever
-// less often while nothing changes, and is not fooled by one slow step.
+// by more than its margin (two probes in a row), comes back when the host moves the cores
+// again, probes ever less often while nothing changes, and is not fooled by one slow step
+// or by one probe that a wandering host made look faster.
 #include <doctest/doctest.h>
 
 #include <cstdint>
@@ -68,10 +69,14 @@ TEST_CASE("streaming stores stay while plain ones are no faster") {
 
 TEST_CASE("plain stores win when faster, and streaming ones win back") {
     WeightStoreTuner tuner;
-    // The cores close: plain stores 10 % faster. The first probe (at 0.05 s) switches.
+    // The cores close: plain stores 10 % faster. The first probe (at 0.05 s) wins, the one
+    // right after it wins again and switches (a switch after one win would probe next at
+    // 0.3 s, not within these 0.1 s).
     run(tuner, 100, faster(false, 1.1));
     CHECK_FALSE(tuner.streaming());
+    CHECK(tuner.probes() == 2);
     CHECK(tuner.switches() == 1);
+    CHECK(tuner.unrepeated_wins() == 0);
     // Stays with plain stores: about 1 s of steps, streaming only in the probes.
     const std::int64_t probes = tuner.probes();
     const std::int64_t streaming = run(tuner, 1000, faster(false, 1.1));
@@ -79,12 +84,13 @@ TEST_CASE("plain stores win when faster, and streaming ones win back") {
     CHECK(tuner.switches() == 1);
     CHECK(streaming == 8 * (tuner.probes() - probes));
     // The host moves the cores apart: plain stores 20 % slower. The next probe is at most
-    // 1 s away (the interval after the lost probes so far: 0.25, 0.5, 1), and switches back.
+    // 1 s away (the interval after the lost probes so far: 0.25, 0.5, 1), and with the one
+    // right after it switches back.
     std::int64_t steps = 0;
     for (; tuner.switches() < 2 && steps < 2000; ++steps) run(tuner, 1, faster(true, 1.2));
     CHECK(tuner.switches() == 2);
     CHECK(tuner.streaming());
-    CHECK(steps <= 1000 + 2 * 8);
+    CHECK(steps <= 1000 + 2 * 16 + 1);
     // After a switch it probes again soon (0.25 s: 250 streaming steps, then the probe's 8
     // and the 8 after it; the next is 0.5 s later).
     const std::int64_t before = tuner.probes();
@@ -103,6 +109,7 @@ TEST_CASE("a difference within the margin does not switch") {
     WeightStoreTuner keen(options);
     run(keen, 200, faster(false, 1.015));
     CHECK_FALSE(keen.streaming());
+    CHECK(keen.switches() == 1);
 }
 
 TEST_CASE("one slow step does not decide") {
@@ -146,14 +153,47 @@ TEST_CASE("with no interval it probes after every window of the running kind") {
     CHECK(tuner.streaming_steps() == 8 + 1 + 5);
     CHECK(tuner.plain_steps() == 5 + 5);
     // Plain stores 50 % faster from here: the next probe loses (the window before it still
-    // holds the older, equal times), the one after wins.
+    // holds the older, equal times), the one after wins, and the one after that wins again
+    // and switches.
     run(tuner, 11, faster(false, 1.5));
     CHECK(tuner.probes() == 3);
     CHECK(tuner.switches() == 0);
     run(tuner, 11, faster(false, 1.5));
     CHECK(tuner.probes() == 4);
+    CHECK(tuner.switches() == 0);
+    CHECK(tuner.streaming());
+    run(tuner, 11, faster(false, 1.5));
+    CHECK(tuner.probes() == 5);
     CHECK(tuner.switches() == 1);
     CHECK_FALSE(tuner.streaming());
+}
+
+TEST_CASE("one probe that a wandering host made faster does not switch") {
+    // Equal kinds; the host runs 10 % faster for exactly the steps of the first probe (a dip
+    // between the windows before and after it): that probe wins, the one right after it
+    // loses, and streaming stores stay. With wins_to_switch = 1 the same host switches.
+    WeightStoreTuner::Options options;
+    options.probe_steps = 3;
+    options.settle_steps = 0;
+    options.first_probe_seconds = options.min_interval_seconds = options.max_interval_seconds = 0.0;
+    auto host = [](bool, std::int64_t step) { return step >= 3 && step < 6 ? 0.9e-3 : 1e-3; };
+    WeightStoreTuner tuner(options);
+    // 3 steps, the probe's 3, 3 after it; one more step starts the second probe at once.
+    run(tuner, 3 + 3 + 3, host);
+    CHECK(tuner.probes() == 1);
+    CHECK(tuner.streaming());
+    run(tuner, 1, host);
+    CHECK_FALSE(tuner.streaming());  // the win is probed again right away
+    run(tuner, 3 + 3, host);
+    CHECK(tuner.probes() == 2);
+    CHECK(tuner.switches() == 0);
+    CHECK(tuner.unrepeated_wins() == 1);
+    CHECK(tuner.streaming());
+    options.wins_to_switch = 1;
+    WeightStoreTuner hasty(options);
+    run(hasty, 3 + 3 + 3, host);
+    CHECK(hasty.switches() == 1);
+    CHECK_FALSE(hasty.streaming());
 }
 
 TEST_CASE("a host that speeds up during a probe does not make the probed kind win") {

@@ -27,7 +27,8 @@ WeightStores parse_weight_stores(const std::string& text, const std::string& fie
 WeightStoreTuner::WeightStoreTuner() : WeightStoreTuner(Options{}) {}
 
 WeightStoreTuner::WeightStoreTuner(const Options& options) : options_(options), interval_(options.first_probe_seconds) {
-    MLPTRAIN_ASSERT(options.probe_steps > 0 && options.settle_steps >= 0, "WeightStoreTuner: bad step counts");
+    MLPTRAIN_ASSERT(options.probe_steps > 0 && options.settle_steps >= 0 && options.wins_to_switch > 0,
+                    "WeightStoreTuner: bad step counts");
     // Reserved here so that recording a step never allocates (tests/test_alloc.cpp).
     const auto n = static_cast<std::size_t>(options.probe_steps);
     recent_.reserve(n);
@@ -56,11 +57,11 @@ void WeightStoreTuner::record(double step_seconds) {
         case Phase::probing:  // the other kind
             probe_.push_back(step_seconds);
             if (probe_.size() == wanted) {
-                phase_ = Phase::confirming;
+                phase_ = Phase::returning;
                 settle_left_ = options_.settle_steps;
             }
             return;
-        case Phase::confirming:  // the running kind again, right after the probe
+        case Phase::returning:  // the running kind again, right after the probe
             after_.push_back(step_seconds);
             if (after_.size() == wanted) decide();
             return;
@@ -71,7 +72,7 @@ void WeightStoreTuner::record(double step_seconds) {
                 recent_[recent_next_] = step_seconds;
                 recent_next_ = (recent_next_ + 1) % wanted;
             }
-            if (recent_.size() == wanted && since_probe_ >= interval_) {
+            if (recent_.size() == wanted && (wins_ > 0 || since_probe_ >= interval_)) {
                 phase_ = Phase::probing;
                 settle_left_ = options_.settle_steps;
             }
@@ -79,15 +80,20 @@ void WeightStoreTuner::record(double step_seconds) {
     }
 }
 
-// The other kind wins when its median beats the running kind's both before and after the
-// probe: a host that speeds up or slows down during the probe then cannot make either side
-// look faster.
+// The other kind wins a probe when its median beats the running kind's both before and
+// after the probe: a host that speeds up or slows down during the probe then cannot make
+// either side look faster. A win is probed again right away (the window after this probe
+// is the one before the next); `wins_to_switch` wins in a row switch.
 void WeightStoreTuner::decide() {
     ++counts_.probes;
     phase_ = Phase::running;
     since_probe_ = 0.0;
     const double running = std::min(median(recent_), median(after_));
-    if (median(probe_) < running * (1.0 - options_.margin)) {
+    const bool won = median(probe_) < running * (1.0 - options_.margin);
+    if (!won && wins_ > 0) ++counts_.unrepeated_wins;
+    wins_ = won ? wins_ + 1 : 0;
+    if (wins_ >= options_.wins_to_switch) {
+        wins_ = 0;
         streaming_ = !streaming_;
         ++counts_.switches;
         settle_left_ = options_.settle_steps;  // its first step reads what the old kind wrote
@@ -95,7 +101,7 @@ void WeightStoreTuner::decide() {
         interval_ = options_.min_interval_seconds;
     } else {
         recent_.assign(after_.begin(), after_.end());
-        interval_ = std::clamp(interval_ * 2.0, options_.min_interval_seconds, options_.max_interval_seconds);
+        if (!won) interval_ = std::clamp(interval_ * 2.0, options_.min_interval_seconds, options_.max_interval_seconds);
     }
     recent_next_ = 0;
     probe_.clear();

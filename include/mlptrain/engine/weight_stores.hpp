@@ -28,13 +28,14 @@ std::string weight_stores_name(WeightStores stores);  // "auto", "streaming", "p
 // The inverse; throws ConfigError naming `field` for anything else.
 WeightStores parse_weight_stores(const std::string& text, const std::string& field);
 
-// What a tuner did: steps recorded with each kind, probes run, switches made.
+// What a tuner did: steps recorded with each kind, probes run, switches made, and wins that
+// the probe after them did not repeat (so they switched nothing).
 struct WeightStoreCounts {
-    std::int64_t streaming_steps = 0, plain_steps = 0, probes = 0, switches = 0;
+    std::int64_t streaming_steps = 0, plain_steps = 0, probes = 0, switches = 0, unrepeated_wins = 0;
 
     WeightStoreCounts operator-(const WeightStoreCounts& o) const {
         return {streaming_steps - o.streaming_steps, plain_steps - o.plain_steps, probes - o.probes,
-                switches - o.switches};
+                switches - o.switches, unrepeated_wins - o.unrepeated_wins};
     }
 };
 
@@ -45,7 +46,9 @@ struct WeightStoreCounts {
 // many settle steps, takes the median of `probe_steps` more. The other kind wins when its
 // median is lower by more than `margin` (a fraction) than both the running kind's median
 // before the probe and after it (so that a host speeding up or slowing down in between
-// does not decide); then it becomes the kind that runs. The time between
+// does not decide). A win is probed again at once, and only `wins_to_switch` wins in a
+// row make the other kind the one that runs (a host whose speed wanders on the scale of
+// one probe wins one now and then, rarely two in a row). The time between
 // probes, counted in the recorded seconds, starts at `first_probe_seconds`, doubles after
 // every probe that loses, up to `max_interval_seconds`, and falls back to
 // `min_interval_seconds` after a switch: a placement that changes is found within
@@ -59,6 +62,7 @@ public:
     struct Options {
         int settle_steps = 1;
         int probe_steps = 7;
+        int wins_to_switch = 2;
         double margin = 0.02;
         double first_probe_seconds = 0.05;
         double min_interval_seconds = 0.25;
@@ -78,9 +82,10 @@ public:
     std::int64_t plain_steps() const { return counts_.plain_steps; }
     std::int64_t probes() const { return counts_.probes; }
     std::int64_t switches() const { return counts_.switches; }
+    std::int64_t unrepeated_wins() const { return counts_.unrepeated_wins; }
 
 private:
-    enum class Phase { running, probing, confirming };
+    enum class Phase { running, probing, returning };
     double median(const std::vector<double>& times);
     void decide();
 
@@ -88,6 +93,7 @@ private:
     bool streaming_ = true;  // the kind that runs between probes
     Phase phase_ = Phase::running;  // probing: the next steps run the other kind
     int settle_left_ = 0;    // steps still to leave out after a change of kind
+    int wins_ = 0;           // probes in a row that the other kind won
     std::vector<double> recent_;  // the last probe_steps times of the running kind (a ring)
     std::size_t recent_next_ = 0;
     std::vector<double> probe_;   // this probe's times
