@@ -389,6 +389,18 @@ def plain_share(objs):
     return f"{100 * statistics.median(shares):.0f} %" if shares else "n/a"
 
 
+def mostly_plain(objs):
+    """How many runs wrote the weights with plain stores in a quarter or more of their timed
+    steps: with auto, a run the tuner moved to plain stores (its probes alone are 2-8 % of a
+    run); where plain stores are the slower (the vCPUs apart), a wrong switch."""
+    counted = [o for o in objs if "weight_stores_plain_steps" in o]
+    if not counted:
+        return "n/a"
+    return str(sum(o["weight_stores_plain_steps"] >= 0.25 * max(1, o["weight_stores_plain_steps"] +
+                                                               o["weight_stores_streaming_steps"])
+                   for o in counted))
+
+
 def round_trip_ns(objs):
     values = [r["core_round_trip_ns"] for r in objs if r.get("core_round_trip_ns", 0) > 0]
     return statistics.median(values) if values else None
@@ -444,14 +456,17 @@ def gemms_of(record):
 
 def placement_of(record, threshold):
     """(point, "close" or "apart") of a bench record: point = (network, batch, threads, GEMMs:
-    the OpenBLAS core or oneDNN and its precision, and the weight stores when a run fixed
-    them, e.g. "Cooperlake, plain stores"); "close" when its cross-core round trip is below
+    the OpenBLAS core or oneDNN and its precision, the weight stores when a run fixed them,
+    e.g. "Cooperlake, plain stores", and ", baseline" for placement_bench.sh --baseline's
+    runs); "close" when its cross-core round trip is below
     threshold ns. None for a one-thread run, which has no round trip."""
     if record.get("threads", 1) < 2 or not record.get("core_round_trip_ns"):
         return None
     gemms = gemms_of(record)
     if record.get("weight_stores") in ("streaming", "plain"):
         gemms += f", {record['weight_stores']} stores"
+    if record.get("build"):
+        gemms += f", {record['build']}"
     point = ("-".join(map(str, record["layers"])), record["batch_size"], record["threads"], gemms)
     return point, "close" if record["core_round_trip_ns"] < threshold else "apart"
 
@@ -481,19 +496,19 @@ def placement(argv):
         groups.setdefault(key, {}).setdefault(where, []).append(r)
     header = ["network", "batch", "threads", "GEMMs", "placement", "runs", "round trip, ns", "samples/s",
               "efficiency", "lock-step efficiency (caller balance)", "reduce and check, us", "update, us",
-              "plain stores"]
+              "plain stores", "runs >= 25 % plain"]
     rows = []
     for key in sorted(groups):
         for where in ("close", "apart"):
             objs = groups[key].get(where, [])
             if not objs:
-                rows.append([key[0], str(key[1]), str(key[2]), key[3], where, "0", "", "", "", "", "", "", ""])
+                rows.append([key[0], str(key[1]), str(key[2]), key[3], where, "0", "", "", "", "", "", "", "", ""])
                 continue
             phases = [o.get("step_phases_us") or {} for o in objs]
             rows.append([key[0], str(key[1]), str(key[2]), key[3], where, str(len(objs)),
                          grouped(med(objs, "core_round_trip_ns")), grouped(med(objs, "samples_per_s")),
                          f"{med(objs, 'efficiency'):.2f}", lockstep(objs), f"{med(phases, 'reduce'):.1f}",
-                         f"{med(phases, 'update'):.1f}", plain_share(objs)])
+                         f"{med(phases, 'update'):.1f}", plain_share(objs), mostly_plain(objs)])
     out = [f"# Runs by where the host placed the vCPUs (close: round trip < {grouped(threshold)} ns), medians", ""]
     out += markdown_table(header, rows, left=(0, 3, 4)) if rows else ["No undisturbed run on 2 or more threads."]
     if left_out:

@@ -5,11 +5,14 @@ RECORDS, until every point has RUNS undisturbed runs with the vCPUs close (round
 THRESHOLD_NS) and RUNS apart, or MINUTES have passed; then the table of
 scripts/bench_report.py placement.
 
-usage: placement_bench.py MLPTRAIN RECORDS.jsonl MINUTES RUNS SECONDS THRESHOLD_NS KEEP_DISTURBED [STORES]
+usage: placement_bench.py MLPTRAIN RECORDS.jsonl MINUTES RUNS SECONDS THRESHOLD_NS KEEP_DISTURBED [STORES [BASELINE]]
   KEEP_DISTURBED: 1 counts runs that other work disturbed like the others (a machine that is
   never idle), 0 leaves them out.
   STORES: comma-separated --weight-stores settings (default auto); each point runs once a
   round with each, one right after the other, and counts as a point of its own.
+  BASELINE: another mlptrain binary; every run is also made with it, right before or after
+  (the order flips every round), recorded with "build": "baseline" and counted as a point
+  of its own.
 """
 import json
 import os
@@ -46,7 +49,7 @@ def points(binary):
     return runs
 
 
-def run_point(binary, layers, batch, kernels, gemm, stores, seconds, keep_disturbed):
+def run_point(binary, build, layers, batch, kernels, gemm, stores, seconds, keep_disturbed):
     env = dict(os.environ)
     if kernels == "unset":
         for v in UNSET:
@@ -70,6 +73,8 @@ def run_point(binary, layers, batch, kernels, gemm, stores, seconds, keep_distur
     child = (child1.ru_utime + child1.ru_stime) - (child0.ru_utime + child0.ru_stime)
     record["other_cpu_share"] = bench_report.other_cpu_share(stat0, stat1, child)
     record["disturbed"] = not keep_disturbed and bench_report.disturbed(record, os.cpu_count() or 1)
+    if build:
+        record["build"] = build
     return record
 
 
@@ -96,6 +101,7 @@ def main(argv):
     minutes, runs, seconds, threshold = float(argv[2]), int(argv[3]), float(argv[4]), float(argv[5])
     keep_disturbed = argv[6] == "1"
     stores_list = argv[7].split(",") if len(argv) > 7 else ["auto"]
+    builds = [(binary, None)] + ([(argv[8], "baseline")] if len(argv) > 8 else [])
     deadline = time.monotonic() + 60 * minutes
     records = []
     runs_per_round = points(binary)
@@ -103,13 +109,16 @@ def main(argv):
         round_ = 0
         while True:
             round_ += 1
-            for (layers, batch, kernels, gemm), stores in ((p, s) for p in runs_per_round for s in stores_list):
-                r = run_point(binary, layers, batch, kernels, gemm, stores, seconds, keep_disturbed)
+            order = builds if round_ % 2 else builds[::-1]
+            for (layers, batch, kernels, gemm), stores, (exe, build) in (
+                    (p, s, b) for p in runs_per_round for s in stores_list for b in order):
+                r = run_point(exe, build, layers, batch, kernels, gemm, stores, seconds, keep_disturbed)
                 records.append(r)
                 out.write(json.dumps(r) + "\n")
                 out.flush()
                 load = f" [other load {100 * r['other_cpu_share']:.0f}%, disturbed]" if r["disturbed"] else ""
                 label = bench_report.gemms_of(r) + ("" if stores == "auto" else f", {stores} stores")
+                label += f", {build}" if build else ""
                 print(f"round {round_}: {layers.replace(',', '-')} b{batch} {label}: "
                       f"{r['samples_per_s']:,.0f} samples/s, efficiency {r['efficiency']:.2f}, "
                       f"round trip {r['core_round_trip_ns']:.0f} ns{load}", file=sys.stderr)
@@ -123,7 +132,7 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) not in (8, 9):
+    if len(sys.argv) not in (8, 9, 10):
         bench_report.die("usage: placement_bench.py MLPTRAIN RECORDS.jsonl MINUTES RUNS SECONDS THRESHOLD_NS "
-                         "KEEP_DISTURBED [STORES]")
+                         "KEEP_DISTURBED [STORES [BASELINE]]")
     main(sys.argv[1:])

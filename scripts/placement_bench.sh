@@ -9,12 +9,13 @@
 # build has oneDNN), in interleaved
 # rounds of `mlptrain bench --json`, until every point has --runs runs in each placement or
 # --minutes have passed; then prints, per point and placement, the runs and the medians of
-# the round trip, samples/s, efficiency (plain and in lock step) and the reduce and update phases
-# (scripts/bench_report.py placement). Every run goes to DIR/placement.jsonl.
+# the round trip, samples/s, efficiency (plain and in lock step), the reduce and update phases,
+# the share of steps whose update used plain weight stores and how many runs used them in a
+# quarter of their steps or more (scripts/bench_report.py placement). Every run goes to DIR/placement.jsonl.
 #
 # usage: scripts/placement_bench.sh [--minutes M] [--runs N] [--seconds S] [--threshold NS]
-#                                   [--weight-stores LIST] [--keep-disturbed] [--out DIR]
-#                                   [--no-build | --binary PATH]
+#                                   [--weight-stores LIST] [--baseline PATH] [--keep-disturbed]
+#                                   [--out DIR] [--no-build | --binary PATH]
 #   --minutes M      stop after this many minutes even if a placement was not seen (default 30)
 #   --runs N         runs wanted per point in each placement (default 3); a run during which
 #                    other processes took CPUs it needed is "disturbed": kept in the records,
@@ -27,6 +28,9 @@
 #                    one that fixes the kind is a point of its own ("Cooperlake, plain
 #                    stores"). `--weight-stores streaming,plain,auto` measures what the
 #                    update's stores do in each placement (README, "The step outside the GEMMs").
+#   --baseline PATH  also run every point with this mlptrain binary (another build, e.g. the
+#                    commit before a change), right before or after the measured one (the
+#                    order flips every round), as a point of its own ("Cooperlake, baseline")
 #   --out DIR        where placement.jsonl goes (default bench-results; it is replaced)
 #   --no-build       use build/mlptrain as it is; --binary PATH: this binary instead
 set -euo pipefail
@@ -37,13 +41,14 @@ die() { echo "placement_bench.sh: $*" >&2; exit 2; }
 CALLER_DIR=$PWD
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 MINUTES=30 RUNS=3 SECONDS_PER_RUN=2 THRESHOLD=150 OUT=bench-results BUILD=1 BINARY=build/mlptrain KEEP=0 STORES=auto
+BASELINE=
 number() {  # number FLAG VALUE: a positive number, else exit 2
     [[ $2 =~ ^[0-9]+([.][0-9]+)?$ && ! $2 =~ ^0+([.]0+)?$ ]] ||
         die "$1 expects a positive number, got '$2' (e.g. $1 3)"
 }
 while [[ $# -gt 0 ]]; do
     case "$1" in
-        --minutes|--runs|--seconds|--threshold|--out|--binary|--weight-stores)
+        --minutes|--runs|--seconds|--threshold|--out|--binary|--weight-stores|--baseline)
             [[ $# -ge 2 ]] || die "$1 needs a value (see --help)" ;;&
         --minutes) number "$1" "$2"; MINUTES=$2; shift 2 ;;
         --runs) [[ $2 =~ ^[1-9][0-9]*$ ]] || die "--runs expects a whole number >= 1, got '$2'"; RUNS=$2; shift 2 ;;
@@ -54,6 +59,7 @@ while [[ $# -gt 0 ]]; do
             [[ $2 =~ ^(auto|streaming|plain)(,(auto|streaming|plain))*$ ]] ||
                 die "--weight-stores expects a comma-separated list of auto, streaming, plain, got '$2' (e.g. --weight-stores streaming,plain,auto)"
             STORES=$2; shift 2 ;;
+        --baseline) BASELINE=$2; [[ $BASELINE = /* ]] || BASELINE=$CALLER_DIR/$BASELINE; shift 2 ;;
         --keep-disturbed) KEEP=1; shift ;;
         --no-build) BUILD=0; shift ;;
         --binary) BINARY=$2; [[ $BINARY = /* ]] || BINARY=$CALLER_DIR/$BINARY; BUILD=0; shift 2 ;;
@@ -63,11 +69,14 @@ while [[ $# -gt 0 ]]; do
 done
 if [[ $BUILD = 1 ]]; then scripts/build.sh --target mlptrain >&2; fi
 [[ -x $BINARY ]] || die "no mlptrain binary at $BINARY (build it with scripts/build.sh, or pass --binary)"
+[[ -z $BASELINE || -x $BASELINE ]] || die "--baseline: no mlptrain binary at $BASELINE (e.g. an older commit's build/mlptrain)"
 [[ $(nproc) -ge 2 ]] || die "needs 2 CPUs (this machine has $(nproc)): the placement is that of two vCPUs"
 mkdir -p "$OUT"
 RECORDS=$OUT/placement.jsonl
-BIN=$(mktemp)
-trap 'rm -f "$BIN"' EXIT
+BIN=$(mktemp) BASE=$(mktemp)
+trap 'rm -f "$BIN" "$BASE"' EXIT
 cp "$BINARY" "$BIN"  # a rebuild during the run does not change what is measured
 chmod +x "$BIN"
-/usr/bin/python3 scripts/placement_bench.py "$BIN" "$RECORDS" "$MINUTES" "$RUNS" "$SECONDS_PER_RUN" "$THRESHOLD" "$KEEP" "$STORES"
+if [[ -n $BASELINE ]]; then cp "$BASELINE" "$BASE"; chmod +x "$BASE"; fi
+/usr/bin/python3 scripts/placement_bench.py "$BIN" "$RECORDS" "$MINUTES" "$RUNS" "$SECONDS_PER_RUN" "$THRESHOLD" "$KEEP" \
+    "$STORES" ${BASELINE:+"$BASE"}

@@ -188,6 +188,9 @@ class Placement(unittest.TestCase):
         # the share of steps with plain weight stores, medians
         self.assertEqual(rows[("784-1024-1024-10", "Haswell", "close")][13], "98 %")
         self.assertEqual(rows[("784-1024-1024-10", "Haswell", "apart")][13], "2 %")
+        # and how many runs ran plain stores in a quarter of their steps or more
+        self.assertEqual(rows[("784-1024-1024-10", "Haswell", "close")][14], "2")
+        self.assertEqual(rows[("784-1024-1024-10", "Haswell", "apart")][14], "0")
         self.assertEqual(len(rows), 2)
 
     def test_other_cpu_share(self):
@@ -228,12 +231,27 @@ class Placement(unittest.TestCase):
         r = run([os.path.join(SCRIPTS, "placement_bench.sh"), "--binary", os.path.join(TMP.name, "none")], expect=2)
         self.assertIn("no mlptrain binary at", r.stderr)
 
-    def loop(self, name, env, stores=None):
+    def loop(self, name, env, stores=None, baseline=False):
         """placement_bench.py over a stand-in for mlptrain that places each point's first run
         close and the later ones apart; its core follows OPENBLAS_CORETYPE as mlptrain's does,
         and --gemm onednn fails as in a build without oneDNN when FAKE_NO_ONEDNN is set.
-        `stores`: the STORES argument (the --weight-stores settings). Returns the records
-        written and the run."""
+        `stores`: the STORES argument (the --weight-stores settings); `baseline`: pass a
+        second stand-in as BASELINE. Returns the records written and the run."""
+        args = [self.fake(name), os.path.join(TMP.name, name + ".jsonl"), "0.5", "1", "0.1", "150", "1"]
+        if stores or baseline:
+            args.append(stores or "auto")
+        if baseline:
+            args.append(self.fake(name + "_baseline"))
+        # (keep disturbed runs: whether other tests load the machine meanwhile is not the point here)
+        r = subprocess.run(["/usr/bin/python3", os.path.join(SCRIPTS, "placement_bench.py")] + args,
+                           capture_output=True, text=True, env=env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(args[1]) as f:
+            return f.read().splitlines(), r
+
+    @staticmethod
+    def fake(name):
+        """The stand-in for mlptrain that loop() runs, counting its runs per point in its own file."""
         calls = os.path.join(TMP.name, name + ".calls")
         fake = write(name + "_mlptrain", f"""#!/usr/bin/python3
 import json, os, sys
@@ -257,14 +275,7 @@ print(json.dumps({{"layers": layers, "batch_size": int(a[a.index("--batch-size")
                   "step_phases_us": {{"reduce": 1.0, "update": 2.0}}}}))
 """)
         os.chmod(fake, 0o755)
-        records = os.path.join(TMP.name, name + ".jsonl")
-        # (keep disturbed runs: whether other tests load the machine meanwhile is not the point here)
-        r = subprocess.run(["/usr/bin/python3", os.path.join(SCRIPTS, "placement_bench.py"), fake, records, "0.5",
-                            "1", "0.1", "150", "1"] + ([stores] if stores else []),
-                           capture_output=True, text=True, env=env)
-        self.assertEqual(r.returncode, 0, r.stderr)
-        with open(records) as f:
-            return f.read().splitlines(), r
+        return fake
 
     def test_loop_stops_when_every_point_has_both_placements(self):
         env = {k: v for k, v in os.environ.items() if not k.startswith("OPENBLAS_")}
@@ -303,6 +314,23 @@ print(json.dumps({{"layers": layers, "batch_size": int(a[a.index("--batch-size")
                                         for gemms in ("Cooperlake", "Cooperlake, plain stores")
                                         for where in ("apart", "close")])
         self.assertIn("round 2: 784-256-128-10 b64 Cooperlake, plain stores", r.stderr)
+
+    def test_loop_with_a_baseline(self):
+        # --baseline: every run is made with the other binary too, the order flipping every
+        # round, and its runs form points of their own.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OPENBLAS_")}
+        lines, r = self.loop("baseline", dict(env, FAKE_NO_ONEDNN="1"), baseline=True)
+        records = [json.loads(line) for line in lines]
+        self.assertEqual(len(records), 8)  # two rounds of 2 networks x 2 builds
+        self.assertEqual([rec.get("build") for rec in records], [None, "baseline"] * 2 + ["baseline", None] * 2)
+        rows = self.rows(r.stdout)
+        self.assertEqual(sorted(rows), [(net, gemms, where) for net in ("784-1024-1024-10", "784-256-128-10")
+                                        for gemms in ("Cooperlake", "Cooperlake, baseline")
+                                        for where in ("apart", "close")])
+        self.assertIn("round 2: 784-256-128-10 b64 Cooperlake, baseline", r.stderr)
+        missing = run([os.path.join(SCRIPTS, "placement_bench.sh"), "--binary", MLPTRAIN, "--baseline",
+                       os.path.join(TMP.name, "none")], expect=2)
+        self.assertIn("--baseline: no mlptrain binary at", missing.stderr)
 
 
 class CompareTorchMlptrainSide(unittest.TestCase):
