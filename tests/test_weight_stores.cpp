@@ -30,6 +30,16 @@ std::int64_t run(WeightStoreTuner& tuner, std::int64_t steps,
     return streaming;
 }
 
+// Probes of 3 steps with no settle step and no interval: every window of the running kind
+// is followed by a probe, so that a test can place the host's changes step by step.
+WeightStoreTuner::Options instant_options() {
+    WeightStoreTuner::Options options;
+    options.probe_steps = 3;
+    options.settle_steps = 0;
+    options.first_probe_seconds = options.min_interval_seconds = options.max_interval_seconds = 0.0;
+    return options;
+}
+
 // A step of 1 ms with the faster kind, `slower` times that with the other.
 std::function<double(bool, std::int64_t)> faster(bool streaming_faster, double slower) {
     return [=](bool s, std::int64_t) { return s == streaming_faster ? 1e-3 : 1e-3 * slower; };
@@ -172,11 +182,12 @@ TEST_CASE("one probe that a wandering host made faster does not switch") {
     // Equal kinds; the host runs 10 % faster for exactly the steps of the first probe (a dip
     // between the windows before and after it): that probe wins, the one right after it
     // loses, and streaming stores stay. With wins_to_switch = 1 the same host switches.
-    WeightStoreTuner::Options options;
-    options.probe_steps = 3;
-    options.settle_steps = 0;
-    options.first_probe_seconds = options.min_interval_seconds = options.max_interval_seconds = 0.0;
-    auto host = [](bool, std::int64_t step) { return step >= 3 && step < 6 ? 0.9e-3 : 1e-3; };
+    WeightStoreTuner::Options options = instant_options();
+    std::int64_t step = 0;  // across run() calls
+    auto host = [&](bool, std::int64_t) {
+        ++step;
+        return step > 3 && step <= 6 ? 0.9e-3 : 1e-3;
+    };
     WeightStoreTuner tuner(options);
     // 3 steps, the probe's 3, 3 after it; one more step starts the second probe at once.
     run(tuner, 3 + 3 + 3, host);
@@ -191,6 +202,7 @@ TEST_CASE("one probe that a wandering host made faster does not switch") {
     CHECK(tuner.streaming());
     options.wins_to_switch = 1;
     WeightStoreTuner hasty(options);
+    step = 0;
     run(hasty, 3 + 3 + 3, host);
     CHECK(hasty.switches() == 1);
     CHECK_FALSE(hasty.streaming());
@@ -199,11 +211,7 @@ TEST_CASE("one probe that a wandering host made faster does not switch") {
 TEST_CASE("a host that speeds up during a probe does not make the probed kind win") {
     // Equal kinds; the host runs 10 % faster from the probe's first measured step on. The
     // probe beats the window before it, but not the running kind's steps after it.
-    WeightStoreTuner::Options options;
-    options.probe_steps = 3;
-    options.settle_steps = 0;
-    options.first_probe_seconds = options.min_interval_seconds = options.max_interval_seconds = 0.0;
-    WeightStoreTuner tuner(options);
+    WeightStoreTuner tuner(instant_options());
     std::int64_t step = 0;
     run(tuner, 3 + 3 + 3, [&](bool, std::int64_t) { return ++step > 3 ? 1e-3 : 1.1e-3; });
     CHECK(tuner.probes() == 1);
