@@ -26,6 +26,7 @@
 #include "mlptrain/engine/communicator.hpp"
 #include "mlptrain/engine/launch_check.hpp"
 #include "mlptrain/engine/trainer.hpp"
+#include "mlptrain/nn/backprop.hpp"
 #include "mlptrain/core/text.hpp"
 #include "mlptrain/run/blas_selection.hpp"
 #include "mlptrain/run/config.hpp"
@@ -66,10 +67,15 @@ Dataset synthetic_dataset(std::int64_t rows, std::int64_t features, std::int64_t
 // The step's GEMM calls for `rows` rows, as backprop makes them, on the run's backend and
 // precision: per layer Z = X·Wᵀ + b, dW = dZᵀ·X, and dX = dZ·W except for the first layer.
 // bf16 inputs are rounded once, before timing (the step rounds them as they are produced).
+// dW takes the beta of a steady step (weight_gradient_beta with GradsInit::zero): with
+// OpenBLAS the big weight gradients add onto the zeros the reduction left (beta = 1, no
+// clearing pass inside the GEMM; the step pays for the clearing in its reduction), here onto
+// what the last call wrote: the same instructions, whatever the values.
 struct GemmSet {
     std::vector<AlignedBuffer> X, W, b, Z, dW, dX;
     std::vector<Bf16Buffer> Xh, Wh, Zh;
     std::vector<std::int64_t> sizes;
+    std::vector<float> dW_beta;  // per layer, as the steady step's (see above)
     std::int64_t rows;
     GemmContext gemm;
     GemmSet(const std::vector<std::int64_t>& sizes_, std::int64_t rows_, GemmSettings settings)
@@ -82,6 +88,7 @@ struct GemmSet {
             Z.emplace_back(rows * out);
             dW.emplace_back(out * in);
             dX.emplace_back(rows * in);
+            dW_beta.push_back(weight_gradient_beta(settings, GradsInit::zero, rows, out, in));
             for (std::int64_t i = 0; i < rows * in; ++i) X.back().data()[i] = 0.001f * static_cast<float>(i % 997);
             for (std::int64_t i = 0; i < out * in; ++i) W.back().data()[i] = 0.001f * static_cast<float>(i % 991);
             for (std::int64_t i = 0; i < out; ++i) b.back().data()[i] = 0.01f * static_cast<float>(i % 7);
@@ -130,7 +137,8 @@ struct GemmSet {
             const std::int64_t in = sizes[l], out = sizes[l + 1];
             Bf16Buffer *xh = h ? &Xh[l] : nullptr, *wh = h ? &Wh[l] : nullptr, *zh = h ? &Zh[l] : nullptr;
             forward(l);
-            call(Transpose::yes, Transpose::no, Z[l], zh, rows, out, X[l], xh, rows, in, 0.0f, dW[l].as_matrix(out, in));
+            call(Transpose::yes, Transpose::no, Z[l], zh, rows, out, X[l], xh, rows, in, dW_beta[l],
+                 dW[l].as_matrix(out, in));
             if (l > 0)
                 call(Transpose::no, Transpose::no, Z[l], zh, rows, out, W[l], wh, out, in, 0.0f,
                      dX[l].as_matrix(rows, in));

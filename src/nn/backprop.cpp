@@ -39,11 +39,13 @@ void dense_forward(Matrix Z, ConstMatrix X, ConstMatrix W, const float* b) {
 // they store α·acc, with beta = 1 they add it to C, which turns a −0 into +0. Those GEMMs
 // keep beta = 0; their memset is a few KiB. oneDNN writes C without a clearing pass, and its
 // primitives are prepared for beta = 0 (prepare_gemms): it always overwrites.
-static bool accumulate_onto_zeros(const GemmContext& gemm, GradsInit init, ConstMatrix dZ, Matrix dW) {
+float weight_gradient_beta(const GemmSettings& gemm, GradsInit init, std::int64_t rows, std::int64_t out,
+                           std::int64_t in) {
     constexpr double small_matrix_limit = 100.0 * 100.0 * 100.0;
-    return gemm.settings().backend == GemmBackend::openblas && init == GradsInit::zero &&
-           static_cast<double>(dW.rows) * static_cast<double>(dW.cols) * static_cast<double>(dZ.rows) >
-               small_matrix_limit;
+    const bool onto_zeros = gemm.backend == GemmBackend::openblas && init == GradsInit::zero &&
+                            static_cast<double>(out) * static_cast<double>(in) * static_cast<double>(rows) >
+                                small_matrix_limit;
+    return onto_zeros ? 1.0f : 0.0f;
 }
 
 // db[j] = Σ_r dZ(r, j), each column summed row after row from 0.0f. Cloned per vector
@@ -75,7 +77,7 @@ void dense_backward(GemmContext& gemm, Matrix dX, Matrix dW, float* db, const La
     MLPTRAIN_ASSERT(dZ.f32.rows == X.f32.rows && dZ.f32.cols == W.f32.rows && X.f32.cols == W.f32.cols &&
                         dW.rows == W.f32.rows && dW.cols == W.f32.cols,
                     "dense_backward shape");
-    const float beta = accumulate_onto_zeros(gemm, init, dZ.f32, dW) ? 1.0f : 0.0f;
+    const float beta = weight_gradient_beta(gemm.settings(), init, dZ.f32.rows, dW.rows, dW.cols);
     layer_gemm(gemm, Transpose::yes, Transpose::no, dZ, X, beta, dW);  // dW = dZᵀ·X (+ its zeros)
     column_sums(db, dZ.f32);                                           // db = colsum(dZ)
     if (dX.data) layer_gemm(gemm, Transpose::no, Transpose::no, dZ, W, 0.0f, dX);  // dX = dZ·W

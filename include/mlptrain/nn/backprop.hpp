@@ -32,6 +32,13 @@ void dense_forward(Matrix Z, ConstMatrix X, ConstMatrix W, const float* b);  // 
 // BLAS clear it first (the same bits; see dense_backward in backprop.cpp).
 enum class GradsInit { any, zero };
 
+// The beta of the weight-gradient GEMM dW = dZᵀ·X over `rows` rows (dW: out × in): 1, adding
+// onto the zeros dW holds, where that saves OpenBLAS's clearing pass (`init` is
+// GradsInit::zero, the OpenBLAS backend, a GEMM too big for its small-matrix kernels); else 0.
+// dense_backward calls with it, and `mlptrain bench` times its GEMM ceiling with it.
+float weight_gradient_beta(const GemmSettings& gemm, GradsInit init, std::int64_t rows, std::int64_t out,
+                           std::int64_t in);
+
 // dW = dZᵀ·X, db = colsum(dZ) (both overwritten; dW may be added onto its zeros when
 // `init` is GradsInit::zero), and, if dX.data != nullptr, dX = dZ·W (overwritten).
 // dZ (B, out), X (B, in), W (out, in), dW (out, in), dX (B, in). db sums the fp32 dZ.
