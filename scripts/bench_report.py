@@ -174,20 +174,21 @@ def phase_lines(mlp):
         ceiling = med(objs, "ceiling_samples_per_s")
         rows.append(["-".join(map(str, layers)), str(batch), str(threads), str(objs[0].get("blas_core", "?")),
                      grouped(med(objs, "us_per_step"), 1),
-                     grouped(batch / ceiling * 1e6, 1) if ceiling > 0 else "n/a",
+                     grouped(batch / ceiling * 1e6, 1) if ceiling > 0 else "n/a", phase(objs, "gemm_calls"),
                      phase(objs, "passes"), phase(objs, "passes_busiest_worker"),
                      phase(objs, "passes_least_busy_worker"), phase(objs, "reduce"), phase(objs, "update"),
                      plain_share(objs), round_trip(objs)])
     if not rows:
         return []
-    header = ["network", "batch", "threads", "core", "µs/step", "GEMMs at the ceiling", "shard passes",
+    header = ["network", "batch", "threads", "core", "µs/step", "GEMMs at the ceiling", "GEMM calls", "shard passes",
               "busiest thread", "least busy thread", "reduce and check", "update", "plain stores",
               "cross-core round trip, ns"]
     return ["", "Where a step goes, µs per step (medians): the shard passes (the GEMMs and the element-wise work "
             "between them; the busiest and least busy thread's share, the rest of the passes' wall time is "
             "fork and join), the reduction tree with the finite check, and the optimizer update (with the share "
             "of steps whose update wrote the weights with plain stores rather than streaming ones); beside them "
-            "what the step's GEMMs alone take at the ceiling's rate; last, how long a cache line takes from one "
+            "what the step's GEMMs alone take at the ceiling's rate, and what its GEMM calls took in the passes "
+            "(per thread; timed where a shard's GEMMs are 40 MFLOP or more, else n/a); last, how long a cache line takes from one "
             "worker CPU to another and back (where the host put the vCPUs: the reduction moves with it).", ""] + \
         markdown_table(header, rows, left=(0, 3))
 

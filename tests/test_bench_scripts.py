@@ -69,6 +69,8 @@ class Report(unittest.TestCase):
         records[3].update(lockstep_efficiency=0.95, ceiling_caller_balance=0.9)
         # ... and the weight stores its steps' updates wrote: plain in 750 of 1,000.
         records[3].update(weight_stores="auto", weight_stores_plain_steps=750, weight_stores_streaming_steps=250)
+        # ... and timed its GEMM calls (per thread); the others did not.
+        records[3]["step_phases_us"]["gemm_calls"] = 3300.0
         path = write("records.jsonl", "".join(json.dumps(r) + "\n" for r in records))
         out_dir = os.path.join(TMP.name, "report")
         os.makedirs(out_dir)
@@ -94,9 +96,9 @@ class Report(unittest.TestCase):
         self.assertIn("## Environment", text)
         self.assertIn("kernel set \"unset\": core Cooperlake", text)
         # Where a step goes: 256e6 / 39,000 = 6,564.1 µs; the GEMMs at twice that rate 3,282.1.
-        self.assertIn("| 784-1024-1024-10 | 256 | 2 | Cooperlake | 6,564.1 | 3,282.1 | 5,251.3 | 5,185.6 | "
+        self.assertIn("| 784-1024-1024-10 | 256 | 2 | Cooperlake | 6,564.1 | 3,282.1 | 3,300.0 | 5,251.3 | 5,185.6 | "
                       "4,594.9 | 656.4 | 656.4 | 75 % | 400 |", text)
-        self.assertIn("| 784-1024-1024-10 | 256 | 1 | Cooperlake | 12,800.0 | 6,400.0 | 10,240.0 | 10,112.0 | "
+        self.assertIn("| 784-1024-1024-10 | 256 | 1 | Cooperlake | 12,800.0 | 6,400.0 | n/a | 10,240.0 | 10,112.0 | "
                       "8,960.0 | 1,280.0 | 1,280.0 | n/a | n/a |", text)
         with open(os.path.join(out_dir, "bench.json")) as f:
             data = json.load(f)

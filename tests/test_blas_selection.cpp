@@ -271,6 +271,34 @@ TEST_CASE("bench warms up for its steps and its seconds") {
     CHECK(contains(bad.err, "--warmup-seconds: expected a number of seconds from 0 to 3600, found -1"));
 }
 
+// Beside the ceiling, bench times the step's own GEMM calls where a shard's GEMMs are big
+// enough (≥ 40 MFLOP) for two clock reads a call not to show, and not on a tiny network.
+TEST_CASE("bench --json times the step's GEMM calls beside the ceiling") {
+    const nlohmann::json tiny = bench_json("", true);
+    CHECK_FALSE(tiny["step_phases_us"].contains("gemm_calls"));
+    const CommandResult r = test_support::run_shell("'" + test_support::binary_path() +
+                                                    "' bench --layers 784,256,128,10 --batch-size 64 --threads 2 "
+                                                    "--steps 3 --warmup 0 --json");
+    INFO("stderr: ", r.err);
+    REQUIRE(r.exit_status == 0);
+    const nlohmann::json j = nlohmann::json::parse(r.out);
+    const nlohmann::json& p = j["step_phases_us"];
+    for (const char* key : {"gemm_calls", "gemm_calls_busiest_worker", "gemm_calls_at_ceiling", "gemm_calls_ratio"})
+        REQUIRE_MESSAGE(p.contains(key), key);
+    CHECK(p["gemm_calls"].get<double>() > 0.0);
+    CHECK(p["gemm_calls_busiest_worker"].get<double>() <= p["passes_busiest_worker"].get<double>());
+    // What the calls take at the ceiling's rate: the batch at the ceiling's samples/s.
+    CHECK(p["gemm_calls_at_ceiling"].get<double>() ==
+          doctest::Approx(64.0 / j["ceiling_samples_per_s"].get<double>() * 1e6));
+    CHECK(p["gemm_calls_ratio"].get<double>() ==
+          doctest::Approx(p["gemm_calls"].get<double>() / p["gemm_calls_at_ceiling"].get<double>()));
+    const CommandResult none = test_support::run_shell("'" + test_support::binary_path() +
+                                                       "' bench --layers 784,256,128,10 --batch-size 64 --threads 2 "
+                                                       "--steps 1 --warmup 0 --no-ceiling --json");
+    REQUIRE(none.exit_status == 0);
+    CHECK_FALSE(nlohmann::json::parse(none.out)["step_phases_us"].contains("gemm_calls"));
+}
+
 // bench --json says where a step's time went: the phases, per step, add up to the step.
 TEST_CASE("bench --json reports the step's phases") {
     const nlohmann::json j = bench_json("");

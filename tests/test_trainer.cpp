@@ -718,6 +718,39 @@ TEST_CASE("step phases account for the time of the steps") {
     }
 }
 
+// With Trainer::time_gemm_calls on, the phases also hold the GEMM calls' time: nonzero, no
+// more than the workers' pass time, the busiest worker's within it; off, nothing. The same
+// bits either way (the clock reads sit around the library calls).
+TEST_CASE("step phases time the GEMM calls when asked") {
+    const Dataset data = make_blobs(512, 64, 3);
+    const std::vector<std::int64_t> rows = range(0, 512);
+    const Model model(spec_of({64, 256, 3}, Activation::relu));
+    for (int threads : {1, 2}) {
+        CAPTURE(threads);
+        TrainConfig config = sgd_config(1, 256, 0.01f, 0.9f);
+        config.threads = threads;
+        config.shards = 4;
+        Trainer timed(model, config, 0), plain(model, config, 0);
+        timed.time_gemm_calls(true);
+        for (int step = 0; step < 3; ++step) {
+            timed.train_step(data, rows.data() + 256 * (step % 2), 256);
+            plain.train_step(data, rows.data() + 256 * (step % 2), 256);
+        }
+        const mlptrain::StepPhases t = timed.step_phases(), p = plain.step_phases();
+        CHECK(p.gemm_calls == 0.0);
+        CHECK(p.busiest_worker_gemm_calls == 0.0);
+        CHECK(t.gemm_calls > 0.0);
+        CHECK(t.gemm_calls <= t.busiest_worker * threads);
+        CHECK(t.busiest_worker_gemm_calls > 0.0);
+        CHECK(t.busiest_worker_gemm_calls <= t.busiest_worker);
+        CHECK(same_bits(params_of(timed), params_of(plain)));
+        timed.time_gemm_calls(false);
+        timed.reset_step_phases();
+        timed.train_step(data, rows.data(), 256);
+        CHECK(timed.step_phases().gemm_calls == 0.0);
+    }
+}
+
 // The step after one that raised NumericError trains exactly as if the bad step had never
 // run. A step leaves its shards' gradient buffers cleared for the next one to add onto
 // (GradsInit::zero); a step that throws leaves them dirty, so the next must overwrite them.

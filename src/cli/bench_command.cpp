@@ -308,6 +308,7 @@ struct BenchResult {
     StepPhases phases;     // of the timed steps, summed over the windows
     double ceiling = 0.0;  // samples/s of the step's GEMMs alone (median of the windows); 0 when not measured
     std::int64_t ceiling_rows = 0;
+    bool gemm_calls_timed = false;  // step_phases' gemm_calls were measured (time_steps)
     // Per window: the steps' samples/s ÷ the ceiling measured just before them.
     std::vector<double> window_efficiency;
     std::vector<double> window_ceiling;  // samples/s
@@ -394,6 +395,13 @@ BenchResult time_steps(const BenchOptions& o, Trainer& trainer, Communicator& co
     BenchResult r;
     const bool ceiling_on = o.ceiling && comm.size() == 1;
     r.ceiling_rows = std::max<std::int64_t>(1, o.batch / trainer.threads());
+    // Beside the ceiling, the time of the step's own GEMM calls: where a shard's GEMMs are
+    // 40 MFLOP or more (about 200 µs here), the two clock reads per call (~50 ns) are under
+    // 0.1 % of its passes; on smaller networks they would show in the figure measured.
+    const double shard_gemm_flop = 6.0 * static_cast<double>(trainer.model().layout().parameter_count()) *
+                                   static_cast<double>(o.batch) / static_cast<double>(trainer.shards());
+    r.gemm_calls_timed = ceiling_on && shard_gemm_flop >= 4e7;
+    trainer.time_gemm_calls(r.gemm_calls_timed);
     const GemmSettings gemm = trainer.config().gemm;
     const int windows = ceiling_on ? static_cast<int>(std::min<std::int64_t>(ceiling_windows, o.steps > 0 ? o.steps : ceiling_windows)) : 1;
     std::vector<double>& ceilings = r.window_ceiling;
@@ -460,19 +468,31 @@ struct BenchFigures {
 
 // Microseconds per step of each phase (Trainer::step_phases); "other" is the rest of the
 // timed loop's wall time (the benchmark's own bookkeeping, and under MPI the broadcast).
+// Where the GEMM calls were timed (time_steps), also their time: per thread (all workers'
+// summed ÷ threads), the busiest worker's, and what the same calls take at the ceiling's
+// rate (batch ÷ ceiling samples/s: each of the T callers runs B/T rows), with their ratio.
 struct PhasesPerStep {
     double passes, busiest_worker, idlest_worker, reduce, update, other;
-    explicit PhasesPerStep(const BenchResult& r) {
+    double gemm_calls = 0.0, busiest_worker_gemm_calls = 0.0, gemm_calls_at_ceiling = 0.0, gemm_calls_ratio = 0.0;
+    PhasesPerStep(const BenchResult& r, std::int64_t batch, int threads) {
         const StepPhases& p = r.phases;
         const double us = 1e6 / static_cast<double>(std::max<std::int64_t>(p.steps, 1));
         passes = p.passes * us, busiest_worker = p.busiest_worker * us, idlest_worker = p.idlest_worker * us;
         reduce = p.reduce * us, update = p.update * us;
         other = (r.seconds - p.passes - p.reduce - p.update) * us;
+        if (!r.gemm_calls_timed || r.ceiling <= 0) return;
+        gemm_calls = p.gemm_calls * us / threads, busiest_worker_gemm_calls = p.busiest_worker_gemm_calls * us;
+        gemm_calls_at_ceiling = static_cast<double>(batch) / r.ceiling * 1e6;
+        gemm_calls_ratio = gemm_calls / gemm_calls_at_ceiling;
     }
     nlohmann::json json() const {
-        return {{"passes", passes}, {"passes_busiest_worker", busiest_worker},
-                {"passes_least_busy_worker", idlest_worker}, {"reduce", reduce}, {"update", update},
-                {"other", other}};
+        nlohmann::json j = {{"passes", passes}, {"passes_busiest_worker", busiest_worker},
+                            {"passes_least_busy_worker", idlest_worker}, {"reduce", reduce}, {"update", update},
+                            {"other", other}};
+        if (gemm_calls > 0)
+            j.update({{"gemm_calls", gemm_calls}, {"gemm_calls_busiest_worker", busiest_worker_gemm_calls},
+                      {"gemm_calls_at_ceiling", gemm_calls_at_ceiling}, {"gemm_calls_ratio", gemm_calls_ratio}});
+        return j;
     }
 };
 
@@ -486,7 +506,7 @@ nlohmann::json bench_json(const BenchOptions& o, const Trainer& trainer, const B
             {"warmup_steps", r.warmup_steps}, {"warmup_seconds", r.warmup_seconds},
             {"steps", r.steps}, {"seconds", r.seconds}, {"samples_per_s", f.samples_per_s},
             {"steps_per_s", static_cast<double>(r.steps) / r.seconds},
-            {"us_per_step", r.seconds / static_cast<double>(r.steps) * 1e6}, {"step_phases_us", PhasesPerStep(r).json()},
+            {"us_per_step", r.seconds / static_cast<double>(r.steps) * 1e6}, {"step_phases_us", PhasesPerStep(r, o.batch, trainer.threads()).json()},
             {"gflops", f.gflops},
             {"ceiling_gflops", f.ceiling_gflops}, {"ceiling_samples_per_s", r.ceiling},
             {"ceiling_rows_per_caller", r.ceiling_rows},
@@ -558,7 +578,7 @@ void print_bench_text(const BenchOptions& o, const Trainer& trainer, const Bench
                 f.samples_per_s,
                 static_cast<double>(r.steps) / r.seconds, r.seconds / static_cast<double>(r.steps) * 1e6);
     std::printf("achieved %.2f GFLOP/s (6 x %.0f parameters x samples/s)\n", f.gflops, f.params);
-    const PhasesPerStep phases(r);
+    const PhasesPerStep phases(r, o.batch, trainer.threads());
     std::printf("per step: shard passes %.1f us (busiest thread %.1f, least busy %.1f), reduce and check %.1f us, "
                 "update %.1f us, other %.1f us\n",
                 phases.passes, phases.busiest_worker, phases.idlest_worker, phases.reduce, phases.update, phases.other);
@@ -569,6 +589,11 @@ void print_bench_text(const BenchOptions& o, const Trainer& trainer, const Bench
                     "efficiency %.3f (median of %zu windows, each beside its own ceiling: %s)\n",
                     f.ceiling_gflops, r.ceiling, trainer.threads(), static_cast<long long>(r.ceiling_rows), f.efficiency,
                     r.window_efficiency.size(), listed(r.window_efficiency, 3).c_str());
+        if (phases.gemm_calls > 0)
+            std::printf("GEMM calls in the passes %.1f us a step per thread (busiest thread %.1f of its %.1f); at the "
+                        "ceiling's rate %.1f us: %.3fx, the rest of the passes is element-wise work and waiting\n",
+                        phases.gemm_calls, phases.busiest_worker_gemm_calls, phases.busiest_worker,
+                        phases.gemm_calls_at_ceiling, phases.gemm_calls_ratio);
         if (r.lockstep_ceiling > 0 && trainer.threads() > 1)
             std::printf("in lock step %.0f samples/s (the slowest caller's rate x %d; it ran at %.2f of the fastest, "
                         "windows: %s): efficiency %.3f against what a step that waits for its slowest thread can reach\n",

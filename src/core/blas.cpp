@@ -16,6 +16,7 @@
 #include <cblas.h>
 #include <dlfcn.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <optional>
@@ -99,6 +100,14 @@ void GemmContext::prepare(const GemmShape& shape) {
     if (onednn_ && shape.m > 0 && shape.n > 0 && shape.k > 0) onednn_->prepare(shape);
 }
 
+template <class Call>
+void GemmContext::timed(Call&& call) {
+    if (!timing_) return call();
+    const auto start = std::chrono::steady_clock::now();
+    call();
+    call_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
 // C = beta·C, what a product with k = 0 leaves (BLAS would leave C untouched for alpha·0).
 static void scale_output(float beta, Matrix C) {
     for (std::int64_t r = 0; r < C.rows; ++r)
@@ -108,11 +117,11 @@ static void scale_output(float beta, Matrix C) {
 void GemmContext::gemm(Transpose trans_a, Transpose trans_b, float alpha, ConstMatrix A, ConstMatrix B, float beta,
                        Matrix C) {
     MLPTRAIN_ASSERT(!bf16(), "fp32 GEMM inputs in a bf16 context");
-    if (!onednn_) return mlptrain::gemm(trans_a, trans_b, alpha, A, B, beta, C);
+    if (!onednn_) return timed([&] { mlptrain::gemm(trans_a, trans_b, alpha, A, B, beta, C); });
     const GemmShape s = gemm_shape(trans_a, trans_b, alpha, A, B, beta, C);
     if (s.m == 0 || s.n == 0) return;
     if (s.k == 0) return scale_output(beta, C);
-    onednn_->run(s, A.data, B.data, C.data);
+    timed([&] { onednn_->run(s, A.data, B.data, C.data); });
 }
 
 void GemmContext::gemm(Transpose trans_a, Transpose trans_b, float alpha, ConstMatrixBf16 A, ConstMatrixBf16 B,
@@ -122,7 +131,7 @@ void GemmContext::gemm(Transpose trans_a, Transpose trans_b, float alpha, ConstM
                                    ConstMatrix{nullptr, B.rows, B.cols, B.ld}, beta, C, GemmPrecision::bf16);
     if (s.m == 0 || s.n == 0) return;
     if (s.k == 0) return scale_output(beta, C);
-    onednn_->run(s, A.data, B.data, C.data);
+    timed([&] { onednn_->run(s, A.data, B.data, C.data); });
 }
 
 // b in every row of C: the whole result of a product with k = 0, and the OpenBLAS backend's
@@ -137,11 +146,11 @@ void GemmContext::gemm_bias(Transpose trans_a, Transpose trans_b, ConstMatrix A,
     const GemmShape s = gemm_bias_shape(trans_a, trans_b, A, B, C);
     if (!onednn_ || s.k == 0) {
         copy_bias_rows(b, C);
-        if (s.k > 0) mlptrain::gemm(trans_a, trans_b, 1.0f, A, B, 1.0f, C);
+        if (s.k > 0) timed([&] { mlptrain::gemm(trans_a, trans_b, 1.0f, A, B, 1.0f, C); });
         return;
     }
     if (s.m == 0 || s.n == 0) return;
-    onednn_->run(s, A.data, B.data, C.data, b);
+    timed([&] { onednn_->run(s, A.data, B.data, C.data, b); });
 }
 
 void GemmContext::gemm_bias(Transpose trans_a, Transpose trans_b, ConstMatrixBf16 A, ConstMatrixBf16 B,
@@ -151,7 +160,7 @@ void GemmContext::gemm_bias(Transpose trans_a, Transpose trans_b, ConstMatrixBf1
                                         ConstMatrix{nullptr, B.rows, B.cols, B.ld}, C, GemmPrecision::bf16);
     if (s.m == 0 || s.n == 0) return;
     if (s.k == 0) return copy_bias_rows(b, C);
-    onednn_->run(s, A.data, B.data, C.data, b);
+    timed([&] { onednn_->run(s, A.data, B.data, C.data, b); });
 }
 
 int GemmContext::primitives() const { return onednn_ ? onednn_->primitives() : 0; }

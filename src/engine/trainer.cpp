@@ -81,6 +81,8 @@ Trainer::Trainer(const Model& model, const TrainConfig& config, std::int64_t tar
     shard_seconds_.assign(static_cast<std::size_t>(local_shards_), 0.0);
     shard_worker_.assign(static_cast<std::size_t>(local_shards_), 0);
     worker_seconds_.assign(static_cast<std::size_t>(threads), 0.0);
+    shard_gemm_seconds_.assign(static_cast<std::size_t>(local_shards_), 0.0);
+    worker_gemm_seconds_.assign(static_cast<std::size_t>(threads), 0.0);
     const std::int64_t chunks = (model.layout().total() + chunk_floats - 1) / chunk_floats;
     // Chunk c's reduced gradient lands in the first shard buffer of the thread that reduces
     // and updates it, so the update reads its own cache, not another core's. WorkerPool::run
@@ -107,6 +109,10 @@ Trainer::Trainer(const Model& model, const TrainConfig& config, std::int64_t tar
 
 Trainer::~Trainer() = default;
 
+void Trainer::time_gemm_calls(bool on) {
+    for (const std::unique_ptr<Workspace>& ws : workspaces_) ws->gemm.time_calls(on);
+}
+
 std::string Trainer::weights_fingerprint() const {
     return fingerprint(params_.data(), params_.size());
 }
@@ -121,12 +127,14 @@ void Trainer::run_shards(const Dataset& data, const std::int64_t* rows, std::int
         const std::int64_t g = first_shard_ + s;  // global shard index
         const std::int64_t lo = g * n / shards_, hi = (g + 1) * n / shards_;
         Workspace& ws = *workspaces_[static_cast<std::size_t>(s)];
+        ws.gemm.reset_call_seconds();
         gather_batch(ws, data, rows + lo, hi - lo);
         const DropoutContext dropout{config_.seed, static_cast<std::uint64_t>(step_), rows + lo};
         shard_loss_[static_cast<std::size_t>(s)] =
             forward_backward(ws, model_, params_.data(), ws.grads.data(), hi - lo, &dropout, weights_bf16(), init);
         shard_seconds_[static_cast<std::size_t>(s)] =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        shard_gemm_seconds_[static_cast<std::size_t>(s)] = ws.gemm.call_seconds();
         shard_worker_[static_cast<std::size_t>(s)] = WorkerPool::current_worker();
     });
 }
@@ -139,15 +147,21 @@ void Trainer::account_phases(std::chrono::steady_clock::time_point start,
                              std::chrono::steady_clock::time_point end) {
     auto seconds = [](auto from, auto to) { return std::chrono::duration<double>(to - from).count(); };
     std::fill(worker_seconds_.begin(), worker_seconds_.end(), 0.0);
+    std::fill(worker_gemm_seconds_.begin(), worker_gemm_seconds_.end(), 0.0);
     const int last = static_cast<int>(worker_seconds_.size()) - 1;
-    for (std::int64_t s = 0; s < local_shards_; ++s)
-        worker_seconds_[static_cast<std::size_t>(std::min(shard_worker_[static_cast<std::size_t>(s)], last))] +=
-            shard_seconds_[static_cast<std::size_t>(s)];
+    for (std::int64_t s = 0; s < local_shards_; ++s) {
+        const auto w = static_cast<std::size_t>(std::min(shard_worker_[static_cast<std::size_t>(s)], last));
+        worker_seconds_[w] += shard_seconds_[static_cast<std::size_t>(s)];
+        worker_gemm_seconds_[w] += shard_gemm_seconds_[static_cast<std::size_t>(s)];
+        phases_.gemm_calls += shard_gemm_seconds_[static_cast<std::size_t>(s)];
+    }
+    const auto busiest = std::max_element(worker_seconds_.begin(), worker_seconds_.end());
+    phases_.busiest_worker_gemm_calls += worker_gemm_seconds_[static_cast<std::size_t>(busiest - worker_seconds_.begin())];
     ++phases_.steps;
     phases_.passes += seconds(start, passes_end);
     phases_.reduce += seconds(passes_end, reduce_end);
     phases_.update += seconds(reduce_end, end);
-    phases_.busiest_worker += *std::max_element(worker_seconds_.begin(), worker_seconds_.end());
+    phases_.busiest_worker += *busiest;
     phases_.idlest_worker += *std::min_element(worker_seconds_.begin(), worker_seconds_.end());
 }
 

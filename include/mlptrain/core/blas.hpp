@@ -99,9 +99,22 @@ public:
     int primitives() const;
     int created_on_demand() const;
 
+    // With timing on, every call adds the wall time of its library call (OpenBLAS's sgemm or
+    // oneDNN's primitive; not the bias rows the OpenBLAS backend copies first) to
+    // call_seconds(): two clock reads a call, about 50 ns. Off unless asked for (`mlptrain
+    // bench` asks where that is a negligible share of a step).
+    void time_calls(bool on) { timing_ = on; }
+    double call_seconds() const { return call_seconds_; }
+    void reset_call_seconds() { call_seconds_ = 0.0; }
+
 private:
+    template <class Call>
+    void timed(Call&& call);
+
     GemmSettings settings_;
     std::unique_ptr<OnednnGemm> onednn_;
+    bool timing_ = false;
+    double call_seconds_ = 0.0;
 };
 
 // Whether this build has the oneDNN backend (libdnnl-dev was found at configure time).

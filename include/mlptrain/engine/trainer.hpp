@@ -63,16 +63,20 @@ std::int64_t default_shards(std::int64_t batch_size);
 // and of the least busy worker thread: the other threads wait for the busiest, so
 // `passes` − `busiest_worker` is what the fork and join cost, and `busiest_worker` −
 // `idlest_worker` what the uneven split did. Two clock reads per phase and per shard; a
-// step that throws is not counted.
+// step that throws is not counted. With Trainer::time_gemm_calls on, also the time the
+// GEMM library calls took inside the passes: summed over all workers, and the busiest
+// worker's share (0 when off).
 struct StepPhases {
     std::int64_t steps = 0;
     double passes = 0.0, reduce = 0.0, update = 0.0;   // seconds, wall
     double busiest_worker = 0.0, idlest_worker = 0.0;  // seconds, summed over the steps
+    double gemm_calls = 0.0, busiest_worker_gemm_calls = 0.0;  // seconds, summed over the steps
 
     StepPhases& operator+=(const StepPhases& o) {
         steps += o.steps;
         passes += o.passes, reduce += o.reduce, update += o.update;
         busiest_worker += o.busiest_worker, idlest_worker += o.idlest_worker;
+        gemm_calls += o.gemm_calls, busiest_worker_gemm_calls += o.busiest_worker_gemm_calls;
         return *this;
     }
 };
@@ -105,6 +109,8 @@ public:
     // Where the steps' time went since the last reset (or construction).
     const StepPhases& step_phases() const { return phases_; }
     void reset_step_phases() { phases_ = StepPhases{}; }
+    // Times every GEMM call of the passes into step_phases() (GemmContext::time_calls).
+    void time_gemm_calls(bool on);
     std::int64_t step() const { return step_; }
     const float* params() const { return params_.data(); }
     std::string weights_fingerprint() const;
@@ -204,6 +210,7 @@ private:
     std::vector<double> shard_seconds_;  // this step's pass time of each local shard
     std::vector<int> shard_worker_;      // and the worker that ran it (WorkerPool::current_worker)
     std::vector<double> worker_seconds_;  // this step's pass time of each worker
+    std::vector<double> shard_gemm_seconds_, worker_gemm_seconds_;  // of those, in GEMM calls
     StepPhases phases_;
     std::vector<double> chunk_sumsq_;
     std::vector<unsigned char> chunk_bad_;
