@@ -396,8 +396,9 @@ BenchResult time_steps(const BenchOptions& o, Trainer& trainer, Communicator& co
     const bool ceiling_on = o.ceiling && comm.size() == 1;
     r.ceiling_rows = std::max<std::int64_t>(1, o.batch / trainer.threads());
     // Beside the ceiling, the time of the step's own GEMM calls: where a shard's GEMMs are
-    // 40 MFLOP or more (about 200 µs here), the two clock reads per call (~50 ns) are under
-    // 0.1 % of its passes; on smaller networks they would show in the figure measured.
+    // 40 MFLOP or more (about 200 µs here), the two clock reads per call (~50 ns a call, 3
+    // calls a layer) take at most 0.2 % of its passes; on smaller networks they would show in
+    // the figure measured.
     const double shard_gemm_flop = 6.0 * static_cast<double>(trainer.model().layout().parameter_count()) *
                                    static_cast<double>(o.batch) / static_cast<double>(trainer.shards());
     r.gemm_calls_timed = ceiling_on && shard_gemm_flop >= 4e7;
@@ -506,7 +507,8 @@ nlohmann::json bench_json(const BenchOptions& o, const Trainer& trainer, const B
             {"warmup_steps", r.warmup_steps}, {"warmup_seconds", r.warmup_seconds},
             {"steps", r.steps}, {"seconds", r.seconds}, {"samples_per_s", f.samples_per_s},
             {"steps_per_s", static_cast<double>(r.steps) / r.seconds},
-            {"us_per_step", r.seconds / static_cast<double>(r.steps) * 1e6}, {"step_phases_us", PhasesPerStep(r, o.batch, trainer.threads()).json()},
+            {"us_per_step", r.seconds / static_cast<double>(r.steps) * 1e6},
+            {"step_phases_us", PhasesPerStep(r, o.batch, trainer.threads()).json()},
             {"gflops", f.gflops},
             {"ceiling_gflops", f.ceiling_gflops}, {"ceiling_samples_per_s", r.ceiling},
             {"ceiling_rows_per_caller", r.ceiling_rows},
