@@ -157,6 +157,13 @@ def table_rows(mlp, fair, torch, compare):
     return header, rows, ratios
 
 
+def gemm_calls_ratio(phases):
+    """The median of the runs' step_phases_us.gemm_calls_ratio (the step's GEMM calls over
+    what they take at the ceiling's rate), "n/a" where bench did not time them."""
+    values = [p["gemm_calls_ratio"] for p in phases if "gemm_calls_ratio" in p]
+    return f"{statistics.median(values):.2f}" if values else "n/a"
+
+
 def phase_lines(mlp):
     """Where a step's time went (mlptrain bench's step_phases_us), medians over the rounds,
     beside the time the step's GEMMs alone take at the ceiling's rate."""
@@ -497,19 +504,20 @@ def placement(argv):
         groups.setdefault(key, {}).setdefault(where, []).append(r)
     header = ["network", "batch", "threads", "GEMMs", "placement", "runs", "round trip, ns", "samples/s",
               "efficiency", "lock-step efficiency (caller balance)", "reduce and check, us", "update, us",
-              "plain stores", "runs >= 25 % plain"]
+              "plain stores", "runs >= 25 % plain", "GEMM calls / at the ceiling"]
     rows = []
     for key in sorted(groups):
         for where in ("close", "apart"):
             objs = groups[key].get(where, [])
             if not objs:
-                rows.append([key[0], str(key[1]), str(key[2]), key[3], where, "0", "", "", "", "", "", "", "", ""])
+                rows.append([key[0], str(key[1]), str(key[2]), key[3], where, "0", "", "", "", "", "", "", "", "", ""])
                 continue
             phases = [o.get("step_phases_us") or {} for o in objs]
             rows.append([key[0], str(key[1]), str(key[2]), key[3], where, str(len(objs)),
                          grouped(med(objs, "core_round_trip_ns")), grouped(med(objs, "samples_per_s")),
                          f"{med(objs, 'efficiency'):.2f}", lockstep(objs), f"{med(phases, 'reduce'):.1f}",
-                         f"{med(phases, 'update'):.1f}", plain_share(objs), mostly_plain(objs)])
+                         f"{med(phases, 'update'):.1f}", plain_share(objs), mostly_plain(objs),
+                         gemm_calls_ratio(phases)])
     out = [f"# Runs by where the host placed the vCPUs (close: round trip < {grouped(threshold)} ns), medians", ""]
     out += markdown_table(header, rows, left=(0, 3, 4)) if rows else ["No undisturbed run on 2 or more threads."]
     if left_out:

@@ -175,6 +175,8 @@ class Placement(unittest.TestCase):
             # the weight-store tuner ran plain stores in most close steps, streaming apart
             plain = 980 if trip < 150 else 16
             r.update(weight_stores_plain_steps=plain, weight_stores_streaming_steps=1000 - plain)
+            if trip > 150:  # the GEMM calls timed apart only: 1.10, 1.20, 1.30 of the ceiling's time
+                r["step_phases_us"]["gemm_calls_ratio"] = 1.1 + 0.1 * sum(x["core_round_trip_ns"] > 150 for x in records)
             records.append(r)
         records.append(bench_record(9000.0, threads=1))  # one thread: no placement, left out
         records.append(dict(bench_record(1.0), disturbed=True))  # other work took its CPUs: left out, counted
@@ -193,6 +195,9 @@ class Placement(unittest.TestCase):
         # and how many runs ran plain stores in a quarter of their steps or more
         self.assertEqual(rows[("784-1024-1024-10", "Haswell", "close")][14], "2")
         self.assertEqual(rows[("784-1024-1024-10", "Haswell", "apart")][14], "0")
+        # the GEMM calls over their time at the ceiling's rate, median; n/a where not timed
+        self.assertEqual(rows[("784-1024-1024-10", "Haswell", "apart")][15], "1.20")
+        self.assertEqual(rows[("784-1024-1024-10", "Haswell", "close")][15], "n/a")
         self.assertEqual(len(rows), 2)
 
     def test_other_cpu_share(self):
