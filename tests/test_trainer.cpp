@@ -677,6 +677,14 @@ TEST_CASE("every step starts from cleared gradient buffers") {
     }
 }
 
+// The step-phase tests' steps: SGD with momentum, 256 rows over 4 shards, on `threads`.
+static TrainConfig phases_config(int threads) {
+    TrainConfig config = sgd_config(1, 256, 0.01f, 0.9f);
+    config.threads = threads;
+    config.shards = 4;
+    return config;
+}
+
 // The step phases account for the steps' wall time: each phase is measured, they add up to
 // no more than the steps took, a worker's pass time fits inside the passes' wall time, and
 // a step that throws is not counted. With 1 thread the least busy worker is the busiest;
@@ -687,9 +695,7 @@ TEST_CASE("step phases account for the time of the steps") {
     const Model model(spec_of({64, 256, 3}, Activation::relu));
     for (int threads : {1, 2}) {
         CAPTURE(threads);
-        TrainConfig config = sgd_config(1, 256, 0.01f, 0.9f);
-        config.threads = threads;
-        config.shards = 4;
+        const TrainConfig config = phases_config(threads);
         Trainer trainer(model, config, 0);
         trainer.train_step(data, rows.data(), 256);
         CHECK(trainer.step_phases().steps == 1);
@@ -727,9 +733,7 @@ TEST_CASE("step phases time the GEMM calls when asked") {
     const Model model(spec_of({64, 256, 3}, Activation::relu));
     for (int threads : {1, 2}) {
         CAPTURE(threads);
-        TrainConfig config = sgd_config(1, 256, 0.01f, 0.9f);
-        config.threads = threads;
-        config.shards = 4;
+        const TrainConfig config = phases_config(threads);
         Trainer timed(model, config, 0), plain(model, config, 0);
         timed.time_gemm_calls(true);
         for (int step = 0; step < 3; ++step) {

@@ -359,6 +359,16 @@ void take_window_medians(BenchResult& r) {
     r.round_trip_ns = median(r.window_round_trip_ns);
 }
 
+// Whether to time the step's own GEMM calls beside the ceiling: where a shard's GEMMs are
+// 40 MFLOP or more (about 200 µs here), the two clock reads per call (~50 ns a call, 3 calls
+// a layer) take at most 0.2 % of its passes; on smaller networks they would show in the
+// figure measured.
+bool gemm_calls_worth_timing(const BenchOptions& o, const Trainer& trainer) {
+    const double shard_gemm_flop = 6.0 * static_cast<double>(trainer.model().layout().parameter_count()) *
+                                   static_cast<double>(o.batch) / static_cast<double>(trainer.shards());
+    return shard_gemm_flop >= 4e7;
+}
+
 // Warm-up, then timed steps over synthetic rows. With the ceiling on: three rounds of a
 // ceiling window (0.6 s) and a window of timed steps (a third of the steps or seconds; two
 // untimed steps first, so that the workers are awake and the caches hold the step's data
@@ -395,13 +405,7 @@ BenchResult time_steps(const BenchOptions& o, Trainer& trainer, Communicator& co
     BenchResult r;
     const bool ceiling_on = o.ceiling && comm.size() == 1;
     r.ceiling_rows = std::max<std::int64_t>(1, o.batch / trainer.threads());
-    // Beside the ceiling, the time of the step's own GEMM calls: where a shard's GEMMs are
-    // 40 MFLOP or more (about 200 µs here), the two clock reads per call (~50 ns a call, 3
-    // calls a layer) take at most 0.2 % of its passes; on smaller networks they would show in
-    // the figure measured.
-    const double shard_gemm_flop = 6.0 * static_cast<double>(trainer.model().layout().parameter_count()) *
-                                   static_cast<double>(o.batch) / static_cast<double>(trainer.shards());
-    r.gemm_calls_timed = ceiling_on && shard_gemm_flop >= 4e7;
+    r.gemm_calls_timed = ceiling_on && gemm_calls_worth_timing(o, trainer);
     trainer.time_gemm_calls(r.gemm_calls_timed);
     const GemmSettings gemm = trainer.config().gemm;
     const int windows = ceiling_on ? static_cast<int>(std::min<std::int64_t>(ceiling_windows, o.steps > 0 ? o.steps : ceiling_windows)) : 1;
