@@ -677,7 +677,14 @@ TEST_CASE("every step starts from cleared gradient buffers") {
     }
 }
 
-// The step-phase tests' steps: SGD with momentum, 256 rows over 4 shards, on `threads`.
+// The step-phase tests' data and model, and their steps: SGD with momentum, 256 rows over
+// 4 shards, on `threads`.
+struct PhasesFixture {
+    const Dataset data = make_blobs(512, 64, 3);
+    const std::vector<std::int64_t> rows = range(0, 512);
+    const Model model{spec_of({64, 256, 3}, Activation::relu)};
+};
+
 static TrainConfig phases_config(int threads) {
     TrainConfig config = sgd_config(1, 256, 0.01f, 0.9f);
     config.threads = threads;
@@ -689,10 +696,7 @@ static TrainConfig phases_config(int threads) {
 // no more than the steps took, a worker's pass time fits inside the passes' wall time, and
 // a step that throws is not counted. With 1 thread the least busy worker is the busiest;
 // with 2, passes this short may all run on the calling thread before the other wakes.
-TEST_CASE("step phases account for the time of the steps") {
-    const Dataset data = make_blobs(512, 64, 3);
-    const std::vector<std::int64_t> rows = range(0, 512);
-    const Model model(spec_of({64, 256, 3}, Activation::relu));
+TEST_CASE_FIXTURE(PhasesFixture, "step phases account for the time of the steps") {
     for (int threads : {1, 2}) {
         CAPTURE(threads);
         const TrainConfig config = phases_config(threads);
@@ -727,10 +731,7 @@ TEST_CASE("step phases account for the time of the steps") {
 // With Trainer::time_gemm_calls on, the phases also hold the GEMM calls' time: nonzero, no
 // more than the workers' pass time, the busiest worker's within it; off, nothing. The same
 // bits either way (the clock reads sit around the library calls).
-TEST_CASE("step phases time the GEMM calls when asked") {
-    const Dataset data = make_blobs(512, 64, 3);
-    const std::vector<std::int64_t> rows = range(0, 512);
-    const Model model(spec_of({64, 256, 3}, Activation::relu));
+TEST_CASE_FIXTURE(PhasesFixture, "step phases time the GEMM calls when asked") {
     for (int threads : {1, 2}) {
         CAPTURE(threads);
         const TrainConfig config = phases_config(threads);
