@@ -194,9 +194,9 @@ def phase_lines(mlp):
             "between them; the busiest and least busy thread's share, the rest of the passes' wall time is "
             "fork and join), the reduction tree with the finite check, and the optimizer update (with the share "
             "of steps whose update wrote the weights with plain stores rather than streaming ones); beside them "
-            "what the step's GEMMs alone take at the ceiling's rate, and what its GEMM calls took in the passes "
-            "(per thread; timed where a shard's GEMMs are 40 MFLOP or more, else n/a); last, how long a cache line takes from one "
-            "worker CPU to another and back (where the host put the vCPUs: the reduction moves with it).", ""] + \
+            "what the step's GEMMs alone take at the ceiling's rate, and what its GEMM calls took in the "
+            "passes (per thread; timed where a shard's GEMMs are 40 MFLOP or more, else n/a); last, how long "
+            "a cache line takes from one worker CPU to another and back (where the host put the vCPUs: the reduction moves with it).", ""] + \
         markdown_table(header, rows, left=(0, 3))
 
 

@@ -441,6 +441,21 @@ TEST_CASE("forward_backward onto zeros gives the bits of an overwrite") {
     }
 }
 
+// The rule behind the test above, which `mlptrain bench`'s GEMM ceiling shares so that it
+// times the weight-gradient GEMMs as a steady step calls them: beta = 1 only with OpenBLAS,
+// onto zeros, past the small-matrix limit (m·n·k > 100³).
+TEST_CASE("weight_gradient_beta adds onto zeros only where OpenBLAS would clear first") {
+    using mlptrain::GemmBackend;
+    using mlptrain::GradsInit;
+    const mlptrain::GemmSettings openblas{}, onednn{GemmBackend::onednn};
+    CHECK(mlptrain::weight_gradient_beta(openblas, GradsInit::zero, 128, 256, 64) == 1.0f);   // 2.1e6
+    CHECK(mlptrain::weight_gradient_beta(openblas, GradsInit::zero, 128, 3, 128) == 0.0f);    // 4.9e4
+    CHECK(mlptrain::weight_gradient_beta(openblas, GradsInit::zero, 100, 100, 100) == 0.0f);  // the limit itself
+    CHECK(mlptrain::weight_gradient_beta(openblas, GradsInit::zero, 101, 100, 100) == 1.0f);
+    CHECK(mlptrain::weight_gradient_beta(openblas, GradsInit::any, 128, 256, 64) == 0.0f);
+    CHECK(mlptrain::weight_gradient_beta(onednn, GradsInit::zero, 128, 256, 64) == 0.0f);
+}
+
 // forward_backward overwrites the gradient buffer (no accumulation); n = 0 writes zeros.
 TEST_CASE("forward_backward overwrites its gradient") {
     Case c(Activation::sigmoid, Loss::mse, 0.0f);

@@ -156,7 +156,8 @@ void Trainer::account_phases(std::chrono::steady_clock::time_point start,
         phases_.gemm_calls += shard_gemm_seconds_[static_cast<std::size_t>(s)];
     }
     const auto busiest = std::max_element(worker_seconds_.begin(), worker_seconds_.end());
-    phases_.busiest_worker_gemm_calls += worker_gemm_seconds_[static_cast<std::size_t>(busiest - worker_seconds_.begin())];
+    const auto busiest_index = static_cast<std::size_t>(busiest - worker_seconds_.begin());
+    phases_.busiest_worker_gemm_calls += worker_gemm_seconds_[busiest_index];
     ++phases_.steps;
     phases_.passes += seconds(start, passes_end);
     phases_.reduce += seconds(passes_end, reduce_end);
