@@ -4,7 +4,7 @@ optimizer settings, timed the same way (issue 9, item 3). scripts/bench.sh --com
 runs it point by point; run alone, it interleaves rounds and prints a table.
 
   /usr/bin/python3 scripts/compare_torch.py [--networks 784-1024-1024-10/256,784-256-128-10/64]
-      [--threads 2] [--rounds 3] [--epochs 3] [--kernels env|unset|both]
+      [--threads 2] [--rounds 3] [--epochs 3] [--shards N] [--kernels env|unset|both]
       [--torch-malloc tuned|default|both] [--data auto|fashion-mnist|digits] [--json OUT.json]
   /usr/bin/python3 scripts/compare_torch.py --one mlptrain|torch --layers 784,1024,1024,10
       --batch-size 256 --threads 2 [--blas-threads 2] [--data-dir DIR]   # one run, one JSON line
@@ -192,12 +192,14 @@ def run_mlptrain(a, sizes, batch, rows, data, env):
             cmd += ["--train-data", data["train"], "--test-data", data["test"]]
         else:
             cmd += ["--data", data["train"], "--test-fraction", "0", "--no-standardize"]
+        if a.shards:
+            cmd += ["--shards", str(a.shards)]
         out = subprocess.run(cmd, env=env, capture_output=True, text=True)
         if out.returncode != 0:
             die(f"mlptrain failed ({' '.join(cmd)}):\n{out.stderr.strip()}")
         epochs = [json.loads(line) for line in open(metrics.name)]
     environment = mlptrain_environment(a.mlptrain, env)
-    return dict(tool="mlptrain", layers=sizes, batch_size=batch, rows=rows, threads=a.threads,
+    return dict(tool="mlptrain", layers=sizes, batch_size=batch, rows=rows, threads=a.threads, shards=a.shards or None,
                 blas_core=environment.get("blas_core"), environment=environment,
                 epochs=[dict(epoch=e["epoch"], samples_per_s=e["samples_per_s"],  # (older builds: no median_step_ms)
                              median_step_ms=e.get("median_step_ms"), train_loss=e["train_loss"]) for e in epochs])
@@ -304,6 +306,9 @@ def parse_args():
     ap.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)), help="mlptrain threads = OpenBLAS threads of torch (default: all CPUs)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--epochs", type=int, default=3, help="per run; epoch 1 is warm-up (default 3)")
+    ap.add_argument("--shards", type=int, default=0,
+                    help="mlptrain's shards per batch (default: its own, from the batch size: a batch of 256 gives 2, "
+                         "so more threads than that idle; the many-core comparison passes the thread count)")
     ap.add_argument("--rows", type=int, default=0, help="rows per epoch (default: from the network's size)")
     ap.add_argument("--kernels", choices=["env", "unset", "both"], default="both")
     ap.add_argument("--torch-malloc", choices=["tuned", "default", "both"], default="tuned")
@@ -320,8 +325,8 @@ def parse_args():
     one.add_argument("--torch-threads", type=int, help="torch's intra-op threads (default: --threads)")
     one.add_argument("--blas-threads", type=int, help="torch's OpenBLAS threads (default: --threads)")
     a = ap.parse_args()
-    if min(a.threads, a.rounds) < 1 or a.epochs < 2 or a.rows < 0:
-        ap.error("--threads and --rounds must be positive and --epochs at least 2")
+    if min(a.threads, a.rounds) < 1 or a.epochs < 2 or a.rows < 0 or a.shards < 0:
+        ap.error("--threads and --rounds must be positive, --epochs at least 2, --rows and --shards not negative")
     a.networks = [parse_network(n) for n in a.networks.split(",")]
     if a.one and (not a.layers or not a.batch_size):
         ap.error("--one needs --layers and --batch-size")

@@ -370,6 +370,54 @@ class CompareTorchMlptrainSide(unittest.TestCase):
         with gzip.open(os.path.join(TMP.name, "digits1000-train-images-idx3-ubyte.gz")) as f:
             self.assertEqual(struct.unpack(">BBBBIII", f.read(16)), (0, 0, 8, 3, 1000, 28, 28))
 
+    def test_shards_reach_mlptrain(self):
+        r = self.one("--layers", "4,16,3", "--batch-size", "16", "--rows", "640", "--shards", "4")
+        self.assertEqual(r["shards"], 4)
+        bad = run([sys.executable, os.path.join(SCRIPTS, "compare_torch.py"), "--mlptrain", MLPTRAIN, "--one",
+                   "mlptrain", "--threads", "1", "--epochs", "2", "--data-dir", TMP.name, "--layers", "4,16,3",
+                   "--batch-size", "16", "--rows", "640", "--shards", "32"], expect=1)
+        self.assertIn("expected at most --batch-size shards, found 32", bad.stderr)  # mlptrain's refusal
+
+
+class ThreadScaling(unittest.TestCase):
+    """scripts/thread_scaling.sh on a tiny network: its records, table and determinism line."""
+    SCRIPT = os.path.join(SCRIPTS, "thread_scaling.sh")
+
+    def test_a_small_grid(self):
+        out = os.path.join(TMP.name, "scaling")
+        r = run([self.SCRIPT, "--bin", MLPTRAIN, "--threads", "1,2", "--seconds", "0.02", "--networks", "4-16-3/64",
+                 "--shards", "8", "--user-cores", "Prescott", "--no-onednn", "--out", out])
+        with open(os.path.join(out, "scaling.jsonl")) as f:
+            records = [json.loads(line) for line in f]
+        self.assertEqual([(rec["label"], rec["threads"]) for rec in records],
+                         [("auto", 1), ("auto", 2), ("user:Prescott", 1), ("user:Prescott", 2)])
+        for rec in records:
+            self.assertEqual((rec["layers"], rec["batch_size"], rec["shards"]), ([4, 16, 3], 64, 8))
+        for rec in records[2:]:  # the user's OPENBLAS_CORETYPE is kept, and said to be
+            self.assertEqual(rec["blas_core"], "Prescott")
+            self.assertIn("OPENBLAS_CORETYPE=Prescott", rec["blas_core_reason"])
+        with open(os.path.join(out, "scaling.md")) as f:
+            rows = [line for line in f if line.startswith("| 4-16-3 b64 |")]
+        self.assertEqual(len(rows), 4)
+        self.assertIn("| user:Prescott | 2 |", rows[3])
+        self.assertIn("determinism: identical weights at threads 1,2", r.stdout)
+
+    def test_failures_and_bad_arguments(self):
+        broken = write("broken-mlptrain", "#!/bin/sh\necho 'something broke' >&2\nexit 3\n")
+        os.chmod(broken, 0o755)
+        r = run([self.SCRIPT, "--bin", broken, "--threads", "1", "--networks", "4-16-3/64", "--user-cores", "",
+                 "--no-onednn", "--out", os.path.join(TMP.name, "broken")], expect=1)
+        self.assertIn("FAILED (exit 3): something broke", r.stdout)
+        self.assertIn("determinism: FAILED", r.stdout)
+        self.assertIn("2 failure(s)", r.stderr)
+        for args, message in ((["--threads", "0"], "--threads takes a list"),
+                              (["--networks", "4,16,3"], "--networks takes LAYERS/BATCH items"),
+                              (["--shards", "x"], "--shards takes a positive count"),
+                              (["--bin", os.path.join(TMP.name, "none")], "no executable mlptrain"),
+                              (["--seconds"], "--seconds needs a value"),
+                              (["--frobnicate"], "unknown argument '--frobnicate'")):
+            self.assertIn(message, run([self.SCRIPT, *args], expect=2).stderr)
+
 
 if __name__ == "__main__":
     unittest.main(argv=[sys.argv[0]], verbosity=2)
