@@ -419,5 +419,24 @@ class ThreadScaling(unittest.TestCase):
             self.assertIn(message, run([self.SCRIPT, *args], expect=2).stderr)
 
 
+class GemmBlockBits(unittest.TestCase):
+    """scripts/gemm_block_bits.sh: one row a core and row count, each cell differing / total."""
+    SCRIPT = os.path.join(SCRIPTS, "gemm_block_bits.sh")
+
+    def test_a_row_per_core_and_size(self):
+        out = run([self.SCRIPT, "--rows", "16", "--cores", "Haswell,Cooperlake"]).stdout
+        rows = [line.split("|")[1:-1] for line in out.splitlines() if line.startswith("| ") and "rows R" not in line and "---" not in line]
+        self.assertEqual([(r[0].strip(), r[1].strip()) for r in rows], [("Haswell", "16"), ("Cooperlake", "16")])
+        for r in rows:  # Z, Z, dX, dX, dW, dW: differing / total, totals from the shapes
+            totals = [int(cell.split("/")[1]) for cell in r[2:]]
+            self.assertEqual(totals, [16 * 1024] * 2 + [16 * 784] * 2 + [1024 * 784] * 2)
+            self.assertTrue(all(0 <= int(cell.split("/")[0]) <= t for cell, t in zip(r[2:], totals)))
+
+    def test_bad_arguments(self):
+        for args, message in ((["--rows", "x"], "--rows takes a list"), (["--cores", "a b"], "--cores takes a list"),
+                              (["--rows"], "--rows needs a value"), (["--what"], "unknown argument '--what'")):
+            self.assertIn(message, run([self.SCRIPT, *args], expect=2).stderr)
+
+
 if __name__ == "__main__":
     unittest.main(argv=[sys.argv[0]], verbosity=2)
