@@ -281,7 +281,8 @@ def table(a, runs):
     for r in runs:
         groups.setdefault(key(r), []).append(r)
     lines = [f"data: {runs[0]['data']}; {a.rounds} round(s) x {a.epochs} epochs, epoch 1 warm-up; "
-             f"medians over epochs >= 2 and rounds [min-max]; {a.threads} thread(s)",
+             f"medians over epochs >= 2 and rounds [min-max]; {a.threads} thread(s)"
+             f"{f', mlptrain --shards {a.shards}' if a.shards else ''}",
              "| network | batch | kernels (core) | tool | samples/s | median step ms | faults/step | mlptrain / this |",
              "| --- | ---: | --- | --- | ---: | ---: | ---: | ---: |"]
     for k, group in groups.items():
