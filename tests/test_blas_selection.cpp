@@ -249,6 +249,24 @@ TEST_CASE("bench on one thread reports no cross-core round trip") {
     CHECK(j["lockstep_efficiency"].get<double>() == doctest::Approx(j["efficiency"].get<double>()));
 }
 
+// The ceiling's callers run the step's own shard shape where every thread runs whole shards,
+// and the batch spread over all threads where there are fewer shards than threads.
+TEST_CASE("bench's ceiling runs a shard's rows, or the batch over every thread") {
+    auto rows = [](const std::string& flags) {
+        const CommandResult r = test_support::run_shell("'" + test_support::binary_path() +
+                                                        "' bench --layers 20,16,4 --batch-size 64 --steps 1 "
+                                                        "--warmup 0 --json " + flags);
+        INFO("stderr: ", r.err);
+        REQUIRE(r.exit_status == 0);
+        return nlohmann::json::parse(r.out)["ceiling_rows_per_caller"].get<std::int64_t>();
+    };
+    CHECK(rows("--threads 1") == 32);              // 2 shards of 32 (the default), one after the other
+    CHECK(rows("--threads 1 --shards 4") == 16);
+    CHECK(rows("--threads 2 --shards 2") == 32);
+    CHECK(rows("--threads 2 --shards 8") == 8);
+    CHECK(rows("--threads 2 --shards 1") == 32);  // one shard of 64, the batch over 2 threads
+}
+
 // The warm-up runs its --warmup steps and goes on until --warmup-seconds have passed (the
 // bound is the loop's own condition, not a timing target); --warmup 0 runs none.
 TEST_CASE("bench warms up for its steps and its seconds") {

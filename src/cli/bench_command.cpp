@@ -363,6 +363,15 @@ void take_window_medians(BenchResult& r) {
 // 40 MFLOP or more (about 200 µs here), the two clock reads per call (~50 ns a call, 3 calls
 // a layer) take at most 0.2 % of its passes; on smaller networks they would show in the
 // figure measured.
+// The rows of each ceiling caller's GEMMs. With at least as many shards as threads every
+// thread runs whole shards, so the callers run a shard's GEMMs (batch / shards rows; a
+// thread running several shards in turn runs that shape several times). With fewer shards
+// the batch spread over every thread (batch / threads rows): what the machine could do,
+// against which the step's idle threads count as lost.
+std::int64_t ceiling_rows_per_caller(std::int64_t batch, std::int64_t shards, int threads) {
+    return std::max<std::int64_t>(1, batch / std::max<std::int64_t>(shards, threads));
+}
+
 bool gemm_calls_worth_timing(const BenchOptions& o, const Trainer& trainer) {
     const double shard_gemm_flop = 6.0 * static_cast<double>(trainer.model().layout().parameter_count()) *
                                    static_cast<double>(o.batch) / static_cast<double>(trainer.shards());
@@ -404,7 +413,7 @@ BenchResult time_steps(const BenchOptions& o, Trainer& trainer, Communicator& co
     };
     BenchResult r;
     const bool ceiling_on = o.ceiling && comm.size() == 1;
-    r.ceiling_rows = std::max<std::int64_t>(1, o.batch / trainer.threads());
+    r.ceiling_rows = ceiling_rows_per_caller(o.batch / comm.size(), trainer.shards() / comm.size(), trainer.threads());
     r.gemm_calls_timed = ceiling_on && gemm_calls_worth_timing(o, trainer);
     trainer.time_gemm_calls(r.gemm_calls_timed);
     const GemmSettings gemm = trainer.config().gemm;
