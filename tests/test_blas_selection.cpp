@@ -70,6 +70,14 @@ nlohmann::json bench_json(const std::string& env, bool limits = false) {
     return nlohmann::json::parse(r.out);
 }
 
+// `mlptrain bench FLAGS --json`, which must succeed, parsed.
+nlohmann::json bench_with(const std::string& flags) {
+    const CommandResult r = test_support::run_shell("'" + test_support::binary_path() + "' bench " + flags + " --json");
+    INFO("stderr: ", r.err);
+    REQUIRE(r.exit_status == 0);
+    return nlohmann::json::parse(r.out);
+}
+
 const std::string iris = "train --data " + q(data_path("iris.csv")) + " --epochs 2";
 
 }  // namespace
@@ -253,12 +261,8 @@ TEST_CASE("bench on one thread reports no cross-core round trip") {
 // and the batch spread over all threads where there are fewer shards than threads.
 TEST_CASE("bench's ceiling runs a shard's rows, or the batch over every thread") {
     auto rows = [](const std::string& flags) {
-        const CommandResult r = test_support::run_shell("'" + test_support::binary_path() +
-                                                        "' bench --layers 20,16,4 --batch-size 64 --steps 1 "
-                                                        "--warmup 0 --json " + flags);
-        INFO("stderr: ", r.err);
-        REQUIRE(r.exit_status == 0);
-        return nlohmann::json::parse(r.out)["ceiling_rows_per_caller"].get<std::int64_t>();
+        return bench_with("--layers 20,16,4 --batch-size 64 --steps 1 --warmup 0 " + flags)["ceiling_rows_per_caller"]
+            .get<std::int64_t>();
     };
     CHECK(rows("--threads 1") == 32);              // 2 shards of 32 (the default), one after the other
     CHECK(rows("--threads 1 --shards 4") == 16);
@@ -271,12 +275,7 @@ TEST_CASE("bench's ceiling runs a shard's rows, or the batch over every thread")
 // bound is the loop's own condition, not a timing target); --warmup 0 runs none.
 TEST_CASE("bench warms up for its steps and its seconds") {
     auto warmup = [](const std::string& flags) {
-        const CommandResult r = test_support::run_shell("'" + test_support::binary_path() +
-                                                        "' bench --layers 20,16,4 --batch-size 8 --steps 1 "
-                                                        "--no-ceiling --json " + flags);
-        INFO("stderr: ", r.err);
-        REQUIRE(r.exit_status == 0);
-        const nlohmann::json j = nlohmann::json::parse(r.out);
+        const nlohmann::json j = bench_with("--layers 20,16,4 --batch-size 8 --steps 1 --no-ceiling " + flags);
         return std::make_pair(j["warmup_steps"].get<std::int64_t>(), j["warmup_seconds"].get<double>());
     };
     CHECK(warmup("--warmup 0").first == 0);
