@@ -4,24 +4,28 @@
 # result (README, "On 16 cores"). For the step's three GEMM forms at 784-1024 (a layer of
 # 784-1024-1024-10) and a shard of R rows, each OpenBLAS core computes the whole product,
 # then the same product block by block (blocks of 32, 64, 128 and 256 output columns or
-# rows), and counts the output elements whose bits differ; the table shows the most over
-# the four block sizes (0: every split gives the whole GEMM's bits).
+# rows, or the --blocks given), and counts the output elements whose bits differ; the table
+# shows the most over the block sizes (0: every split gives the whole GEMM's bits). One
+# block size at a time (--blocks 32, then --blocks 64) shows which blocks differ.
 #   Z = X·Wᵀ (R×1024, K = 784): split its columns or its rows (blocks of rows a quarter size)
 #   dX = dZ·W (R×784, K = 1024): split its columns or its rows
 #   dW += dZᵀ·X (1024×784, K = R; beta 1 onto zeros, as the step): split its rows or columns
 # usage: scripts/gemm_block_bits.sh [--rows 128,64,32,16] [--cores Haswell,SkylakeX,Cooperlake]
+#                                   [--blocks 32,64,128,256]
 set -euo pipefail
-ROWS=128,64,32,16 CORES=Haswell,SkylakeX,Cooperlake
+ROWS=128,64,32,16 CORES=Haswell,SkylakeX,Cooperlake BLOCKS=32,64,128,256
 while [[ $# -gt 0 ]]; do
     case "$1" in
-        --rows|--cores) [[ $# -ge 2 ]] || { echo "gemm_block_bits.sh: $1 needs a value" >&2; exit 2; } ;;&
+        --rows|--cores|--blocks) [[ $# -ge 2 ]] || { echo "gemm_block_bits.sh: $1 needs a value" >&2; exit 2; } ;;&
         --rows) ROWS=$2; shift 2 ;;
         --cores) CORES=$2; shift 2 ;;
+        --blocks) BLOCKS=$2; shift 2 ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) echo "gemm_block_bits.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
 [[ $ROWS =~ ^[1-9][0-9]*(,[1-9][0-9]*)*$ ]] || { echo "gemm_block_bits.sh: --rows takes a list such as 128,64, got '$ROWS'" >&2; exit 2; }
+[[ $BLOCKS =~ ^[1-9][0-9]*(,[1-9][0-9]*)*$ ]] || { echo "gemm_block_bits.sh: --blocks takes a list such as 32,64, got '$BLOCKS'" >&2; exit 2; }
 [[ $CORES =~ ^[A-Za-z0-9]+(,[A-Za-z0-9]+)*$ ]] || { echo "gemm_block_bits.sh: --cores takes a list such as Haswell,Cooperlake, got '$CORES'" >&2; exit 2; }
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
@@ -63,7 +67,8 @@ int main(int argc, char** argv) {
     gemm(false, true, R, OUT, IN, X.data(), IN, W.data(), IN, 0.0f, Z.data(), OUT);
     gemm(false, false, R, IN, OUT, dZ.data(), OUT, W.data(), IN, 0.0f, dX.data(), IN);
     gemm(true, false, OUT, IN, R, dZ.data(), OUT, X.data(), IN, 1.0f, dW.data(), IN);
-    for (int b : {32, 64, 128, 256}) {
+    for (int a = 2; a < argc; ++a) {
+        const int b = std::atoi(argv[a]);
         Vec Zb(Z.size()), dXb(dX.size()), dWb(dW.size(), 0.0f), dWc(dW.size(), 0.0f);
         for (int c = 0; c < OUT; c += b)
             gemm(false, true, R, std::min(b, OUT - c), IN, X.data(), IN, W.data() + std::size_t(c) * IN, IN, 0.0f,
@@ -97,11 +102,11 @@ CPP
 inc=$(pkg-config --cflags openblas 2>/dev/null || echo -I/usr/include/x86_64-linux-gnu/openblas-pthread)
 g++ -O2 -std=c++17 $inc -o "$dir/blocks" "$dir/blocks.cpp" -lopenblas
 echo "OpenBLAS $(dpkg-query -W -f='${Version}' libopenblas0-pthread 2>/dev/null || echo '(version unknown)'), one thread;" \
-     "elements whose bits differ from the whole GEMM's, the most over blocks of 32-256"
+     "elements whose bits differ from the whole GEMM's, the most over blocks of $BLOCKS"
 echo "| core | rows R | Z by columns | Z by rows | dX by columns | dX by rows | dW by rows | dW by columns |"
 echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 for core in ${CORES//,/ }; do
     for r in ${ROWS//,/ }; do
-        OPENBLAS_NUM_THREADS=1 OPENBLAS_CORETYPE=$core "$dir/blocks" "$r"
+        OPENBLAS_NUM_THREADS=1 OPENBLAS_CORETYPE=$core "$dir/blocks" "$r" ${BLOCKS//,/ }
     done
 done

@@ -424,7 +424,8 @@ class GemmBlockBits(unittest.TestCase):
     SCRIPT = os.path.join(SCRIPTS, "gemm_block_bits.sh")
 
     def test_a_row_per_core_and_size(self):
-        out = run([self.SCRIPT, "--rows", "16", "--cores", "Haswell,Cooperlake"]).stdout
+        out = run([self.SCRIPT, "--rows", "16", "--cores", "Haswell,Cooperlake", "--blocks", "64,128"]).stdout
+        self.assertIn("the most over blocks of 64,128", out)
         rows = [line.split("|")[1:-1] for line in out.splitlines() if line.startswith("| ") and "rows R" not in line and "---" not in line]
         self.assertEqual([(r[0].strip(), r[1].strip()) for r in rows], [("Haswell", "16"), ("Cooperlake", "16")])
         for r in rows:  # Z, Z, dX, dX, dW, dW: differing / total, totals from the shapes
@@ -434,6 +435,7 @@ class GemmBlockBits(unittest.TestCase):
 
     def test_bad_arguments(self):
         for args, message in ((["--rows", "x"], "--rows takes a list"), (["--cores", "a b"], "--cores takes a list"),
+                              (["--blocks", "0"], "--blocks takes a list"),
                               (["--rows"], "--rows needs a value"), (["--what"], "unknown argument '--what'")):
             self.assertIn(message, run([self.SCRIPT, *args], expect=2).stderr)
 
