@@ -359,10 +359,6 @@ void take_window_medians(BenchResult& r) {
     r.round_trip_ns = median(r.window_round_trip_ns);
 }
 
-// Whether to time the step's own GEMM calls beside the ceiling: where a shard's GEMMs are
-// 40 MFLOP or more (about 200 µs here), the two clock reads per call (~50 ns a call, 3 calls
-// a layer) take at most 0.2 % of its passes; on smaller networks they would show in the
-// figure measured.
 // The rows of each ceiling caller's GEMMs. With at least as many shards as threads every
 // thread runs whole shards, so the callers run a shard's GEMMs (batch / shards rows; a
 // thread running several shards in turn runs that shape several times). With fewer shards
@@ -372,6 +368,10 @@ std::int64_t ceiling_rows_per_caller(std::int64_t batch, std::int64_t shards, in
     return std::max<std::int64_t>(1, batch / std::max<std::int64_t>(shards, threads));
 }
 
+// Whether to time the step's own GEMM calls beside the ceiling: where a shard's GEMMs are
+// 40 MFLOP or more (about 200 µs here), the two clock reads per call (~50 ns a call, 3 calls
+// a layer) take at most 0.2 % of its passes; on smaller networks they would show in the
+// figure measured.
 bool gemm_calls_worth_timing(const BenchOptions& o, const Trainer& trainer) {
     const double shard_gemm_flop = 6.0 * static_cast<double>(trainer.model().layout().parameter_count()) *
                                    static_cast<double>(o.batch) / static_cast<double>(trainer.shards());
@@ -484,7 +484,8 @@ struct BenchFigures {
 // timed loop's wall time (the benchmark's own bookkeeping, and under MPI the broadcast).
 // Where the GEMM calls were timed (time_steps), also their time: per thread (all workers'
 // summed ÷ threads), the busiest worker's, and what the same calls take at the ceiling's
-// rate (batch ÷ ceiling samples/s: each of the T callers runs B/T rows), with their ratio.
+// rate (batch ÷ ceiling samples/s: the batch spread over the T callers at the rate they reach
+// together), with their ratio.
 struct PhasesPerStep {
     double passes, busiest_worker, idlest_worker, reduce, update, other;
     double gemm_calls = 0.0, busiest_worker_gemm_calls = 0.0, gemm_calls_at_ceiling = 0.0, gemm_calls_ratio = 0.0;
