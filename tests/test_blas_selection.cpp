@@ -60,22 +60,20 @@ private:
     std::optional<std::string> saved_;
 };
 
-// `env mlptrain bench --json` on a tiny network; the limits (1-2 s) only when asked for.
-nlohmann::json bench_json(const std::string& env, bool limits = false) {
-    const CommandResult r = test_support::run_shell(env + " '" + test_support::binary_path() +
-                                                    "' bench --layers 20,16,4 --batch-size 8 --steps 2 --warmup 0 --json" +
-                                                    (limits ? "" : " --no-ceiling"));
+// `ENV mlptrain bench FLAGS --json`, which must succeed, parsed.
+nlohmann::json bench_with(const std::string& flags, const std::string& env = "") {
+    const CommandResult r =
+        test_support::run_shell(env + " '" + test_support::binary_path() + "' bench " + flags + " --json");
     INFO("stderr: ", r.err);
     REQUIRE(r.exit_status == 0);
     return nlohmann::json::parse(r.out);
 }
 
-// `mlptrain bench FLAGS --json`, which must succeed, parsed.
-nlohmann::json bench_with(const std::string& flags) {
-    const CommandResult r = test_support::run_shell("'" + test_support::binary_path() + "' bench " + flags + " --json");
-    INFO("stderr: ", r.err);
-    REQUIRE(r.exit_status == 0);
-    return nlohmann::json::parse(r.out);
+// `env mlptrain bench --json` on a tiny network; the limits (1-2 s) only when asked for.
+nlohmann::json bench_json(const std::string& env, bool limits = false) {
+    return bench_with(std::string("--layers 20,16,4 --batch-size 8 --steps 2 --warmup 0") +
+                          (limits ? "" : " --no-ceiling"),
+                      env);
 }
 
 const std::string iris = "train --data " + q(data_path("iris.csv")) + " --epochs 2";
@@ -244,11 +242,7 @@ TEST_CASE("bench --json reports the core, the FMA peak and the environment") {
 
 // One worker thread exchanges nothing with another core: no round trip is measured.
 TEST_CASE("bench on one thread reports no cross-core round trip") {
-    const CommandResult r = test_support::run_shell("'" + test_support::binary_path() +
-                                                    "' bench --layers 20,16,4 --batch-size 8 --steps 2 --warmup 0 "
-                                                    "--threads 1 --json");
-    REQUIRE(r.exit_status == 0);
-    const nlohmann::json j = nlohmann::json::parse(r.out);
+    const nlohmann::json j = bench_with("--layers 20,16,4 --batch-size 8 --steps 2 --warmup 0 --threads 1");
     CHECK(j["core_round_trip_ns"].get<double>() == 0.0);
     CHECK(j["core_round_trip_ns_windows"].empty());
     CHECK(j["efficiency_windows"].size() == 2);  // the ceiling itself still ran
@@ -293,12 +287,7 @@ TEST_CASE("bench warms up for its steps and its seconds") {
 TEST_CASE("bench --json times the step's GEMM calls beside the ceiling") {
     const nlohmann::json tiny = bench_json("", true);
     CHECK_FALSE(tiny["step_phases_us"].contains("gemm_calls"));
-    const CommandResult r = test_support::run_shell("'" + test_support::binary_path() +
-                                                    "' bench --layers 784,256,128,10 --batch-size 64 --threads 2 "
-                                                    "--steps 3 --warmup 0 --json");
-    INFO("stderr: ", r.err);
-    REQUIRE(r.exit_status == 0);
-    const nlohmann::json j = nlohmann::json::parse(r.out);
+    const nlohmann::json j = bench_with("--layers 784,256,128,10 --batch-size 64 --threads 2 --steps 3 --warmup 0");
     const nlohmann::json& p = j["step_phases_us"];
     for (const char* key : {"gemm_calls", "gemm_calls_busiest_worker", "gemm_calls_at_ceiling", "gemm_calls_ratio"})
         REQUIRE_MESSAGE(p.contains(key), key);
@@ -309,11 +298,9 @@ TEST_CASE("bench --json times the step's GEMM calls beside the ceiling") {
           doctest::Approx(64.0 / j["ceiling_samples_per_s"].get<double>() * 1e6));
     CHECK(p["gemm_calls_ratio"].get<double>() ==
           doctest::Approx(p["gemm_calls"].get<double>() / p["gemm_calls_at_ceiling"].get<double>()));
-    const CommandResult none = test_support::run_shell("'" + test_support::binary_path() +
-                                                       "' bench --layers 784,256,128,10 --batch-size 64 --threads 2 "
-                                                       "--steps 1 --warmup 0 --no-ceiling --json");
-    REQUIRE(none.exit_status == 0);
-    CHECK_FALSE(nlohmann::json::parse(none.out)["step_phases_us"].contains("gemm_calls"));
+    const nlohmann::json none =
+        bench_with("--layers 784,256,128,10 --batch-size 64 --threads 2 --steps 1 --warmup 0 --no-ceiling");
+    CHECK_FALSE(none["step_phases_us"].contains("gemm_calls"));
 }
 
 // bench --json says where a step's time went: the phases, per step, add up to the step.
