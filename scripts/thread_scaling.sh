@@ -115,18 +115,9 @@ for net in "${NETWORKS[@]}"; do
     fi
 done
 
-echo "determinism: data/digits.csv, $SHARDS shards"
-declare -A seen
-for t in "${THREAD_LIST[@]}"; do
-    fp=$("$BIN" train --data data/digits.csv --layers 128,64 --batch-size 64 --shards "$SHARDS" --epochs 5 \
-        --nesterov --dropout 0.1 --seed 7 --quiet --threads "$t" | sed -n 's/^weights fingerprint: //p') || fp=""
-    printf '  threads %-3s weights fingerprint %s\n' "$t" "${fp:-FAILED (no fingerprint printed)}"
-    seen[${fp:-FAILED-$t}]=1
-done
-if [[ -n ${!seen[*]} && ${!seen[*]} == *FAILED* ]]; then
-    echo "determinism: FAILED, a training run printed no fingerprint"; FAILURES=$((FAILURES + 1))
-elif [[ ${#seen[@]} -eq 1 ]]; then echo "determinism: identical weights at threads $THREADS"
-else echo "determinism: FAILED, ${#seen[@]} different fingerprints"; FAILURES=$((FAILURES + 1)); fi
+echo "determinism: data/digits.csv, $SHARDS shards (scripts/determinism.sh)"
+scripts/determinism.sh --bin "$BIN" --threads "$THREADS" --shards "$SHARDS" 2>&1 | sed 's/^/  /' ||
+    FAILURES=$((FAILURES + 1))
 
 python3 - "$JSONL" <<'PY' | tee "$OUTDIR/scaling.md"
 import json, sys
