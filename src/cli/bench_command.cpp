@@ -241,6 +241,8 @@ po::options_description bench_options() {
         ("allreduce", po::value<std::string>()->default_value("tree"), "across MPI ranks: tree or mpi")
         ("weight-stores", po::value<std::string>()->default_value("auto"),
          "how the update writes the weights several threads read: auto, streaming or plain (the same bits)")
+        ("shard-teams", po::value<std::string>()->default_value("true"),
+         "with more threads than shards, teams of threads share each shard where that keeps the bits: true or false")
         ("json", po::bool_switch(), "print one JSON object instead of text")
         ("gemm", po::value<std::string>(), "GEMM library: openblas or onednn (default: openblas; onednn with --precision bf16)")
         ("precision", po::value<std::string>()->default_value("fp32"),
@@ -294,6 +296,8 @@ bool parse_bench_args(const std::vector<std::string>& args, BenchOptions& o) {
     if (vm.count("gemm")) apply_setting(gemm, "gemm", text("gemm"));
     apply_setting(gemm, "weight-stores", text("weight-stores"));
     o.train.weight_stores = gemm.weight_stores;
+    apply_setting(gemm, "shard-teams", text("shard-teams"));
+    o.train.shard_teams = gemm.shard_teams;
     apply_setting(gemm, "precision", text("precision"));
     o.gemm = GemmRequest{gemm.gemm, gemm.precision, !vm["no-fallback"].as<bool>()};
     return true;

@@ -66,22 +66,20 @@ Trainer::Trainer(const Model& model, const TrainConfig& config, std::int64_t tar
     local_shards_ = shards_ / ranks;
     first_shard_ = comm_->rank() * local_shards_;
     const int threads = workers_.threads();
-    if (threads > local_shards_)
-        notices_.push_back("note: " + std::to_string(threads) + " threads but only " +
-                           std::to_string(local_shards_) + " shard(s) per batch" +
-                           (ranks > 1 ? " on each rank" : "") + ": " +
-                           std::to_string(threads - local_shards_) + " thread(s) will idle; raise " +
-                           field_ref("shards") + " (or " + field_ref("batch_size") +
-                           ") to use them, or lower " + field_ref("threads"));
+    // More threads than shards: a team of threads per shard, where its splits prove exact.
+    if (config.shard_teams && threads > local_shards_) team_members_ = static_cast<int>(threads / local_shards_);
     MLPTRAIN_ASSERT(blas_threads_per_call() == 1, "BLAS must run one thread per call inside workers");
     for (std::int64_t s = 0; s < local_shards_; ++s)
         workspaces_.push_back(std::make_unique<Workspace>(model, shard_rows_, targets_cols, config.gemm));
+    if (team_members_ > 1)
+        for (const std::unique_ptr<Workspace>& ws : workspaces_) ws->enable_team(model, team_members_);
     if (config.gemm.precision == GemmPrecision::bf16) params_bf16_ = Bf16Buffer(model.layout().total());
     shard_loss_.assign(static_cast<std::size_t>(local_shards_), 0.0);
-    shard_seconds_.assign(static_cast<std::size_t>(local_shards_), 0.0);
-    shard_worker_.assign(static_cast<std::size_t>(local_shards_), 0);
+    const auto pass_items = static_cast<std::size_t>(local_shards_ * team_members_);
+    shard_seconds_.assign(pass_items, 0.0);
+    shard_worker_.assign(pass_items, 0);
     worker_seconds_.assign(static_cast<std::size_t>(threads), 0.0);
-    shard_gemm_seconds_.assign(static_cast<std::size_t>(local_shards_), 0.0);
+    shard_gemm_seconds_.assign(pass_items, 0.0);
     worker_gemm_seconds_.assign(static_cast<std::size_t>(threads), 0.0);
     const std::int64_t chunks = (model.layout().total() + chunk_floats - 1) / chunk_floats;
     // Chunk c's reduced gradient lands in the first shard buffer of the thread that reduces
@@ -94,7 +92,7 @@ Trainer::Trainer(const Model& model, const TrainConfig& config, std::int64_t tar
     }
     // Every thread's passes read all the weights; weight_stores.hpp says how the update
     // then writes them.
-    several_readers_ = threads > 1 && local_shards_ > 1;
+    several_readers_ = threads > 1 && (local_shards_ > 1 || team_members_ > 1);
     // OpenBLAS's weight-gradient GEMMs add onto zeroed buffers (see add_and_clear); oneDNN's
     // overwrite theirs, so clearing them would only cost two passes over memory.
     clear_grads_ = config.gemm.backend == GemmBackend::openblas;
@@ -105,12 +103,14 @@ Trainer::Trainer(const Model& model, const TrainConfig& config, std::int64_t tar
     comm_->broadcast(params_.data(), params_.size(), 0);  // every replica starts from rank 0's
     round_weights();
     prepare_step(config.batch_size);
+    note_threads();
 }
 
 Trainer::~Trainer() = default;
 
 void Trainer::time_gemm_calls(bool on) {
-    for (const std::unique_ptr<Workspace>& ws : workspaces_) ws->gemm.time_calls(on);
+    for (const std::unique_ptr<Workspace>& ws : workspaces_)
+        for (int m = 0; m < ws->team_members(); ++m) ws->member_context(m).time_calls(on);
 }
 
 std::string Trainer::weights_fingerprint() const {
@@ -122,6 +122,8 @@ void Trainer::run_shards(const Dataset& data, const std::int64_t* rows, std::int
     // throws (a non-finite loss or gradient) leaves the flag false, and the next overwrites.
     const GradsInit init = grads_zero_ ? GradsInit::zero : GradsInit::any;
     grads_zero_ = false;
+    if (const ShardTeamPlan* plan = team_plan(n)) return run_team_shards(*plan, data, rows, n, init);
+    pass_items_ = local_shards_;
     workers_.run(local_shards_, [&](std::int64_t s) {
         const auto start = std::chrono::steady_clock::now();
         const std::int64_t g = first_shard_ + s;  // global shard index
@@ -139,6 +141,85 @@ void Trainer::run_shards(const Dataset& data, const std::int64_t* rows, std::int
     });
 }
 
+// Each stage of the plan is one fork-join over every shard's members, thread k running
+// member k % M of shard k / M (WorkerPool::run's contiguous blocks): a team on neighbouring
+// threads, the same ones every step.
+void Trainer::run_team_shards(const ShardTeamPlan& plan, const Dataset& data, const std::int64_t* rows,
+                              std::int64_t n, GradsInit init) {
+    const int M = plan.members;
+    pass_items_ = local_shards_ * M;
+    std::fill(shard_seconds_.begin(), shard_seconds_.end(), 0.0);
+    for (int stage = 0; stage < static_cast<int>(plan.stages.size()); ++stage) {
+        workers_.run(pass_items_, [&](std::int64_t i) {
+            const auto start = std::chrono::steady_clock::now();
+            const std::int64_t s = i / M;
+            const int m = static_cast<int>(i % M);
+            const std::int64_t g = first_shard_ + s;  // global shard index
+            const std::int64_t lo = g * n / shards_;
+            Workspace& ws = *workspaces_[static_cast<std::size_t>(s)];
+            GemmContext& gemm = ws.member_context(m);
+            if (stage == 0) {
+                gemm.reset_call_seconds();
+                const RowBlock own = team_stage_rows(plan, 0, m);
+                gather_batch(ws, data, rows + lo + own.begin, own.end - own.begin, own.begin);
+            }
+            const DropoutContext dropout{config_.seed, static_cast<std::uint64_t>(step_), rows + lo};
+            const double loss = run_team_stage(ws, model_, plan, stage, m, params_.data(), weights_bf16(),
+                                               ws.grads.data(), &dropout, init);
+            if (m == 0 && plan.stages[static_cast<std::size_t>(stage)].whole)
+                for (const TeamOp& op : plan.stages[static_cast<std::size_t>(stage)].ops)
+                    if (op.kind == TeamOp::Kind::loss) shard_loss_[static_cast<std::size_t>(s)] = loss;
+            shard_seconds_[static_cast<std::size_t>(i)] +=
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+            shard_gemm_seconds_[static_cast<std::size_t>(i)] = gemm.call_seconds();
+            shard_worker_[static_cast<std::size_t>(i)] = WorkerPool::current_worker();
+        });
+    }
+}
+
+const ShardTeamPlan* Trainer::team_plan(std::int64_t n) const {
+    if (team_members_ == 1) return nullptr;
+    const ShardTeamPlan* found = nullptr;
+    for (std::int64_t s = 0; s < local_shards_; ++s) {  // every shard the same rows, one plan
+        const std::int64_t g = first_shard_ + s;
+        const std::int64_t rows = (g + 1) * n / shards_ - g * n / shards_;
+        if (found && found->rows != rows) return nullptr;
+        if (found) continue;
+        for (const ShardTeamPlan& plan : team_plans_)
+            if (plan.rows == rows) found = &plan;
+        if (!found) return nullptr;
+    }
+    return found && found->members > 1 ? found : nullptr;
+}
+
+int Trainer::shard_team() const {
+    const ShardTeamPlan* plan = team_plan(config_.batch_size);
+    return plan ? plan->members : 1;
+}
+
+void Trainer::note_threads() {
+    const int threads = workers_.threads();
+    if (threads <= local_shards_) return;
+    const std::string per = local_shards_ == 1 ? "the shard" : "each shard";
+    const std::string on_rank = comm_->size() > 1 ? " on each rank" : "";
+    const int team = shard_team();
+    if (team > 1) {
+        const std::int64_t idle = threads - local_shards_ * team;
+        notices_.push_back("note: " + std::to_string(threads) + " threads, " + std::to_string(local_shards_) +
+                           " shard(s) per batch" + on_rank + ": a team of " + std::to_string(team) +
+                           " threads shares " + per + "'s passes (its GEMM splits verified to give the bits of one "
+                           "thread)" + (idle > 0 ? "; " + std::to_string(idle) + " thread(s) will idle" : ""));
+        return;
+    }
+    const std::string why = !config_.shard_teams ? "teams are off (" + field_ref("shard_teams") + ")"
+                            : team_refusal_.empty() ? "no team plan" : team_refusal_;
+    notices_.push_back("note: " + std::to_string(threads) + " threads but only " + std::to_string(local_shards_) +
+                       " shard(s) per batch" + on_rank + ": " + std::to_string(threads - local_shards_) +
+                       " thread(s) will idle (no team of threads per shard: " + why + "); raise " +
+                       field_ref("shards") + " (or " + field_ref("batch_size") + ") to use them, or lower " +
+                       field_ref("threads"));
+}
+
 // Adds a finished step's phases (time points from train_step) and its workers' pass times
 // to phases_.
 void Trainer::account_phases(std::chrono::steady_clock::time_point start,
@@ -149,7 +230,7 @@ void Trainer::account_phases(std::chrono::steady_clock::time_point start,
     std::fill(worker_seconds_.begin(), worker_seconds_.end(), 0.0);
     std::fill(worker_gemm_seconds_.begin(), worker_gemm_seconds_.end(), 0.0);
     const int last = static_cast<int>(worker_seconds_.size()) - 1;
-    for (std::int64_t s = 0; s < local_shards_; ++s) {
+    for (std::int64_t s = 0; s < pass_items_; ++s) {
         const auto w = static_cast<std::size_t>(std::min(shard_worker_[static_cast<std::size_t>(s)], last));
         worker_seconds_[w] += shard_seconds_[static_cast<std::size_t>(s)];
         worker_gemm_seconds_[w] += shard_gemm_seconds_[static_cast<std::size_t>(s)];

@@ -15,6 +15,19 @@ void Trainer::prepare_step(std::int64_t n) {
         const std::int64_t rows = (g + 1) * n / shards_ - g * n / shards_;
         if (rows > 0) prepare_gemms(*workspaces_[static_cast<std::size_t>(s)], model_, rows, true);
     }
+    if (team_members_ == 1) return;
+    // Every local shard of a step has the same rows or the step runs without teams
+    // (team_plan); one verified plan per row count, its shapes ready on every shard.
+    const std::int64_t rows = (first_shard_ + 1) * n / shards_ - first_shard_ * n / shards_;
+    for (const ShardTeamPlan& plan : team_plans_)
+        if (plan.rows == rows) return;
+    if (rows < 1) return;
+    std::string why;
+    team_plans_.push_back(plan_shard_team(*workspaces_[0], model_, rows, team_members_, &why));
+    const ShardTeamPlan& plan = team_plans_.back();
+    if (n == config_.batch_size) team_refusal_ = why;
+    if (plan.members > 1)
+        for (std::size_t s = 1; s < workspaces_.size(); ++s) prepare_team_gemms(*workspaces_[s], model_, plan);
 }
 
 void Trainer::prepare_evaluation(std::int64_t rows) {
@@ -27,13 +40,15 @@ void Trainer::prepare_evaluation(std::int64_t rows) {
 
 int Trainer::gemm_primitives() const {
     int count = 0;
-    for (const std::unique_ptr<Workspace>& ws : workspaces_) count += ws->gemm.primitives();
+    for (const std::unique_ptr<Workspace>& ws : workspaces_)
+        for (int m = 0; m < ws->team_members(); ++m) count += ws->member_context(m).primitives();
     return count;
 }
 
 int Trainer::gemm_created_on_demand() const {
     int count = 0;
-    for (const std::unique_ptr<Workspace>& ws : workspaces_) count += ws->gemm.created_on_demand();
+    for (const std::unique_ptr<Workspace>& ws : workspaces_)
+        for (int m = 0; m < ws->team_members(); ++m) count += ws->member_context(m).created_on_demand();
     return count;
 }
 

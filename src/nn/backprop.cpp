@@ -135,22 +135,35 @@ static LayerOperand layer_input(Workspace& ws, const Model& model, int l, std::i
     return X;
 }
 
-// In a bf16 workspace: rounds layer l's input, once, right after it was produced.
-static void round_layer_input(Workspace& ws, const Model& model, int l, std::int64_t n, bool dropout_on) {
+// Rows [rows.begin, rows.end) of a layer operand, in fp32 and (if present) bf16.
+static LayerOperand operand_rows(const LayerOperand& X, RowBlock rows) {
+    LayerOperand b{row_block(X.f32, rows.begin, rows.end), {}};
+    if (X.bf16.data) b.bf16 = row_block(X.bf16, rows.begin, rows.end);
+    return b;
+}
+
+// Rows `rows` of a shard's (n, cols) buffer.
+static Matrix buffer_rows(AlignedBuffer& buffer, RowBlock rows, std::int64_t cols) {
+    return row_block(buffer.as_matrix(rows.n, cols), rows.begin, rows.end);
+}
+
+// In a bf16 workspace: rounds rows `rows` of layer l's input, once, right after they were
+// produced.
+static void round_layer_input(Workspace& ws, const Model& model, int l, RowBlock rows, bool dropout_on) {
     if (!ws.gemm.bf16()) return;
     Bf16Buffer& to = l == 0 ? ws.input_h : ws.act_h[static_cast<std::size_t>(l - 1)];
-    convert_to_bf16(to.as_matrix(n, model.dim_in(l)), layer_input(ws, model, l, n, dropout_on).f32);
+    convert_to_bf16(row_block(to.as_matrix(rows.n, model.dim_in(l)), rows.begin, rows.end),
+                    row_block(layer_input(ws, model, l, rows.n, dropout_on).f32, rows.begin, rows.end));
 }
 
 // mask = keep/(1−p) with keep ~ Bernoulli(1−p) from (seed, layer, step, row); D = A ⊙ mask.
-static void apply_dropout(Workspace& ws, const Model& model, int l, std::int64_t n,
-                          const DropoutContext& ctx) {
+static void apply_dropout(Workspace& ws, const Model& model, int l, RowBlock rows, const DropoutContext& ctx) {
     const float p = model.spec().dropout;
     const float scale = 1.0f / (1.0f - p);
-    Matrix A = ws.post[l].as_matrix(n, model.dim_out(l));
-    Matrix M = ws.mask[l].as_matrix(n, model.dim_out(l));
-    Matrix D = ws.dropped[l].as_matrix(n, model.dim_out(l));
-    for (std::int64_t r = 0; r < n; ++r) {
+    Matrix A = ws.post[l].as_matrix(rows.n, model.dim_out(l));
+    Matrix M = ws.mask[l].as_matrix(rows.n, model.dim_out(l));
+    Matrix D = ws.dropped[l].as_matrix(rows.n, model.dim_out(l));
+    for (std::int64_t r = rows.begin; r < rows.end; ++r) {
         const auto row = static_cast<std::uint64_t>(ctx.rows[r]);
         for (std::int64_t j = 0; j < A.cols; j += 4) {
             const auto bits = dropout_bits(ctx.seed, static_cast<std::uint32_t>(l), ctx.step, row,
@@ -163,28 +176,43 @@ static void apply_dropout(Workspace& ws, const Model& model, int l, std::int64_t
     }
 }
 
-static double forward_layers(Workspace& ws, const Model& model, const float* params, const bf16_bits* params_bf16,
-                             std::int64_t n, const DropoutContext* dropout, Matrix* dZ_out) {
+// Layers [first, end) of the forward pass over rows `rows`: Z = X·Wᵀ + b, then for hidden
+// layers A = act(Z), dropout, and the bf16 rounding of the next layer's input. Row r of
+// every output depends on row r of the input only, so row blocks can run apart.
+static void forward_rows(Workspace& ws, GemmContext& gemm, const Model& model, const float* params,
+                         const bf16_bits* params_bf16, RowBlock rows, int first, int end,
+                         const DropoutContext* dropout) {
     const bool dropout_on = dropout && model.spec().dropout > 0.0f;
     const int L = model.num_layers();
-    round_layer_input(ws, model, 0, n, dropout_on);
-    for (int l = 0; l < L; ++l) {
-        // X (n, in_l), W (out_l, in_l), Z (n, out_l)
-        const LayerOperand X = layer_input(ws, model, l, n, dropout_on);
-        Matrix Z = ws.pre[l].as_matrix(n, model.dim_out(l));
-        dense_forward(ws.gemm, Z, X, layer_weights(ws, model, params, params_bf16, l), model.bias(params, l));
+    if (first == 0) round_layer_input(ws, model, 0, rows, dropout_on);
+    for (int l = first; l < end; ++l) {
+        // X (rows, in_l), W (out_l, in_l), Z (rows, out_l)
+        const LayerOperand X = operand_rows(layer_input(ws, model, l, rows.n, dropout_on), rows);
+        const Matrix Z = buffer_rows(ws.pre[l], rows, model.dim_out(l));
+        dense_forward(gemm, Z, X, layer_weights(ws, model, params, params_bf16, l), model.bias(params, l));
         if (l + 1 < L) {
-            activation_forward(ws.post[l].as_matrix(n, model.dim_out(l)), Z,
-                               model.spec().hidden_activation);
-            if (dropout_on) apply_dropout(ws, model, l, n, *dropout);
-            round_layer_input(ws, model, l + 1, n, dropout_on);
+            activation_forward(buffer_rows(ws.post[l], rows, model.dim_out(l)), Z, model.spec().hidden_activation);
+            if (dropout_on) apply_dropout(ws, model, l, rows, *dropout);
+            round_layer_input(ws, model, l + 1, rows, dropout_on);
         }
     }
+}
+
+// The output activation and the loss over all n rows (summed in row order), and with
+// dZ_out also ∂loss/∂Z of the output layer.
+static double output_loss(Workspace& ws, const Model& model, std::int64_t n, Matrix* dZ_out) {
+    const int L = model.num_layers();
     Matrix Z = ws.pre[L - 1].as_matrix(n, model.dim_output());
     Matrix P = ws.post[L - 1].as_matrix(n, model.dim_output());
     const Targets targets = batch_targets(ws, n);
     if (dZ_out) return loss_forward_backward(*dZ_out, P, Z, targets, model.spec().loss);
     return loss_forward(P, Z, targets, model.spec().loss);
+}
+
+static double forward_layers(Workspace& ws, const Model& model, const float* params, const bf16_bits* params_bf16,
+                             std::int64_t n, const DropoutContext* dropout, Matrix* dZ_out) {
+    forward_rows(ws, ws.gemm, model, params, params_bf16, {n, 0, n}, 0, model.num_layers(), dropout);
+    return output_loss(ws, model, n, dZ_out);
 }
 
 double forward_loss(Workspace& ws, const Model& model, const float* params, std::int64_t n,
@@ -201,6 +229,18 @@ static LayerOperand delta_operand(Workspace& ws, Matrix dZ) {
     convert_to_bf16(h, dZ);
     d.bf16 = h;
     return d;
+}
+
+// Hidden layer l's delta from the data gradient of the layer above, in place over rows
+// `rows` (dX holds just those rows): dA_l = dX (⊙ mask_l); dZ_l = dA_l ⊙ act'(Z_l).
+static void hidden_delta(Workspace& ws, const Model& model, int l, Matrix dX, RowBlock rows, bool dropout_on) {
+    if (dropout_on) {
+        const ConstMatrix M = buffer_rows(ws.mask[l], rows, model.dim_out(l));
+        for (std::int64_t r = 0; r < dX.rows; ++r)
+            for (std::int64_t j = 0; j < dX.cols; ++j) dX(r, j) *= M(r, j);
+    }
+    activation_backward(dX, dX, buffer_rows(ws.pre[l], rows, model.dim_out(l)),
+                        buffer_rows(ws.post[l], rows, model.dim_out(l)), model.spec().hidden_activation);
 }
 
 double forward_backward(Workspace& ws, const Model& model, const float* params, float* grads,
@@ -224,19 +264,74 @@ double forward_backward(Workspace& ws, const Model& model, const float* params, 
                        layer_input(ws, model, l, n, dropout_on), layer_weights(ws, model, params, params_bf16, l),
                        init);
         if (l == 0) break;
-        // dA_{l−1} = dX (⊙ mask); dZ_{l−1} = dA ⊙ act'(Z_{l−1}), in place.
-        if (dropout_on) {
-            const ConstMatrix M = ws.mask[l - 1].as_matrix(n, model.dim_in(l));
-            for (std::int64_t r = 0; r < n; ++r)
-                for (std::int64_t j = 0; j < dX.cols; ++j) dX(r, j) *= M(r, j);
-        }
-        activation_backward(dX, dX, ws.pre[l - 1].as_matrix(n, model.dim_in(l)),
-                            ws.post[l - 1].as_matrix(n, model.dim_in(l)),
-                            model.spec().hidden_activation);
+        hidden_delta(ws, model, l - 1, dX, {n, 0, n}, dropout_on);
         next = dZ.data == ws.delta_a.data() ? &ws.delta_a : &ws.delta_b;
         dZ = dX;
     }
     return loss;
+}
+
+// ---- A shard's passes shared by a team (see backprop.hpp) ----
+
+// dZ_l of the team's shard (n, out_l) as a GEMM operand: fp32, and its rounding in bf16.
+static LayerOperand team_delta(Workspace& ws, const Model& model, int l, std::int64_t n) {
+    LayerOperand d{ws.team_delta[static_cast<std::size_t>(l)].as_matrix(n, model.dim_out(l)), {}};
+    if (ws.gemm.bf16()) d.bf16 = ws.team_delta_h[static_cast<std::size_t>(l)].as_matrix(n, model.dim_out(l));
+    return d;
+}
+
+// In a bf16 workspace: rounds rows `rows` of dZ_l once, right after they were produced.
+static void round_team_delta(Workspace& ws, const Model& model, int l, RowBlock rows) {
+    if (!ws.gemm.bf16()) return;
+    const std::size_t i = static_cast<std::size_t>(l);
+    convert_to_bf16(row_block(ws.team_delta_h[i].as_matrix(rows.n, model.dim_out(l)), rows.begin, rows.end),
+                    buffer_rows(ws.team_delta[i], rows, model.dim_out(l)));
+}
+
+void team_forward(Workspace& ws, GemmContext& gemm, const Model& model, const float* params,
+                  const bf16_bits* params_bf16, RowBlock rows, int first, int end, const DropoutContext* dropout) {
+    MLPTRAIN_ASSERT(!ws.team_delta.empty() && 0 <= first && first <= end && end <= model.num_layers(),
+                    "team_forward layers");
+    forward_rows(ws, gemm, model, params, params_bf16, rows, first, end, dropout);
+}
+
+double team_loss(Workspace& ws, const Model& model, std::int64_t n) {
+    const int L = model.num_layers();
+    Matrix dZ = ws.team_delta[static_cast<std::size_t>(L - 1)].as_matrix(n, model.dim_output());
+    const double loss = output_loss(ws, model, n, &dZ);
+    round_team_delta(ws, model, L - 1, {n, 0, n});
+    return loss;
+}
+
+void team_backward(Workspace& ws, GemmContext& gemm, const Model& model, const float* params,
+                   const bf16_bits* params_bf16, RowBlock rows, int from, int to, const DropoutContext* dropout) {
+    MLPTRAIN_ASSERT(from < model.num_layers() && to >= 1 && to <= from + 1, "team_backward layers");
+    const bool dropout_on = dropout && model.spec().dropout > 0.0f;
+    for (int l = from; l >= to; --l) {
+        // dZ_l (rows, out_l), W_l (out_l, in_l), dX = dZ_{l−1} after hidden_delta (rows, in_l)
+        const LayerOperand dZ = operand_rows(team_delta(ws, model, l, rows.n), rows);
+        const Matrix dX = buffer_rows(ws.team_delta[static_cast<std::size_t>(l - 1)], rows, model.dim_in(l));
+        layer_gemm(gemm, Transpose::no, Transpose::no, dZ, layer_weights(ws, model, params, params_bf16, l), 0.0f,
+                   dX);  // dX = dZ·W
+        hidden_delta(ws, model, l - 1, dX, rows, dropout_on);
+        round_team_delta(ws, model, l - 1, rows);
+    }
+}
+
+void team_weight_gradient(Workspace& ws, GemmContext& gemm, const Model& model, float* grads, std::int64_t n,
+                          int l, std::int64_t begin, std::int64_t end, const DropoutContext* dropout,
+                          GradsInit init) {
+    // Units [begin, end) of layer l: dZ_l (n, units) the columns of dZ_l, X_l (n, in_l),
+    // dW_l (units, in_l) its rows of the weight gradient, db_l (units).
+    const bool dropout_on = dropout && model.spec().dropout > 0.0f;
+    const LayerOperand all = team_delta(ws, model, l, n);
+    LayerOperand dZ{column_block(all.f32, begin, end), {}};
+    if (all.bf16.data) dZ.bf16 = column_block(all.bf16, begin, end);
+    const Matrix dW = row_block(model.weight(grads, l), begin, end);
+    const float beta = weight_gradient_beta(gemm.settings(), init, n, dW.rows, dW.cols);
+    layer_gemm(gemm, Transpose::yes, Transpose::no, dZ, layer_input(ws, model, l, n, dropout_on), beta,
+               dW);                                       // dW = dZᵀ·X (+ its zeros)
+    column_sums(model.bias(grads, l) + begin, dZ.f32);  // db = colsum(dZ)
 }
 
 int first_non_finite_layer(const Workspace& ws, const Model& model, std::int64_t n) {

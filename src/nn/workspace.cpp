@@ -29,11 +29,24 @@ Workspace::Workspace(const Model& model, std::int64_t max_rows_, std::int64_t ta
     }
 }
 
-void gather_batch(Workspace& ws, const Dataset& data, const std::int64_t* rows, std::int64_t n) {
-    MLPTRAIN_ASSERT(n >= 0 && n <= ws.max_rows, "batch larger than the workspace");
-    gather_features(ws.input.as_matrix(n, data.features), data, rows, n);
-    if (data.is_classification()) gather_labels(ws.labels.data(), data, rows, n);
-    else gather_targets(ws.targets.as_matrix(n, ws.targets_cols), data, rows, n);
+void Workspace::enable_team(const Model& model, int members) {
+    MLPTRAIN_ASSERT(members >= 1, "a team has a member");
+    team_delta.clear();
+    team_delta_h.clear();
+    member_gemm.clear();
+    if (members == 1) return;
+    for (int l = 0; l < model.num_layers(); ++l) {
+        team_delta.emplace_back(max_rows * model.dim_out(l));
+        if (gemm.bf16()) team_delta_h.emplace_back(max_rows * model.dim_out(l));
+    }
+    for (int m = 1; m < members; ++m) member_gemm.emplace_back(gemm.settings());
+}
+
+void gather_batch(Workspace& ws, const Dataset& data, const std::int64_t* rows, std::int64_t n, std::int64_t first) {
+    MLPTRAIN_ASSERT(n >= 0 && first >= 0 && first + n <= ws.max_rows, "batch larger than the workspace");
+    gather_features(row_block(ws.input.as_matrix(ws.max_rows, data.features), first, first + n), data, rows, n);
+    if (data.is_classification()) gather_labels(ws.labels.data() + first, data, rows, n);
+    else gather_targets(row_block(ws.targets.as_matrix(ws.max_rows, ws.targets_cols), first, first + n), data, rows, n);
 }
 
 }  // namespace mlptrain

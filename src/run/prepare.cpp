@@ -102,6 +102,7 @@ TrainConfig resolve_train_config(const RunConfig& c, std::int64_t train_rows, st
     t.patience = c.patience;
     t.allreduce = c.allreduce;
     t.weight_stores = c.weight_stores;
+    t.shard_teams = c.shard_teams;
     ScheduleConfig& s = t.schedule;
     s.kind = c.schedule;
     s.lr = c.lr;

@@ -188,6 +188,11 @@ const std::vector<Setting> table = {
      "auto", nullptr, false, false,
      [](RunConfig& c, Text t, Text f) { c.weight_stores = parse_weight_stores(t, f); },
      [](const RunConfig& c) { return weight_stores_name(c.weight_stores); }},
+    {"shard-teams", "shard_teams", "Execution",
+     "with more threads than shards: let a team of threads share each shard's passes, where the GEMM kernels "
+     "are verified to give the split the bits of one thread (true), or leave the extra threads idle (false). "
+     "The same weights either way",
+     "true", nullptr, false, false, set_switch<&RunConfig::shard_teams>, get_switch<&RunConfig::shard_teams>},
     {"blas-core", "blas_core", "Execution",
      "OpenBLAS kernel set: auto (the widest this CPU runs, verified by an sgemm self-test; an "
      "OPENBLAS_CORETYPE you set is kept), keep (OpenBLAS's own choice) or a core name such as Haswell, "

@@ -36,6 +36,24 @@ struct Matrix {
     }
 };
 
+// Rows [begin, end) of a view (a team member's block of a shard's rows), and columns
+// [begin, end) (a block of a layer's units): views of the same memory with the same `ld`,
+// for any of the float and bf16 view types.
+template <class View>
+View row_block(View m, std::int64_t begin, std::int64_t end) {
+    MLPTRAIN_ASSERT(begin >= 0 && begin <= end && end <= m.rows, "row_block out of range");
+    m.data += begin * m.ld;
+    m.rows = end - begin;
+    return m;
+}
+template <class View>
+View column_block(View m, std::int64_t begin, std::int64_t end) {
+    MLPTRAIN_ASSERT(begin >= 0 && begin <= end && end <= m.cols, "column_block out of range");
+    m.data += begin;
+    m.cols = end - begin;
+    return m;
+}
+
 // Whether every one of the n values is finite (no NaN, no ±Inf).
 bool all_finite(const float* data, std::int64_t n);
 bool all_finite(ConstMatrix m);

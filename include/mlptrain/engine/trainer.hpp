@@ -16,6 +16,7 @@
 #include "mlptrain/core/blas.hpp"
 #include "mlptrain/engine/communicator.hpp"
 #include "mlptrain/engine/parallel.hpp"
+#include "mlptrain/engine/shard_team.hpp"
 #include "mlptrain/engine/snapshot.hpp"
 #include "mlptrain/engine/train_state.hpp"
 #include "mlptrain/engine/weight_stores.hpp"
@@ -48,6 +49,10 @@ struct TrainConfig {
     // How the update writes the weights when several threads read them (weight_stores.hpp):
     // the speed, not the bits.
     WeightStores weight_stores = WeightStores::automatic;
+    // With more threads than shards on a rank, let a team of threads share each shard's
+    // passes where the GEMM library gives the split the same bits (engine/shard_team.hpp):
+    // the speed, not the bits.
+    bool shard_teams = true;
 };
 
 // Shards for a batch size: about 128 rows per shard (where single-threaded sgemm reaches
@@ -114,7 +119,10 @@ public:
     std::int64_t step() const { return step_; }
     const float* params() const { return params_.data(); }
     std::string weights_fingerprint() const;
-    // Things the user should know once (idle threads), one line each; field references
+    // Threads per shard in a full batch's step: a team that shares each shard's passes
+    // (shard_team.hpp), or 1.
+    int shard_team() const;
+    // Things the user should know once (idle threads, teams), one line each; field references
     // marked (core/error.hpp's field_ref).
     const std::vector<std::string>& notices() const { return notices_; }
     // The stores the update writes the weights with: plain when one thread reads them (one
@@ -171,6 +179,13 @@ public:
 
 private:
     void run_shards(const Dataset& data, const std::int64_t* rows, std::int64_t n);
+    // The passes of every shard by its team (run_shards decides).
+    void run_team_shards(const ShardTeamPlan& plan, const Dataset& data, const std::int64_t* rows, std::int64_t n,
+                         GradsInit init);
+    // The plan every local shard of a step over n rows runs with, or nullptr (one thread a shard).
+    const ShardTeamPlan* team_plan(std::int64_t n) const;
+    // The notes on idle threads and teams, once the full batch's plan is made.
+    void note_threads();
     // Reduces, checks and clips: the scalars of the update, or throws NumericError.
     StepScalars reduce_and_check(std::int64_t n);
     void update_weights(const StepScalars& scalars);
@@ -207,7 +222,10 @@ private:
     Optimizer optimizer_;
     std::vector<std::unique_ptr<Workspace>> workspaces_;  // one per shard
     std::vector<double> shard_loss_;
-    std::vector<double> shard_seconds_;  // this step's pass time of each local shard
+    // Each pass item's time this step: a local shard, or with teams a member of a shard's
+    // team (shard · members + member); pass_items_ of them in this step.
+    std::int64_t pass_items_ = 0;
+    std::vector<double> shard_seconds_;  // this step's pass time of each item
     std::vector<int> shard_worker_;      // and the worker that ran it (WorkerPool::current_worker)
     std::vector<double> worker_seconds_;  // this step's pass time of each worker
     std::vector<double> shard_gemm_seconds_, worker_gemm_seconds_;  // of those, in GEMM calls
@@ -225,6 +243,9 @@ private:
     // onto them.
     bool grads_zero_ = true;
     std::vector<std::string> notices_;
+    int team_members_ = 1;                  // the most threads a shard's team may have
+    std::vector<ShardTeamPlan> team_plans_;  // by shard rows, made by prepare_step
+    std::string team_refusal_;              // why the full batch's shards run without teams
     std::vector<double> step_seconds_;  // this epoch's step times (reserved before the epoch)
 };
 

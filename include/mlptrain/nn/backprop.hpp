@@ -73,6 +73,37 @@ double forward_backward(Workspace& ws, const Model& model, const float* params, 
                         std::int64_t n, const DropoutContext* dropout, const bf16_bits* params_bf16 = nullptr,
                         GradsInit init = GradsInit::any);
 
+// ---- A shard's passes shared by a team of threads ----
+// When a rank has more threads than shards, a team of threads runs each shard
+// (engine/shard_team.hpp plans it): row r of every forward output and every delta depends
+// on row r alone, so the members take blocks of the shard's rows; the weight gradients,
+// which sum over all rows, come after the whole delta chain, each member computing blocks of
+// units (rows of dW). The results are the one-thread passes' only where the GEMM library
+// gives a block the bits of the whole GEMM; the plan verifies that before it splits.
+// The team keeps every layer's dZ (Workspace::enable_team). Nothing here synchronizes:
+// the caller runs the stages in order with a join between them.
+
+// Rows [begin, end) of a shard of n rows.
+struct RowBlock {
+    std::int64_t n = 0, begin = 0, end = 0;
+};
+
+// Layers [first, end) of the forward pass over rows `rows`, on the member's GEMM context.
+void team_forward(Workspace& ws, GemmContext& gemm, const Model& model, const float* params,
+                  const bf16_bits* params_bf16, RowBlock rows, int first, int end, const DropoutContext* dropout);
+// The loss over all n rows (in row order, as forward_backward sums it) and the output
+// layer's dZ. Returns Σ_rows loss.
+double team_loss(Workspace& ws, const Model& model, std::int64_t n);
+// The delta chain over rows `rows` for layers from, from − 1, …, to (to ≥ 1): dX = dZ_l·W_l,
+// then dZ_{l−1} = dX (⊙ mask) ⊙ act'(Z_{l−1}).
+void team_backward(Workspace& ws, GemmContext& gemm, const Model& model, const float* params,
+                   const bf16_bits* params_bf16, RowBlock rows, int from, int to, const DropoutContext* dropout);
+// Units [begin, end) of layer l's weight and bias gradients over all n rows:
+// dW_l[begin:end] = dZ_l[:, begin:end]ᵀ·X_l, db_l[begin:end] = colsum(dZ_l[:, begin:end]).
+void team_weight_gradient(Workspace& ws, GemmContext& gemm, const Model& model, float* grads, std::int64_t n,
+                          int l, std::int64_t begin, std::int64_t end, const DropoutContext* dropout,
+                          GradsInit init);
+
 // Where a forward pass over the first n rows of `ws` stopped being finite: the first layer
 // (in forward order) whose pre-activations Z hold NaN or Inf, or -1 when none does.
 int first_non_finite_layer(const Workspace& ws, const Model& model, std::int64_t n);

@@ -38,9 +38,22 @@ struct Workspace {
     Bf16Buffer input_h;                   // X (max_rows, in)
     std::vector<Bf16Buffer> act_h;        // hidden l: the next layer's input, A_l or A_l ⊙ mask_l (max_rows, out_l)
     Bf16Buffer delta_h;                   // the current layer's dZ (max_rows, max_width)
+    // A shard whose passes a team of threads shares (shard_team.hpp) also keeps every
+    // layer's dZ for the weight-gradient blocks, which run after the whole delta chain, and
+    // one GEMM context per further member (member 0 uses `gemm`). Empty otherwise.
+    std::vector<AlignedBuffer> team_delta;   // dZ_l (max_rows, out_l)
+    std::vector<Bf16Buffer> team_delta_h;    // bf16(dZ_l) (max_rows, out_l), bf16 GEMM inputs only
+    std::vector<GemmContext> member_gemm;    // members 1 … M−1
+
+    // Sizes the team buffers for `members` ≥ 1 (1 frees them). Allocates: not in a step.
+    void enable_team(const Model& model, int members);
+    int team_members() const { return 1 + static_cast<int>(member_gemm.size()); }
+    GemmContext& member_context(int m) { return m == 0 ? gemm : member_gemm[static_cast<std::size_t>(m - 1)]; }
 };
 
-// Copies rows[0..n) of `data` into ws.input and the labels or targets. n ≤ ws.max_rows.
-void gather_batch(Workspace& ws, const Dataset& data, const std::int64_t* rows, std::int64_t n);
+// Copies rows[0..n) of `data` into rows [first, first + n) of ws.input and of the labels
+// or targets. first + n ≤ ws.max_rows.
+void gather_batch(Workspace& ws, const Dataset& data, const std::int64_t* rows, std::int64_t n,
+                  std::int64_t first = 0);
 
 }  // namespace mlptrain

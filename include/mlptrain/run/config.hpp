@@ -65,6 +65,7 @@ struct RunConfig {
     std::uint64_t seed = 0;
     AllreduceKind allreduce = AllreduceKind::tree;
     WeightStores weight_stores = WeightStores::automatic;  // how the update writes the weights: speed only
+    bool shard_teams = true;  // teams of threads share a shard where that keeps the bits: speed only
     BlasCoreOption blas_core;  // OpenBLAS kernel set: auto, keep or a core (run/blas_selection.hpp)
     std::optional<GemmBackend> gemm;  // GEMM library; unset: openblas, or onednn for bf16 (gemm_selection.hpp)
     GemmPrecision precision = GemmPrecision::fp32;  // GEMM inputs; defines the result
