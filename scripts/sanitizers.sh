@@ -21,9 +21,9 @@ case "$kind" in
         ctest --preset asan -j "$jobs" -LE slurm "$@"
         ;;
     tsan)
-        # Only what the TSan tests run is built: the binary (test_resume runs it) and the five tests.
+        # Only what the TSan tests run is built: the binary (test_resume runs it) and the six tests.
         [[ -f build-tsan/build.ninja ]] || cmake --preset tsan >/dev/null
-        targets=(mlptrain test_trainer test_threads test_resume test_core_latency)
+        targets=(mlptrain test_trainer test_threads test_resume test_core_latency test_shard_team)
         grep -q "build test_mpi:" build-tsan/build.ninja && targets+=(test_mpi)
         cmake --build build-tsan --parallel "$jobs" --target "${targets[@]}"
         ctest --preset tsan -j "$jobs" "$@"

@@ -7,6 +7,9 @@
 #include <cstdlib>
 #include <new>
 
+#include "mlptrain/core/blas.hpp"
+#include "mlptrain/core/blas_core.hpp"
+#include "mlptrain/core/cpu_features.hpp"
 #include "mlptrain/core/rng.hpp"
 #include "mlptrain/engine/trainer.hpp"
 #include "bf16_here.hpp"
@@ -78,12 +81,14 @@ static Dataset random_dataset(std::int64_t rows, std::int64_t features, std::int
 }
 
 // Counts the allocations of `steps` steps after one warm-up step (full and partial batches).
-static long allocations_in_steps(const ModelSpec& spec, TrainConfig config, int steps) {
+// With `team`, also the threads of a shard's team (Trainer::shard_team).
+static long allocations_in_steps(const ModelSpec& spec, TrainConfig config, int steps, int* team = nullptr) {
     const Model model(spec);
     const Dataset data = random_dataset(500, spec.sizes.front(), static_cast<std::int32_t>(spec.sizes.back()));
     std::vector<std::int64_t> rows(500);
     for (std::int64_t i = 0; i < 500; ++i) rows[static_cast<std::size_t>(i)] = (i * 7) % 500;
     Trainer trainer(model, config, 0);
+    if (team) *team = trainer.shard_team();
     trainer.train_step(data, rows.data(), config.batch_size);
     trainer.train_step(data, rows.data() + 1, config.batch_size - 1);  // partial batch
     allocations = 0;
@@ -153,6 +158,33 @@ TEST_CASE("the weight-store tuner allocates nothing after construction") {
     CHECK(allocations.load() == 0);
     CHECK(tuner.probes() > 50);
     CHECK(tuner.switches() == 1);
+}
+
+// Teams of threads sharing a shard (engine/shard_team.hpp) allocate nothing in a step either:
+// 4 threads, 2 shards, on OpenBLAS's AVX-512 kernels, whose splits verify (the
+// environment's Haswell kernels would refuse the team).
+TEST_CASE("steps of teams sharing a shard allocate nothing") {
+    const BlasCore* core = find_blas_core("SkylakeX");
+    if (!core || !blas_can_switch_core() || !cpu_runs_core(detect_cpu_features(), *core)) {
+        MESSAGE("skipped: this CPU cannot run OpenBLAS's AVX-512 kernels");
+        return;
+    }
+    const std::string before = blas_core_name();
+    REQUIRE(switch_blas_core("SkylakeX") == "SkylakeX");
+    ModelSpec spec;
+    spec.sizes = {64, 512, 256, 5};
+    spec.dropout = 0.1f;
+    TrainConfig config;
+    config.batch_size = 128;
+    config.shards = 2;
+    config.threads = 4;
+    config.schedule.lr = 0.05f;
+    config.optimizer.momentum = 0.9f;
+    int team = 0;
+    const long count = allocations_in_steps(spec, config, 12, &team);
+    switch_blas_core(before);
+    CHECK(team == 2);
+    CHECK(count == 0);
 }
 
 // A single-shard, single-thread step (the inline path) allocates nothing.

@@ -521,7 +521,8 @@ nlohmann::json bench_json(const BenchOptions& o, const Trainer& trainer, const B
     std::vector<std::string> rendered;
     for (const std::string& note : notes) rendered.push_back(cli_message(Error(note)));
     return {{"layers", o.sizes}, {"batch_size", o.batch}, {"threads", trainer.threads()},
-            {"shards", trainer.shards()}, {"parameters", static_cast<std::int64_t>(f.params)},
+            {"shards", trainer.shards()}, {"shard_team", trainer.shard_team()},
+            {"parameters", static_cast<std::int64_t>(f.params)},
             {"warmup_steps", r.warmup_steps}, {"warmup_seconds", r.warmup_seconds},
             {"steps", r.steps}, {"seconds", r.seconds}, {"samples_per_s", f.samples_per_s},
             {"steps_per_s", static_cast<double>(r.steps) / r.seconds},
@@ -585,9 +586,11 @@ std::string weight_stores_line(const Trainer& trainer, const BenchResult& r) {
 void print_bench_text(const BenchOptions& o, const Trainer& trainer, const BenchResult& r, int ranks,
                       const BlasSelection& blas, const std::vector<std::string>& notes) {
     const BenchFigures f(o, trainer, r);
-    std::printf("network %s, batch %lld, %d rank(s) x %d thread(s), %lld shard(s); BLAS %s\n",
+    const std::string team =
+        trainer.shard_team() > 1 ? " (a team of " + std::to_string(trainer.shard_team()) + " threads each)" : "";
+    std::printf("network %s, batch %lld, %d rank(s) x %d thread(s), %lld shard(s)%s; BLAS %s\n",
                 trainer.model().spec().describe().c_str(), static_cast<long long>(o.batch), ranks, trainer.threads(),
-                static_cast<long long>(trainer.shards()), blas_description().c_str());
+                static_cast<long long>(trainer.shards()), team.c_str(), blas_description().c_str());
     std::printf("%s", blas_core_lines(blas).c_str());
     if (trainer.config().gemm != GemmSettings{})
         std::printf("gemm: %s\n", describe_gemm(trainer.config().gemm).c_str());

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
 #include <random>
 
 #include "mlptrain/core/arena.hpp"
@@ -14,44 +15,68 @@ static double flops(std::int64_t m, std::int64_t n, std::int64_t k) {
     return static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
 }
 
-// The stages and unit blocks for `members` threads, or members = 1 when no layer's row
-// blocks would be big enough to split.
-static ShardTeamPlan make_plan(const Model& model, std::int64_t rows, int members) {
+ShardTeamPlan make_team_plan(const Model& model, std::int64_t rows, int members, const SplitCheck& exact) {
     ShardTeamPlan plan;
     plan.rows = rows;
+    plan.members = members;
     const int L = model.num_layers();
     const std::int64_t block_rows = rows / members;  // the smallest member's rows
+    auto accepted = [&](int l, LayerSplit split, bool weight_gradient) {
+        return !exact || exact(l, split, weight_gradient);
+    };
     bool any_split = false;
+    std::vector<char> split_units(static_cast<std::size_t>(L), 0);  // weight gradients by units
     for (int l = 0; l < L; ++l) {
-        // forward (block_rows, out)·(out, in) and dX (block_rows, in)·… : the same m·n·k
-        const bool split = block_rows >= 1 && flops(block_rows, model.dim_out(l), model.dim_in(l)) > team_split_min_block;
-        plan.split_layers.push_back(split ? 1 : 0);
-        any_split = any_split || split;
+        const std::int64_t in = model.dim_in(l), out = model.dim_out(l);
+        // forward (rows, out)·(out, in)ᵀ and dX (rows, out)·(out, in): blocks of rows, of Z's
+        // units, of dX's units (none for layer 0, which has no dX)
+        const bool rows_ok = block_rows >= 1 && flops(block_rows, out, in) > team_split_min_block;
+        const bool units_ok = out >= members && flops(rows, out / members, in) > team_split_min_block &&
+                              (l == 0 || (in >= members && flops(rows, out, in / members) > team_split_min_block));
+        LayerSplit split = LayerSplit::whole;
+        const LayerSplit order[2] = {block_rows >= team_rows_by_rows ? LayerSplit::rows : LayerSplit::units,
+                                     block_rows >= team_rows_by_rows ? LayerSplit::units : LayerSplit::rows};
+        for (LayerSplit s : order)
+            if ((s == LayerSplit::rows ? rows_ok : units_ok) && accepted(l, s, false)) {
+                split = s;
+                break;
+            }
+        plan.layer_split.push_back(split);
+        const bool dw = out >= members && flops(out / members, in, rows) > team_split_min_block &&
+                        accepted(l, LayerSplit::units, true);
+        split_units[static_cast<std::size_t>(l)] = dw ? 1 : 0;
+        any_split = any_split || split != LayerSplit::whole || dw;
     }
-    if (!any_split) return plan;
-    plan.members = members;
+    if (!any_split) {
+        plan.members = 1;
+        return plan;
+    }
 
-    // Stages: the ops in pass order, a join wherever they switch between row blocks and
-    // member 0 alone (which needs every member's rows, or gives them what it wrote).
-    auto add = [&](TeamOp op, bool whole) {
-        if (plan.stages.empty() || plan.stages.back().whole != whole) plan.stages.push_back({whole, false, {}});
+    // Stages: the ops in pass order, a join wherever the split changes (member 0 alone
+    // needs every member's rows, a row block every unit of its rows) and around every op
+    // split by units (it reads every row of its input).
+    auto add = [&](TeamOp op, LayerSplit split) {
+        if (plan.stages.empty() || plan.stages.back().split != split || split == LayerSplit::units)
+            plan.stages.push_back({split, false, {}});
         plan.stages.back().ops.push_back(op);
     };
-    for (int l = 0; l < L; ++l) add({TeamOp::Kind::forward, l}, !plan.split_layers[static_cast<std::size_t>(l)]);
-    add({TeamOp::Kind::loss, L - 1}, true);
-    for (int l = L - 1; l >= 1; --l) add({TeamOp::Kind::backward, l}, !plan.split_layers[static_cast<std::size_t>(l)]);
-    plan.stages.push_back({false, true, {}});
+    add({TeamOp::Kind::gather, 0}, LayerSplit::rows);
+    for (int l = 0; l < L; ++l) add({TeamOp::Kind::forward, l}, plan.layer_split[static_cast<std::size_t>(l)]);
+    add({TeamOp::Kind::loss, L - 1}, LayerSplit::whole);
+    for (int l = L - 1; l >= 1; --l) add({TeamOp::Kind::backward, l}, plan.layer_split[static_cast<std::size_t>(l)]);
+    plan.stages.push_back({LayerSplit::units, true, {}});
 
-    // Unit blocks: a layer whose blocks are big enough goes to every member in equal
-    // blocks; the others whole, biggest first, to the member with the least work so far
-    // (member 0 starts with the layers it runs alone).
+    // Unit blocks of the weight gradients: a split layer's to every member in equal blocks;
+    // the others whole, biggest first, to the member with the least work so far (member 0
+    // starts with the layers it runs alone).
     plan.unit_blocks.assign(static_cast<std::size_t>(members), {});
     std::vector<double> load(static_cast<std::size_t>(members), 0.0);
     std::vector<int> whole_layers;
     for (int l = 0; l < L; ++l) {
         const std::int64_t out = model.dim_out(l), in = model.dim_in(l);
-        if (!plan.split_layers[static_cast<std::size_t>(l)]) load[0] += flops(rows, out, in) * (l > 0 ? 2.0 : 1.0);
-        if (out >= members && flops(out / members, in, rows) > team_split_min_block) {
+        if (plan.layer_split[static_cast<std::size_t>(l)] == LayerSplit::whole)
+            load[0] += flops(rows, out, in) * (l > 0 ? 2.0 : 1.0);
+        if (split_units[static_cast<std::size_t>(l)]) {
             for (int m = 0; m < members; ++m) {
                 const UnitBlock b{l, m * out / members, (m + 1) * out / members};
                 plan.unit_blocks[static_cast<std::size_t>(m)].push_back(b);
@@ -72,6 +97,16 @@ static ShardTeamPlan make_plan(const Model& model, std::int64_t rows, int member
         load[least] += flops(model.dim_out(l), model.dim_in(l), rows);
     }
     return plan;
+}
+
+PassBlock ShardTeamPlan::stage_block(int stage, int m) const {
+    const TeamStage& st = stages[static_cast<std::size_t>(stage)];
+    switch (st.split) {
+        case LayerSplit::whole: return m == 0 ? PassBlock{rows, 0, rows} : PassBlock{rows, 0, 0};
+        case LayerSplit::rows: return member_rows(m);
+        case LayerSplit::units: return member_units(m);
+    }
+    return {rows, 0, 0};
 }
 
 // A random GEMM operand for the verification: values in [−1, 1) with about a quarter exact
@@ -128,81 +163,98 @@ static bool same_bits(const AlignedBuffer& a, const AlignedBuffer& b) {
     return std::memcmp(a.data(), b.data(), sizeof(float) * static_cast<std::size_t>(a.size())) == 0;
 }
 
-// Whether every split of the plan gives the whole GEMM's bits on ws.gemm; else why not.
-static bool verify_plan(Workspace& ws, const Model& model, const ShardTeamPlan& plan, std::string* why) {
-    GemmContext& g = ws.gemm;
-    const bool bf16 = g.bf16();
-    const std::int64_t n = plan.rows;
-    std::mt19937 rng(20261204);
-    auto fail = [&](const std::string& what) {
-        if (why) *why = what + " in blocks gives other bits than the whole GEMM with these kernels";
-        return false;
+// Random operands of one layer for the verification (made on first use).
+struct LayerOperands {
+    TestOperand X, W, dZ, b;
+    LayerOperands(const Model& model, int l, std::int64_t n, bool bf16, std::mt19937& rng)
+        : X(n, model.dim_in(l), bf16, rng),
+          W(model.dim_out(l), model.dim_in(l), bf16, rng),
+          dZ(n, model.dim_out(l), bf16, rng),
+          b(1, model.dim_out(l), false, rng) {}
+};
+
+// Whether splitting layer l as `split` among `members` (its forward and dX GEMMs, or with
+// `weight_gradient` its dW by units) gives the whole GEMMs' bits on g.
+static bool split_is_exact(GemmContext& g, const Model& model, int l, std::int64_t n, int members, LayerSplit split,
+                           bool weight_gradient, const LayerOperands& op) {
+    const std::int64_t in = model.dim_in(l), out = model.dim_out(l);
+    auto block = [&](int m) {
+        return split == LayerSplit::rows ? PassBlock{n, m * n / members, (m + 1) * n / members}
+                                         : PassBlock{n, 0, n, m, members};
     };
-    for (int l = 0; l < model.num_layers(); ++l) {
-        const std::int64_t in = model.dim_in(l), out = model.dim_out(l);
-        const std::string layer = "layers." + std::to_string(l);
-        TestOperand X(n, in, bf16, rng), W(out, in, bf16, rng), dZ(n, out, bf16, rng), b(1, out, false, rng);
-        if (plan.split_layers[static_cast<std::size_t>(l)]) {
-            // Z = X·Wᵀ + b, whole and by the members' row blocks
-            AlignedBuffer whole(n * out), blocks(n * out);
-            prepared_gemm(g, Transpose::no, Transpose::yes, X.view, W.view, 0.0f, b.f32.data(), whole.as_matrix(n, out));
-            for (int m = 0; m < plan.members; ++m) {
-                const RowBlock r = plan.member_rows(m);
-                prepared_gemm(g, Transpose::no, Transpose::yes, rows_of(X.view, r.begin, r.end), W.view, 0.0f,
-                              b.f32.data(), row_block(blocks.as_matrix(n, out), r.begin, r.end));
-            }
-            if (!same_bits(whole, blocks)) return fail(layer + "'s forward GEMM");
-            if (l > 0) {  // dX = dZ·W (overwritten)
-                AlignedBuffer whole_dx(n * in), blocks_dx(n * in);
-                prepared_gemm(g, Transpose::no, Transpose::no, dZ.view, W.view, 0.0f, nullptr, whole_dx.as_matrix(n, in));
-                for (int m = 0; m < plan.members; ++m) {
-                    const RowBlock r = plan.member_rows(m);
-                    prepared_gemm(g, Transpose::no, Transpose::no, rows_of(dZ.view, r.begin, r.end), W.view, 0.0f,
-                                  nullptr, row_block(blocks_dx.as_matrix(n, in), r.begin, r.end));
-                }
-                if (!same_bits(whole_dx, blocks_dx)) return fail(layer + "'s data-gradient GEMM");
-            }
-        }
-        std::vector<UnitBlock> unit_blocks;
-        for (const std::vector<UnitBlock>& member : plan.unit_blocks)
-            for (const UnitBlock& u : member)
-                if (u.layer == l && (u.begin > 0 || u.end < out)) unit_blocks.push_back(u);
-        if (unit_blocks.empty()) continue;
-        // dW = dZᵀ·X, whole and by unit blocks, onto zeros (beta = 1 where the step adds
-        // onto them) and overwriting what was there (beta = 0)
+    if (weight_gradient) {
+        // dW = dZᵀ·X, whole and by unit blocks, onto zeros (beta = 1 where the step adds onto
+        // them) and overwriting what was there (beta = 0)
         for (GradsInit init : {GradsInit::zero, GradsInit::any}) {
             AlignedBuffer whole(out * in), blocks(out * in);
             if (init == GradsInit::any)
                 for (std::int64_t i = 0; i < out * in; ++i) whole.data()[i] = blocks.data()[i] = 0.5f;
-            prepared_gemm(g, Transpose::yes, Transpose::no, dZ.view, X.view,
+            prepared_gemm(g, Transpose::yes, Transpose::no, op.dZ.view, op.X.view,
                           weight_gradient_beta(g.settings(), init, n, out, in), nullptr, whole.as_matrix(out, in));
-            for (const UnitBlock& u : unit_blocks)
-                prepared_gemm(g, Transpose::yes, Transpose::no, columns_of(dZ.view, u.begin, u.end), X.view,
-                              weight_gradient_beta(g.settings(), init, n, u.end - u.begin, in), nullptr,
-                              row_block(blocks.as_matrix(out, in), u.begin, u.end));
-            if (!same_bits(whole, blocks)) return fail(layer + "'s weight-gradient GEMM");
+            for (int m = 0; m < members; ++m) {
+                const std::int64_t u0 = m * out / members, u1 = (m + 1) * out / members;
+                prepared_gemm(g, Transpose::yes, Transpose::no, columns_of(op.dZ.view, u0, u1), op.X.view,
+                              weight_gradient_beta(g.settings(), init, n, u1 - u0, in), nullptr,
+                              row_block(blocks.as_matrix(out, in), u0, u1));
+            }
+            if (!same_bits(whole, blocks)) return false;
         }
+        return true;
     }
-    return true;
+    // Z = X·Wᵀ + b: a block's rows of X and units of W (W's rows) give its block of Z
+    AlignedBuffer whole(n * out), blocks(n * out);
+    prepared_gemm(g, Transpose::no, Transpose::yes, op.X.view, op.W.view, 0.0f, op.b.f32.data(), whole.as_matrix(n, out));
+    for (int m = 0; m < members; ++m) {
+        const PassBlock b = block(m);
+        const std::int64_t u0 = b.unit_begin(out), u1 = b.unit_end(out);
+        prepared_gemm(g, Transpose::no, Transpose::yes, rows_of(op.X.view, b.row_begin, b.row_end),
+                      rows_of(op.W.view, u0, u1), 0.0f, op.b.f32.data() + u0, block_of(blocks.as_matrix(n, out), b));
+    }
+    if (!same_bits(whole, blocks)) return false;
+    if (l == 0) return true;
+    // dX = dZ·W: a block's rows of dZ and input units (W's columns) give its block of dX
+    AlignedBuffer whole_dx(n * in), blocks_dx(n * in);
+    prepared_gemm(g, Transpose::no, Transpose::no, op.dZ.view, op.W.view, 0.0f, nullptr, whole_dx.as_matrix(n, in));
+    for (int m = 0; m < members; ++m) {
+        const PassBlock b = block(m);
+        prepared_gemm(g, Transpose::no, Transpose::no, rows_of(op.dZ.view, b.row_begin, b.row_end),
+                      columns_of(op.W.view, b.unit_begin(in), b.unit_end(in)), 0.0f, nullptr,
+                      block_of(blocks_dx.as_matrix(n, in), b));
+    }
+    return same_bits(whole_dx, blocks_dx);
 }
 
 ShardTeamPlan plan_shard_team(Workspace& ws, const Model& model, std::int64_t rows, int members, std::string* why) {
     MLPTRAIN_ASSERT(members >= 1 && members <= ws.team_members() && rows <= ws.max_rows, "plan_shard_team team");
     std::string reason = "no layer is big enough to split between threads at " + std::to_string(rows) +
                          " rows a shard";
+    std::mt19937 rng(20261204);
+    std::vector<std::unique_ptr<LayerOperands>> operands(static_cast<std::size_t>(model.num_layers()));
     for (int m = members; m >= 2; m /= 2) {
-        ShardTeamPlan plan = make_plan(model, rows, m);
-        if (plan.members == 1) continue;
-        std::string failed;
-        if (verify_plan(ws, model, plan, &failed)) {
+        std::string refused;
+        const SplitCheck exact = [&](int l, LayerSplit split, bool weight_gradient) {
+            std::unique_ptr<LayerOperands>& op = operands[static_cast<std::size_t>(l)];
+            if (!op) op = std::make_unique<LayerOperands>(model, l, rows, ws.gemm.bf16(), rng);
+            if (split_is_exact(ws.gemm, model, l, rows, m, split, weight_gradient, *op)) return true;
+            if (refused.empty())
+                refused = "layers." + std::to_string(l) + "'s " +
+                          (weight_gradient ? "weight-gradient GEMM by units"
+                                           : std::string("forward and data-gradient GEMMs by ") +
+                                                 (split == LayerSplit::rows ? "rows" : "units")) +
+                          " in blocks give other bits than the whole GEMMs with these kernels";
+            return false;
+        };
+        ShardTeamPlan plan = make_team_plan(model, rows, m, exact);
+        if (plan.members > 1) {
             prepare_team_gemms(ws, model, plan);
             return plan;
         }
-        reason = failed;
+        if (!refused.empty()) reason = refused;
     }
     if (why) *why = reason;
     ShardTeamPlan none;
     none.rows = rows;
+    none.layer_split.assign(static_cast<std::size_t>(model.num_layers()), LayerSplit::whole);
     return none;
 }
 
@@ -211,14 +263,20 @@ void prepare_team_gemms(Workspace& ws, const Model& model, const ShardTeamPlan& 
     const std::int64_t n = plan.rows;
     for (int m = 0; m < plan.members; ++m) {
         GemmContext& g = ws.member_context(m);
-        const RowBlock own = plan.member_rows(m);
         for (int l = 0; l < model.num_layers(); ++l) {
-            const bool split = plan.split_layers[static_cast<std::size_t>(l)] != 0;
-            if (!split && m != 0) continue;
-            const std::int64_t r = split ? own.end - own.begin : n, in = model.dim_in(l), out = model.dim_out(l);
-            const ConstMatrix X{nullptr, r, in, in}, W{nullptr, out, in, in}, dZ{nullptr, r, out, out};
-            g.prepare(gemm_bias_shape(Transpose::no, Transpose::yes, X, W, Matrix{nullptr, r, out, out}, p));
-            if (l > 0) g.prepare(gemm_shape(Transpose::no, Transpose::no, 1.0f, dZ, W, 0.0f, Matrix{nullptr, r, in, in}, p));
+            const LayerSplit split = plan.layer_split[static_cast<std::size_t>(l)];
+            if (split == LayerSplit::whole && m != 0) continue;
+            const PassBlock b = split == LayerSplit::rows    ? plan.member_rows(m)
+                                : split == LayerSplit::units ? plan.member_units(m)
+                                                             : PassBlock{n, 0, n};
+            const std::int64_t r = b.row_end - b.row_begin, in = model.dim_in(l), out = model.dim_out(l);
+            const std::int64_t units = b.unit_end(out) - b.unit_begin(out), ins = b.unit_end(in) - b.unit_begin(in);
+            // Z (r, units) = X (r, in)·W (units, in)ᵀ + b; dX (r, ins) = dZ (r, out)·W (out, ins)
+            g.prepare(gemm_bias_shape(Transpose::no, Transpose::yes, ConstMatrix{nullptr, r, in, in},
+                                      ConstMatrix{nullptr, units, in, in}, Matrix{nullptr, r, units, out}, p));
+            if (l > 0)
+                g.prepare(gemm_shape(Transpose::no, Transpose::no, 1.0f, ConstMatrix{nullptr, r, out, out},
+                                     ConstMatrix{nullptr, out, ins, in}, 0.0f, Matrix{nullptr, r, ins, in}, p));
         }
         for (const UnitBlock& u : plan.unit_blocks[static_cast<std::size_t>(m)]) {
             const std::int64_t in = model.dim_in(u.layer), out = model.dim_out(u.layer), units = u.end - u.begin;
@@ -229,15 +287,9 @@ void prepare_team_gemms(Workspace& ws, const Model& model, const ShardTeamPlan& 
     }
 }
 
-RowBlock team_stage_rows(const ShardTeamPlan& plan, int stage, int member) {
-    const TeamStage& st = plan.stages[static_cast<std::size_t>(stage)];
-    if (st.weight_gradients || (st.whole && member != 0)) return {plan.rows, 0, 0};
-    return st.whole ? RowBlock{plan.rows, 0, plan.rows} : plan.member_rows(member);
-}
-
 double run_team_stage(Workspace& ws, const Model& model, const ShardTeamPlan& plan, int stage, int member,
-                      const float* params, const bf16_bits* params_bf16, float* grads, const DropoutContext* dropout,
-                      GradsInit init) {
+                      const Dataset& data, const std::int64_t* shard_rows, const float* params,
+                      const bf16_bits* params_bf16, float* grads, const DropoutContext* dropout, GradsInit init) {
     const TeamStage& st = plan.stages[static_cast<std::size_t>(stage)];
     GemmContext& gemm = ws.member_context(member);
     if (st.weight_gradients) {
@@ -245,17 +297,19 @@ double run_team_stage(Workspace& ws, const Model& model, const ShardTeamPlan& pl
             team_weight_gradient(ws, gemm, model, grads, plan.rows, u.layer, u.begin, u.end, dropout, init);
         return 0.0;
     }
-    const RowBlock rows = team_stage_rows(plan, stage, member);
-    if (rows.begin == rows.end) return 0.0;
+    const PassBlock b = plan.stage_block(stage, member);
+    if (b.row_begin == b.row_end) return 0.0;
     double loss = 0.0;
     for (const TeamOp& op : st.ops) {
         switch (op.kind) {
-            case TeamOp::Kind::forward:
-                team_forward(ws, gemm, model, params, params_bf16, rows, op.layer, op.layer + 1, dropout);
+            case TeamOp::Kind::gather:
+                gather_batch(ws, data, shard_rows + b.row_begin, b.row_end - b.row_begin, b.row_begin);
+                team_round_input(ws, model, b);
                 break;
+            case TeamOp::Kind::forward: team_forward(ws, gemm, model, params, params_bf16, b, op.layer, dropout); break;
             case TeamOp::Kind::loss: loss = team_loss(ws, model, plan.rows); break;
             case TeamOp::Kind::backward:
-                team_backward(ws, gemm, model, params, params_bf16, rows, op.layer, op.layer, dropout);
+                team_backward(ws, gemm, model, params, params_bf16, b, op.layer, dropout);
                 break;
         }
     }

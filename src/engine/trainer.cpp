@@ -158,15 +158,11 @@ void Trainer::run_team_shards(const ShardTeamPlan& plan, const Dataset& data, co
             const std::int64_t lo = g * n / shards_;
             Workspace& ws = *workspaces_[static_cast<std::size_t>(s)];
             GemmContext& gemm = ws.member_context(m);
-            if (stage == 0) {
-                gemm.reset_call_seconds();
-                const RowBlock own = team_stage_rows(plan, 0, m);
-                gather_batch(ws, data, rows + lo + own.begin, own.end - own.begin, own.begin);
-            }
+            if (stage == 0) gemm.reset_call_seconds();
             const DropoutContext dropout{config_.seed, static_cast<std::uint64_t>(step_), rows + lo};
-            const double loss = run_team_stage(ws, model_, plan, stage, m, params_.data(), weights_bf16(),
-                                               ws.grads.data(), &dropout, init);
-            if (m == 0 && plan.stages[static_cast<std::size_t>(stage)].whole)
+            const double loss = run_team_stage(ws, model_, plan, stage, m, data, rows + lo, params_.data(),
+                                               weights_bf16(), ws.grads.data(), &dropout, init);
+            if (m == 0)
                 for (const TeamOp& op : plan.stages[static_cast<std::size_t>(stage)].ops)
                     if (op.kind == TeamOp::Kind::loss) shard_loss_[static_cast<std::size_t>(s)] = loss;
             shard_seconds_[static_cast<std::size_t>(i)] +=

@@ -135,40 +135,50 @@ static LayerOperand layer_input(Workspace& ws, const Model& model, int l, std::i
     return X;
 }
 
-// Rows [rows.begin, rows.end) of a layer operand, in fp32 and (if present) bf16.
-static LayerOperand operand_rows(const LayerOperand& X, RowBlock rows) {
-    LayerOperand b{row_block(X.f32, rows.begin, rows.end), {}};
-    if (X.bf16.data) b.bf16 = row_block(X.bf16, rows.begin, rows.end);
-    return b;
+// The block `b` of a layer operand's (n, cols) matrix: its rows and its part of the columns.
+static LayerOperand operand_block(const LayerOperand& X, PassBlock b) {
+    LayerOperand o{block_of(X.f32, b), {}};
+    if (X.bf16.data) o.bf16 = block_of(X.bf16, b);
+    return o;
 }
 
-// Rows `rows` of a shard's (n, cols) buffer.
-static Matrix buffer_rows(AlignedBuffer& buffer, RowBlock rows, std::int64_t cols) {
-    return row_block(buffer.as_matrix(rows.n, cols), rows.begin, rows.end);
+// Rows [begin, end) of a layer operand, every column.
+static LayerOperand operand_rows(const LayerOperand& X, std::int64_t begin, std::int64_t end) {
+    LayerOperand o{row_block(X.f32, begin, end), {}};
+    if (X.bf16.data) o.bf16 = row_block(X.bf16, begin, end);
+    return o;
 }
 
-// In a bf16 workspace: rounds rows `rows` of layer l's input, once, right after they were
+// The block `b` of a shard's (n, cols) buffer.
+static Matrix buffer_block(AlignedBuffer& buffer, PassBlock b, std::int64_t cols) {
+    return block_of(buffer.as_matrix(b.n, cols), b);
+}
+
+// In a bf16 workspace: rounds block `b` of layer l's input, once, right after it was
 // produced.
-static void round_layer_input(Workspace& ws, const Model& model, int l, RowBlock rows, bool dropout_on) {
+static void round_layer_input(Workspace& ws, const Model& model, int l, PassBlock b, bool dropout_on) {
     if (!ws.gemm.bf16()) return;
     Bf16Buffer& to = l == 0 ? ws.input_h : ws.act_h[static_cast<std::size_t>(l - 1)];
-    convert_to_bf16(row_block(to.as_matrix(rows.n, model.dim_in(l)), rows.begin, rows.end),
-                    row_block(layer_input(ws, model, l, rows.n, dropout_on).f32, rows.begin, rows.end));
+    convert_to_bf16(block_of(to.as_matrix(b.n, model.dim_in(l)), b),
+                    block_of(layer_input(ws, model, l, b.n, dropout_on).f32, b));
 }
 
-// mask = keep/(1−p) with keep ~ Bernoulli(1−p) from (seed, layer, step, row); D = A ⊙ mask.
-static void apply_dropout(Workspace& ws, const Model& model, int l, RowBlock rows, const DropoutContext& ctx) {
+// mask = keep/(1−p) with keep ~ Bernoulli(1−p) from (seed, layer, step, row); D = A ⊙ mask,
+// over block `b` of layer l's outputs. The bits of units j … j + 3 (j a multiple of 4) come
+// from one draw, whichever block holds them.
+static void apply_dropout(Workspace& ws, const Model& model, int l, PassBlock b, const DropoutContext& ctx) {
     const float p = model.spec().dropout;
     const float scale = 1.0f / (1.0f - p);
-    Matrix A = ws.post[l].as_matrix(rows.n, model.dim_out(l));
-    Matrix M = ws.mask[l].as_matrix(rows.n, model.dim_out(l));
-    Matrix D = ws.dropped[l].as_matrix(rows.n, model.dim_out(l));
-    for (std::int64_t r = rows.begin; r < rows.end; ++r) {
+    Matrix A = ws.post[l].as_matrix(b.n, model.dim_out(l));
+    Matrix M = ws.mask[l].as_matrix(b.n, model.dim_out(l));
+    Matrix D = ws.dropped[l].as_matrix(b.n, model.dim_out(l));
+    const std::int64_t c0 = b.unit_begin(A.cols), c1 = b.unit_end(A.cols);
+    for (std::int64_t r = b.row_begin; r < b.row_end; ++r) {
         const auto row = static_cast<std::uint64_t>(ctx.rows[r]);
-        for (std::int64_t j = 0; j < A.cols; j += 4) {
+        for (std::int64_t j = c0 - c0 % 4; j < c1; j += 4) {
             const auto bits = dropout_bits(ctx.seed, static_cast<std::uint32_t>(l), ctx.step, row,
                                            static_cast<std::uint32_t>(j / 4));
-            for (std::int64_t k = j; k < std::min(j + 4, A.cols); ++k) {
+            for (std::int64_t k = std::max(j, c0); k < std::min(j + 4, c1); ++k) {
                 M(r, k) = uniform01(bits[static_cast<std::size_t>(k - j)]) >= p ? scale : 0.0f;
                 D(r, k) = A(r, k) * M(r, k);
             }
@@ -176,25 +186,23 @@ static void apply_dropout(Workspace& ws, const Model& model, int l, RowBlock row
     }
 }
 
-// Layers [first, end) of the forward pass over rows `rows`: Z = X·Wᵀ + b, then for hidden
-// layers A = act(Z), dropout, and the bf16 rounding of the next layer's input. Row r of
-// every output depends on row r of the input only, so row blocks can run apart.
-static void forward_rows(Workspace& ws, GemmContext& gemm, const Model& model, const float* params,
-                         const bf16_bits* params_bf16, RowBlock rows, int first, int end,
-                         const DropoutContext* dropout) {
+// Layer l's forward pass over block `b` of its outputs: Z = X·Wᵀ + b over the block's rows of
+// X and its units (rows of W), then for a hidden layer A = act(Z), dropout, and the bf16
+// rounding of the next layer's input. Every output element depends on its row of X and its
+// unit's weights alone, so blocks can run apart.
+static void forward_layer(Workspace& ws, GemmContext& gemm, const Model& model, const float* params,
+                          const bf16_bits* params_bf16, PassBlock b, int l, const DropoutContext* dropout) {
     const bool dropout_on = dropout && model.spec().dropout > 0.0f;
-    const int L = model.num_layers();
-    if (first == 0) round_layer_input(ws, model, 0, rows, dropout_on);
-    for (int l = first; l < end; ++l) {
-        // X (rows, in_l), W (out_l, in_l), Z (rows, out_l)
-        const LayerOperand X = operand_rows(layer_input(ws, model, l, rows.n, dropout_on), rows);
-        const Matrix Z = buffer_rows(ws.pre[l], rows, model.dim_out(l));
-        dense_forward(gemm, Z, X, layer_weights(ws, model, params, params_bf16, l), model.bias(params, l));
-        if (l + 1 < L) {
-            activation_forward(buffer_rows(ws.post[l], rows, model.dim_out(l)), Z, model.spec().hidden_activation);
-            if (dropout_on) apply_dropout(ws, model, l, rows, *dropout);
-            round_layer_input(ws, model, l + 1, rows, dropout_on);
-        }
+    const std::int64_t out = model.dim_out(l), u0 = b.unit_begin(out), u1 = b.unit_end(out);
+    // X (rows, in_l), W (units, in_l), Z (rows, units)
+    const LayerOperand X = operand_rows(layer_input(ws, model, l, b.n, dropout_on), b.row_begin, b.row_end);
+    const LayerOperand W = operand_rows(layer_weights(ws, model, params, params_bf16, l), u0, u1);
+    const Matrix Z = buffer_block(ws.pre[l], b, out);
+    dense_forward(gemm, Z, X, W, model.bias(params, l) + u0);
+    if (l + 1 < model.num_layers()) {
+        activation_forward(buffer_block(ws.post[l], b, out), Z, model.spec().hidden_activation);
+        if (dropout_on) apply_dropout(ws, model, l, b, *dropout);
+        round_layer_input(ws, model, l + 1, b, dropout_on);
     }
 }
 
@@ -211,7 +219,9 @@ static double output_loss(Workspace& ws, const Model& model, std::int64_t n, Mat
 
 static double forward_layers(Workspace& ws, const Model& model, const float* params, const bf16_bits* params_bf16,
                              std::int64_t n, const DropoutContext* dropout, Matrix* dZ_out) {
-    forward_rows(ws, ws.gemm, model, params, params_bf16, {n, 0, n}, 0, model.num_layers(), dropout);
+    const PassBlock all{n, 0, n};
+    round_layer_input(ws, model, 0, all, false);
+    for (int l = 0; l < model.num_layers(); ++l) forward_layer(ws, ws.gemm, model, params, params_bf16, all, l, dropout);
     return output_loss(ws, model, n, dZ_out);
 }
 
@@ -231,16 +241,16 @@ static LayerOperand delta_operand(Workspace& ws, Matrix dZ) {
     return d;
 }
 
-// Hidden layer l's delta from the data gradient of the layer above, in place over rows
-// `rows` (dX holds just those rows): dA_l = dX (⊙ mask_l); dZ_l = dA_l ⊙ act'(Z_l).
-static void hidden_delta(Workspace& ws, const Model& model, int l, Matrix dX, RowBlock rows, bool dropout_on) {
+// Hidden layer l's delta from the data gradient of the layer above, in place over block `b`
+// of layer l's outputs (dX holds just that block): dA_l = dX (⊙ mask_l); dZ_l = dA_l ⊙ act'(Z_l).
+static void hidden_delta(Workspace& ws, const Model& model, int l, Matrix dX, PassBlock b, bool dropout_on) {
     if (dropout_on) {
-        const ConstMatrix M = buffer_rows(ws.mask[l], rows, model.dim_out(l));
+        const ConstMatrix M = buffer_block(ws.mask[l], b, model.dim_out(l));
         for (std::int64_t r = 0; r < dX.rows; ++r)
             for (std::int64_t j = 0; j < dX.cols; ++j) dX(r, j) *= M(r, j);
     }
-    activation_backward(dX, dX, buffer_rows(ws.pre[l], rows, model.dim_out(l)),
-                        buffer_rows(ws.post[l], rows, model.dim_out(l)), model.spec().hidden_activation);
+    activation_backward(dX, dX, buffer_block(ws.pre[l], b, model.dim_out(l)),
+                        buffer_block(ws.post[l], b, model.dim_out(l)), model.spec().hidden_activation);
 }
 
 double forward_backward(Workspace& ws, const Model& model, const float* params, float* grads,
@@ -264,7 +274,7 @@ double forward_backward(Workspace& ws, const Model& model, const float* params, 
                        layer_input(ws, model, l, n, dropout_on), layer_weights(ws, model, params, params_bf16, l),
                        init);
         if (l == 0) break;
-        hidden_delta(ws, model, l - 1, dX, {n, 0, n}, dropout_on);
+        hidden_delta(ws, model, l - 1, dX, PassBlock{n, 0, n}, dropout_on);
         next = dZ.data == ws.delta_a.data() ? &ws.delta_a : &ws.delta_b;
         dZ = dX;
     }
@@ -280,19 +290,22 @@ static LayerOperand team_delta(Workspace& ws, const Model& model, int l, std::in
     return d;
 }
 
-// In a bf16 workspace: rounds rows `rows` of dZ_l once, right after they were produced.
-static void round_team_delta(Workspace& ws, const Model& model, int l, RowBlock rows) {
+// In a bf16 workspace: rounds block `b` of dZ_l once, right after it was produced.
+static void round_team_delta(Workspace& ws, const Model& model, int l, PassBlock b) {
     if (!ws.gemm.bf16()) return;
     const std::size_t i = static_cast<std::size_t>(l);
-    convert_to_bf16(row_block(ws.team_delta_h[i].as_matrix(rows.n, model.dim_out(l)), rows.begin, rows.end),
-                    buffer_rows(ws.team_delta[i], rows, model.dim_out(l)));
+    convert_to_bf16(block_of(ws.team_delta_h[i].as_matrix(b.n, model.dim_out(l)), b),
+                    buffer_block(ws.team_delta[i], b, model.dim_out(l)));
+}
+
+void team_round_input(Workspace& ws, const Model& model, PassBlock b) {
+    round_layer_input(ws, model, 0, b, false);
 }
 
 void team_forward(Workspace& ws, GemmContext& gemm, const Model& model, const float* params,
-                  const bf16_bits* params_bf16, RowBlock rows, int first, int end, const DropoutContext* dropout) {
-    MLPTRAIN_ASSERT(!ws.team_delta.empty() && 0 <= first && first <= end && end <= model.num_layers(),
-                    "team_forward layers");
-    forward_rows(ws, gemm, model, params, params_bf16, rows, first, end, dropout);
+                  const bf16_bits* params_bf16, PassBlock b, int l, const DropoutContext* dropout) {
+    MLPTRAIN_ASSERT(!ws.team_delta.empty() && 0 <= l && l < model.num_layers(), "team_forward layer");
+    forward_layer(ws, gemm, model, params, params_bf16, b, l, dropout);
 }
 
 double team_loss(Workspace& ws, const Model& model, std::int64_t n) {
@@ -304,18 +317,19 @@ double team_loss(Workspace& ws, const Model& model, std::int64_t n) {
 }
 
 void team_backward(Workspace& ws, GemmContext& gemm, const Model& model, const float* params,
-                   const bf16_bits* params_bf16, RowBlock rows, int from, int to, const DropoutContext* dropout) {
-    MLPTRAIN_ASSERT(from < model.num_layers() && to >= 1 && to <= from + 1, "team_backward layers");
+                   const bf16_bits* params_bf16, PassBlock b, int l, const DropoutContext* dropout) {
+    MLPTRAIN_ASSERT(l >= 1 && l < model.num_layers(), "team_backward layer");
     const bool dropout_on = dropout && model.spec().dropout > 0.0f;
-    for (int l = from; l >= to; --l) {
-        // dZ_l (rows, out_l), W_l (out_l, in_l), dX = dZ_{l−1} after hidden_delta (rows, in_l)
-        const LayerOperand dZ = operand_rows(team_delta(ws, model, l, rows.n), rows);
-        const Matrix dX = buffer_rows(ws.team_delta[static_cast<std::size_t>(l - 1)], rows, model.dim_in(l));
-        layer_gemm(gemm, Transpose::no, Transpose::no, dZ, layer_weights(ws, model, params, params_bf16, l), 0.0f,
-                   dX);  // dX = dZ·W
-        hidden_delta(ws, model, l - 1, dX, rows, dropout_on);
-        round_team_delta(ws, model, l - 1, rows);
-    }
+    const std::int64_t in = model.dim_in(l);
+    // dZ_l (rows, out_l), W_l's columns of the block's units (out_l, units), dX = dZ_{l−1}
+    // after hidden_delta (rows, units)
+    const LayerOperand dZ = operand_rows(team_delta(ws, model, l, b.n), b.row_begin, b.row_end);
+    const LayerOperand W =
+        operand_block(layer_weights(ws, model, params, params_bf16, l), {model.dim_out(l), 0, model.dim_out(l), b.part, b.parts});
+    const Matrix dX = buffer_block(ws.team_delta[static_cast<std::size_t>(l - 1)], b, in);
+    layer_gemm(gemm, Transpose::no, Transpose::no, dZ, W, 0.0f, dX);  // dX = dZ·W
+    hidden_delta(ws, model, l - 1, dX, b, dropout_on);
+    round_team_delta(ws, model, l - 1, b);
 }
 
 void team_weight_gradient(Workspace& ws, GemmContext& gemm, const Model& model, float* grads, std::int64_t n,

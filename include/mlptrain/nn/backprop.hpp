@@ -75,29 +75,44 @@ double forward_backward(Workspace& ws, const Model& model, const float* params, 
 
 // ---- A shard's passes shared by a team of threads ----
 // When a rank has more threads than shards, a team of threads runs each shard
-// (engine/shard_team.hpp plans it): row r of every forward output and every delta depends
-// on row r alone, so the members take blocks of the shard's rows; the weight gradients,
-// which sum over all rows, come after the whole delta chain, each member computing blocks of
-// units (rows of dW). The results are the one-thread passes' only where the GEMM library
-// gives a block the bits of the whole GEMM; the plan verifies that before it splits.
-// The team keeps every layer's dZ (Workspace::enable_team). Nothing here synchronizes:
-// the caller runs the stages in order with a join between them.
+// (engine/shard_team.hpp plans it). Every element of a layer's output Z = X·Wᵀ + b depends on
+// one row of X and one unit's weights, and every element of a data gradient dX = dZ·W on one
+// row of dZ and one input unit's weights, so the members take blocks of the shard's rows, or
+// blocks of a layer's units (all rows); the weight gradients, which sum over all rows, come
+// after the whole delta chain, each member computing blocks of units (rows of dW). The
+// results are the one-thread passes' only where the GEMM library gives a block the bits of
+// the whole GEMM; the plan verifies that before it splits. The team keeps every layer's dZ
+// (Workspace::enable_team). Nothing here synchronizes: the caller runs the stages in order,
+// with a join between them.
 
-// Rows [begin, end) of a shard of n rows.
-struct RowBlock {
-    std::int64_t n = 0, begin = 0, end = 0;
+// A part of a shard's work: rows [row_begin, row_end) of its n rows, and the part-th of
+// `parts` equal blocks of a layer's units (parts = 1: all of them).
+struct PassBlock {
+    std::int64_t n = 0, row_begin = 0, row_end = 0;
+    int part = 0, parts = 1;
+    std::int64_t unit_begin(std::int64_t units) const { return part * units / parts; }
+    std::int64_t unit_end(std::int64_t units) const { return (part + 1) * units / parts; }
 };
 
-// Layers [first, end) of the forward pass over rows `rows`, on the member's GEMM context.
+// The block of a shard's (n, units) matrix view that `b` covers.
+template <class View>
+View block_of(View m, PassBlock b) {
+    return column_block(row_block(m, b.row_begin, b.row_end), b.unit_begin(m.cols), b.unit_end(m.cols));
+}
+
+// In a bf16 workspace, rounds block `b` of the gathered input (layer 0's GEMM operand).
+void team_round_input(Workspace& ws, const Model& model, PassBlock b);
+// Layer l's forward pass over block `b` of its outputs (its rows of X, its units of W), on
+// the member's GEMM context.
 void team_forward(Workspace& ws, GemmContext& gemm, const Model& model, const float* params,
-                  const bf16_bits* params_bf16, RowBlock rows, int first, int end, const DropoutContext* dropout);
+                  const bf16_bits* params_bf16, PassBlock b, int l, const DropoutContext* dropout);
 // The loss over all n rows (in row order, as forward_backward sums it) and the output
 // layer's dZ. Returns Σ_rows loss.
 double team_loss(Workspace& ws, const Model& model, std::int64_t n);
-// The delta chain over rows `rows` for layers from, from − 1, …, to (to ≥ 1): dX = dZ_l·W_l,
+// Layer l's step of the delta chain (l ≥ 1) over block `b` of its input units: dX = dZ_l·W_l,
 // then dZ_{l−1} = dX (⊙ mask) ⊙ act'(Z_{l−1}).
 void team_backward(Workspace& ws, GemmContext& gemm, const Model& model, const float* params,
-                   const bf16_bits* params_bf16, RowBlock rows, int from, int to, const DropoutContext* dropout);
+                   const bf16_bits* params_bf16, PassBlock b, int l, const DropoutContext* dropout);
 // Units [begin, end) of layer l's weight and bias gradients over all n rows:
 // dW_l[begin:end] = dZ_l[:, begin:end]ᵀ·X_l, db_l[begin:end] = colsum(dZ_l[:, begin:end]).
 void team_weight_gradient(Workspace& ws, GemmContext& gemm, const Model& model, float* grads, std::int64_t n,
