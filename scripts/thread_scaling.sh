@@ -3,9 +3,10 @@
 # user can force: `mlptrain bench --json` on 784-1024-1024-10 (batch 2048) and 784-256-128-10
 # (batch 1024), 16 shards each (shard shapes never depend on threads), at every thread count;
 # the same with OPENBLAS_CORETYPE set by the user (each --user-cores name: the note path) and
-# with oneDNN fp32 / bf16 at 1 thread and the most threads; then the determinism check
-# (digits, 16 shards: one weights fingerprint at every thread count). Prints markdown tables
-# and keeps every JSON object.
+# with oneDNN fp32 / bf16 at 1 thread and the most threads; then the determinism checks
+# (digits, 16 shards, and 2 shards of a network whose shards teams of threads share: one
+# weights fingerprint at every thread count). Prints markdown tables and keeps every JSON
+# object.
 #
 #   scripts/thread_scaling.sh [--bin PATH] [--threads 1,2,4,8,16] [--seconds S]
 #       [--networks 784-1024-1024-10/2048,784-256-128-10/1024] [--shards 16]
@@ -118,6 +119,11 @@ done
 echo "determinism: data/digits.csv, $SHARDS shards (scripts/determinism.sh)"
 scripts/determinism.sh --bin "$BIN" --threads "$THREADS" --shards "$SHARDS" 2>&1 | sed 's/^/  /' ||
     FAILURES=$((FAILURES + 1))
+# Hidden layers big enough for teams of threads to share each of 2 shards (where the kernels
+# split exactly; the lines say when a team ran).
+echo "determinism with teams: data/digits.csv, 64-1024-1024-10, batch 256, 2 shards (scripts/determinism.sh)"
+scripts/determinism.sh --bin "$BIN" --threads "$THREADS" --shards 2 --layers 1024,1024 --batch-size 256 2>&1 |
+    sed 's/^/  /' || FAILURES=$((FAILURES + 1))
 
 python3 - "$JSONL" <<'PY' | tee "$OUTDIR/scaling.md"
 import json, sys

@@ -379,6 +379,33 @@ class CompareTorchMlptrainSide(unittest.TestCase):
         self.assertIn("expected at most --batch-size shards, found 32", bad.stderr)  # mlptrain's refusal
 
 
+class Determinism(unittest.TestCase):
+    """scripts/determinism.sh: one fingerprint at every thread count, and which runs had teams."""
+    SCRIPT = os.path.join(SCRIPTS, "determinism.sh")
+
+    def test_teams_give_one_fingerprint(self):
+        # OpenBLAS's AVX-512 kernels split these GEMMs exactly, so 4 threads over 2 shards run
+        # as teams of 2; elsewhere (the environment's Haswell kernels) the threads idle.
+        with open("/proc/cpuinfo") as f:
+            avx512 = " avx512f" in f.read()
+        core = ["--blas-core", "SkylakeX"] if avx512 else []
+        r = run([self.SCRIPT, "--bin", MLPTRAIN, "--threads", "1,4", "--shards", "2", "--layers", "1024,1024",
+                 "--batch-size", "256", *core])
+        self.assertIn("determinism: identical weights at threads 1,4 (2 shards, layers 1024,1024, batch 256)",
+                      r.stdout)
+        lines = [line for line in r.stdout.splitlines() if line.startswith("threads ")]
+        self.assertEqual(len(lines), 2)
+        self.assertNotIn("team", lines[0])
+        if avx512:
+            self.assertIn("(a team of 2 threads per shard)", lines[1])
+
+    def test_bad_arguments(self):
+        for args, message in ((["--layers", "12,x"], "--layers takes hidden widths"),
+                              (["--batch-size", "0"], "--batch-size takes a positive count"),
+                              (["--layers"], "--layers needs a value")):
+            self.assertIn(message, run([self.SCRIPT, "--bin", MLPTRAIN, *args], expect=2).stderr)
+
+
 class ThreadScaling(unittest.TestCase):
     """scripts/thread_scaling.sh on a tiny network: its records, table and determinism line."""
     SCRIPT = os.path.join(SCRIPTS, "thread_scaling.sh")
@@ -400,7 +427,8 @@ class ThreadScaling(unittest.TestCase):
             rows = [line for line in f if line.startswith("| 4-16-3 b64 |")]
         self.assertEqual(len(rows), 4)
         self.assertIn("| user:Prescott | 2 |", rows[3])
-        self.assertIn("determinism: identical weights at threads 1,2", r.stdout)
+        self.assertIn("determinism: identical weights at threads 1,2 (8 shards", r.stdout)
+        self.assertIn("determinism: identical weights at threads 1,2 (2 shards, layers 1024,1024", r.stdout)
 
     def test_failures_and_bad_arguments(self):
         broken = write("broken-mlptrain", "#!/bin/sh\necho 'something broke' >&2\nexit 3\n")
@@ -409,7 +437,7 @@ class ThreadScaling(unittest.TestCase):
                  "--no-onednn", "--out", os.path.join(TMP.name, "broken")], expect=1)
         self.assertIn("FAILED (exit 3): something broke", r.stdout)
         self.assertIn("determinism: FAILED", r.stdout)
-        self.assertIn("2 failure(s)", r.stderr)
+        self.assertIn("3 failure(s)", r.stderr)
         for args, message in ((["--threads", "0"], "--threads takes a list"),
                               (["--networks", "4,16,3"], "--networks takes LAYERS/BATCH items"),
                               (["--shards", "x"], "--shards takes a positive count"),
