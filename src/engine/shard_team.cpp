@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
-#include <random>
 
 #include "mlptrain/core/arena.hpp"
 #include "mlptrain/core/error.hpp"
@@ -109,6 +108,17 @@ PassBlock ShardTeamPlan::stage_block(int stage, int m) const {
     return {rows, 0, 0};
 }
 
+// The next test value in [−1, 1) from a splitmix64 sequence: cheap (a check of a big network
+// draws millions), and any values with mixed signs and magnitudes show a different order of
+// additions.
+static float next_value(std::uint64_t& state) {
+    std::uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    return static_cast<float>(z >> 40) * 0x1p-23f - 1.0f;
+}
+
 // A random GEMM operand for the verification: values in [−1, 1) with about a quarter exact
 // zeros (as ReLU deltas have), and in a bf16 context its rounding.
 struct TestOperand {
@@ -116,10 +126,9 @@ struct TestOperand {
     Bf16Buffer h;
     LayerOperand view;
 
-    TestOperand(std::int64_t rows, std::int64_t cols, bool bf16, std::mt19937& rng) : f32(rows * cols) {
-        std::uniform_real_distribution<float> value(-1.0f, 1.0f);
+    TestOperand(std::int64_t rows, std::int64_t cols, bool bf16, std::uint64_t& state) : f32(rows * cols) {
         for (std::int64_t i = 0; i < rows * cols; ++i) {
-            const float v = value(rng);
+            const float v = next_value(state);
             f32.data()[i] = v < -0.5f ? 0.0f : v;
         }
         view.f32 = f32.as_matrix(rows, cols);
@@ -166,11 +175,11 @@ static bool same_bits(const AlignedBuffer& a, const AlignedBuffer& b) {
 // Random operands of one layer for the verification (made on first use).
 struct LayerOperands {
     TestOperand X, W, dZ, b;
-    LayerOperands(const Model& model, int l, std::int64_t n, bool bf16, std::mt19937& rng)
-        : X(n, model.dim_in(l), bf16, rng),
-          W(model.dim_out(l), model.dim_in(l), bf16, rng),
-          dZ(n, model.dim_out(l), bf16, rng),
-          b(1, model.dim_out(l), false, rng) {}
+    LayerOperands(const Model& model, int l, std::int64_t n, bool bf16, std::uint64_t& state)
+        : X(n, model.dim_in(l), bf16, state),
+          W(model.dim_out(l), model.dim_in(l), bf16, state),
+          dZ(n, model.dim_out(l), bf16, state),
+          b(1, model.dim_out(l), false, state) {}
 };
 
 // Whether splitting layer l as `split` among `members` (its forward and dX GEMMs, or with
@@ -228,13 +237,13 @@ ShardTeamPlan plan_shard_team(Workspace& ws, const Model& model, std::int64_t ro
     MLPTRAIN_ASSERT(members >= 1 && members <= ws.team_members() && rows <= ws.max_rows, "plan_shard_team team");
     std::string reason = "no layer is big enough to split between threads at " + std::to_string(rows) +
                          " rows a shard";
-    std::mt19937 rng(20261204);
+    std::uint64_t state = 20261204;
     std::vector<std::unique_ptr<LayerOperands>> operands(static_cast<std::size_t>(model.num_layers()));
     for (int m = members; m >= 2; m /= 2) {
         std::string refused;
         const SplitCheck exact = [&](int l, LayerSplit split, bool weight_gradient) {
             std::unique_ptr<LayerOperands>& op = operands[static_cast<std::size_t>(l)];
-            if (!op) op = std::make_unique<LayerOperands>(model, l, rows, ws.gemm.bf16(), rng);
+            if (!op) op = std::make_unique<LayerOperands>(model, l, rows, ws.gemm.bf16(), state);
             if (split_is_exact(ws.gemm, model, l, rows, m, split, weight_gradient, *op)) return true;
             if (refused.empty())
                 refused = "layers." + std::to_string(l) + "'s " +
