@@ -309,7 +309,7 @@ def parse_args():
     ap.add_argument("--epochs", type=int, default=3, help="per run; epoch 1 is warm-up (default 3)")
     ap.add_argument("--shards", type=int, default=0,
                     help="mlptrain's shards per batch (default: its own, from the batch size: a batch of 256 gives 2, "
-                         "so more threads than that idle; the many-core comparison passes the thread count)")
+                         "and more threads than shards share each shard in teams where the kernels split exactly)")
     ap.add_argument("--rows", type=int, default=0, help="rows per epoch (default: from the network's size)")
     ap.add_argument("--kernels", choices=["env", "unset", "both"], default="both")
     ap.add_argument("--torch-malloc", choices=["tuned", "default", "both"], default="tuned")
