@@ -82,6 +82,26 @@ TEST_CASE("MPI ranks on oneDNN, fp32 and bf16, give bitwise the weights of one p
 }
 #endif
 
+// More threads than a rank's shards: teams of threads share each shard (engine/shard_team.hpp)
+// where the kernels split exactly, and the weights are still one process's on one thread.
+// OpenBLAS's AVX-512 kernels (--blas-core SkylakeX, where the CPU runs them) split these
+// layers exactly; elsewhere the threads idle, with the same weights.
+TEST_CASE("teams of threads on MPI ranks give bitwise the weights of one process") {
+    if (!have_mpi()) return;
+    std::string args = "train " + digits + " --layers 1024,512 --epochs 1 --batch-size 256 --shards 2 --seed 9";
+    const auto probe = test_support::run_cli(args + " --blas-core SkylakeX --threads 1 --quiet");
+    if (probe.exit_status == 0) args += " --blas-core SkylakeX";
+    const auto single = test_support::run_cli(args + " --threads 1 --quiet");
+    REQUIRE(single.exit_status == 0);
+    for (int ranks : {1, 2}) {
+        const auto r = run_mpi(ranks, args + " --threads 4");
+        INFO("ranks " << ranks << "\n" << r.out << r.err);
+        CHECK(r.exit_status == 0);
+        CHECK(fingerprint_of(r.out) == fingerprint_of(single.out));
+        if (probe.exit_status == 0) CHECK(r.out.find("a team of") != std::string::npos);
+    }
+}
+
 // --allreduce mpi (MPI_Allreduce) agrees with the tree within rounding.
 TEST_CASE("--allreduce mpi trains to the same test loss within a tolerance") {
     if (!have_mpi()) return;
