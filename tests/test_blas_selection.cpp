@@ -265,6 +265,27 @@ TEST_CASE("bench's ceiling runs a shard's rows, or the batch over every thread")
     CHECK(rows("--threads 2 --shards 1") == 32);  // one shard of 64, the batch over 2 threads
 }
 
+// With a team of threads per shard (engine/shard_team.hpp), the ceiling's callers run the
+// team members' GEMM blocks of a whole shard: one shard of 128 rows, a team of 2, on the
+// AVX-512 kernels (which split exactly); with teams off, the batch over both threads.
+TEST_CASE("bench's ceiling runs a team's blocks when teams share the shards") {
+    if (!cpu_runs_core(detect_cpu_features(), *find_blas_core("SkylakeX"))) {
+        MESSAGE("skipped: this CPU cannot run OpenBLAS's AVX-512 kernels");
+        return;
+    }
+    const std::string flags =
+        "--layers 256,512,256,4 --batch-size 128 --shards 1 --threads 2 --steps 2 --warmup 0 --blas-core SkylakeX";
+    const nlohmann::json team = bench_with(flags);
+    CHECK(team["shard_team"] == 2);
+    CHECK(team["ceiling_team"] == 2);
+    CHECK(team["ceiling_rows_per_caller"] == 128);
+    CHECK(team["ceiling_samples_per_s"].get<double>() > 0);
+    const nlohmann::json off = bench_with(flags + " --shard-teams false");
+    CHECK(off["shard_team"] == 1);
+    CHECK(off["ceiling_team"] == 1);
+    CHECK(off["ceiling_rows_per_caller"] == 64);
+}
+
 // The warm-up runs its --warmup steps and goes on until --warmup-seconds have passed (the
 // bound is the loop's own condition, not a timing target); --warmup 0 runs none.
 TEST_CASE("bench warms up for its steps and its seconds") {

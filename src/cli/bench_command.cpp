@@ -25,6 +25,7 @@
 #include "mlptrain/core/rng.hpp"
 #include "mlptrain/engine/communicator.hpp"
 #include "mlptrain/engine/launch_check.hpp"
+#include "mlptrain/engine/shard_team.hpp"
 #include "mlptrain/engine/trainer.hpp"
 #include "mlptrain/nn/backprop.hpp"
 #include "mlptrain/core/text.hpp"
@@ -66,20 +67,33 @@ Dataset synthetic_dataset(std::int64_t rows, std::int64_t features, std::int64_t
 
 // The step's GEMM calls for `rows` rows, as backprop makes them, on the run's backend and
 // precision: per layer Z = X·Wᵀ + b, dW = dZᵀ·X, and dX = dZ·W except for the first layer.
-// bf16 inputs are rounded once, before timing (the step rounds them as they are produced).
-// dW takes the beta of a steady step (weight_gradient_beta with GradsInit::zero): with
-// OpenBLAS the big weight gradients add onto the zeros the reduction left (beta = 1, no
-// clearing pass inside the GEMM; the step pays for the clearing in its reduction), here onto
-// what the last call wrote: the same instructions, whatever the values.
+// With a team plan (engine/shard_team.hpp), the blocks of those calls that member `member`
+// of a shard's team makes, on views of the same buffers (the step's strides). bf16 inputs are
+// rounded once, before timing (the step rounds them as they are produced). dW takes the beta
+// of a steady step (weight_gradient_beta with GradsInit::zero): with OpenBLAS the big weight
+// gradients add onto the zeros the reduction left (beta = 1, no clearing pass inside the
+// GEMM; the step pays for the clearing in its reduction), here onto what the last call wrote:
+// the same instructions, whatever the values.
 struct GemmSet {
     std::vector<AlignedBuffer> X, W, b, Z, dW, dX;
     std::vector<Bf16Buffer> Xh, Wh, Zh;
-    std::vector<std::int64_t> sizes;
-    std::vector<float> dW_beta;  // per layer, as the steady step's (see above)
     std::int64_t rows;
     GemmContext gemm;
-    GemmSet(const std::vector<std::int64_t>& sizes_, std::int64_t rows_, GemmSettings settings)
-        : sizes(sizes_), rows(rows_), gemm(settings) {
+    // One library call: C = op(A)·op(B) + beta·C, or with `bias` Z = X·Wᵀ + b as the step's
+    // gemm_bias makes it (OpenBLAS: b copied into Z's rows, not timed here, then beta = 1).
+    struct Call {
+        Transpose ta, tb;
+        ConstMatrix A, B;
+        ConstMatrixBf16 Ah, Bh;
+        float beta;
+        const float* bias;
+        Matrix C;
+    };
+    std::vector<Call> calls;
+
+    GemmSet(const std::vector<std::int64_t>& sizes, std::int64_t rows_, GemmSettings settings,
+            const ShardTeamPlan* plan = nullptr, int member = 0)
+        : rows(rows_), gemm(settings) {
         for (std::size_t l = 0; l + 1 < sizes.size(); ++l) {
             const std::int64_t in = sizes[l], out = sizes[l + 1];
             X.emplace_back(rows * in);
@@ -88,7 +102,6 @@ struct GemmSet {
             Z.emplace_back(rows * out);
             dW.emplace_back(out * in);
             dX.emplace_back(rows * in);
-            dW_beta.push_back(weight_gradient_beta(settings, GradsInit::zero, rows, out, in));
             for (std::int64_t i = 0; i < rows * in; ++i) X.back().data()[i] = 0.001f * static_cast<float>(i % 997);
             for (std::int64_t i = 0; i < out * in; ++i) W.back().data()[i] = 0.001f * static_cast<float>(i % 991);
             for (std::int64_t i = 0; i < out; ++i) b.back().data()[i] = 0.01f * static_cast<float>(i % 7);
@@ -99,49 +112,63 @@ struct GemmSet {
             convert_to_bf16(Xh.back().data(), X.back().data(), rows * in);
             convert_to_bf16(Wh.back().data(), W.back().data(), out * in);
         }
-        for (std::size_t l = 0; l + 1 < sizes.size(); ++l) prepare(l);
+        for (std::size_t l = 0; l + 1 < sizes.size(); ++l) add_calls(l, sizes[l], sizes[l + 1], plan, member);
+        for (const Call& c : calls) {
+            const GemmPrecision p = gemm.settings().precision;
+            if (c.bias) gemm.prepare(gemm_bias_shape(c.ta, c.tb, c.A, c.B, c.C, p));
+            else gemm.prepare(gemm_shape(c.ta, c.tb, 1.0f, c.A, c.B, c.beta, c.C, p));
+        }
     }
-    void prepare(std::size_t l) {
-        const std::int64_t in = sizes[l], out = sizes[l + 1];
-        const GemmPrecision p = gemm.settings().precision;
+    // Layer l's calls, whole or the member's blocks: its forward block (rows, or units of W
+    // with every row, or all of it on member 0 where the layer is not split), its unit blocks
+    // of dW, its block of dX.
+    void add_calls(std::size_t l, std::int64_t in, std::int64_t out, const ShardTeamPlan* plan, int member) {
         const Matrix x = X[l].as_matrix(rows, in), w = W[l].as_matrix(out, in), z = Z[l].as_matrix(rows, out);
-        gemm.prepare(gemm_bias_shape(Transpose::no, Transpose::yes, x, w, z, p));
-        gemm.prepare(gemm_shape(Transpose::yes, Transpose::no, 1.0f, z, x, 0.0f, w, p));
-        if (l > 0) gemm.prepare(gemm_shape(Transpose::no, Transpose::no, 1.0f, z, w, 0.0f, x, p));
-    }
-    // C = op(A)·op(B) + beta·C on the set's inputs (their bf16 copies in a bf16 context).
-    void call(Transpose ta, Transpose tb, AlignedBuffer& A, Bf16Buffer* Ah, std::int64_t ar, std::int64_t ac,
-              AlignedBuffer& B, Bf16Buffer* Bh, std::int64_t br, std::int64_t bc, float beta, Matrix C) {
-        if (gemm.bf16()) gemm.gemm(ta, tb, 1.0f, Ah->as_matrix(ar, ac), Bh->as_matrix(br, bc), beta, C);
-        else gemm.gemm(ta, tb, 1.0f, A.as_matrix(ar, ac), B.as_matrix(br, bc), beta, C);
-    }
-    // Z = X·Wᵀ + b as the step's GEMM call makes it. With OpenBLAS the step copies b into Z's
-    // rows (element-wise work, not timed here) and calls sgemm with beta = 1; oneDNN adds b
-    // itself (gemm_bias).
-    void forward(std::size_t l) {
-        const std::int64_t in = sizes[l], out = sizes[l + 1];
-        const Matrix z = Z[l].as_matrix(rows, out);
-        if (gemm.settings().backend == GemmBackend::openblas)
-            return gemm.gemm(Transpose::no, Transpose::yes, 1.0f, X[l].as_matrix(rows, in), W[l].as_matrix(out, in),
-                             1.0f, z);
-        if (gemm.bf16())
-            gemm.gemm_bias(Transpose::no, Transpose::yes, Xh[l].as_matrix(rows, in), Wh[l].as_matrix(out, in),
-                           b[l].data(), z);
-        else
-            gemm.gemm_bias(Transpose::no, Transpose::yes, X[l].as_matrix(rows, in), W[l].as_matrix(out, in),
-                           b[l].data(), z);
+        // The same blocks of the bf16 copies (none in an fp32 context).
+        auto h = [&](std::vector<Bf16Buffer>& buffers, std::int64_t r, std::int64_t c, auto block) {
+            return gemm.bf16() ? ConstMatrixBf16(block(buffers[l].as_matrix(r, c))) : ConstMatrixBf16{};
+        };
+        PassBlock block{rows, 0, rows};
+        if (plan) {
+            switch (plan->layer_split[l]) {
+                case LayerSplit::rows: block = plan->member_rows(member); break;
+                case LayerSplit::units: block = plan->member_units(member); break;
+                case LayerSplit::whole: if (member != 0) block.row_end = 0; break;
+            }
+        }
+        const std::int64_t r0 = block.row_begin, r1 = block.row_end;
+        if (r1 > r0) {  // Z (block) = X (its rows)·W (its units)ᵀ + b
+            const std::int64_t u0 = block.unit_begin(out), u1 = block.unit_end(out);
+            calls.push_back({Transpose::no, Transpose::yes, row_block(x, r0, r1), row_block(w, u0, u1),
+                             h(Xh, rows, in, [&](auto m) { return row_block(m, r0, r1); }),
+                             h(Wh, out, in, [&](auto m) { return row_block(m, u0, u1); }), 1.0f, b[l].data() + u0,
+                             block_of(z, block)});
+        }
+        const std::vector<UnitBlock> whole{{static_cast<int>(l), 0, out}};
+        for (const UnitBlock& u : plan ? plan->unit_blocks[static_cast<std::size_t>(member)] : whole) {
+            if (u.layer != static_cast<int>(l)) continue;  // dW (its units) = dZ (its columns)ᵀ·X
+            const float beta = weight_gradient_beta(gemm.settings(), GradsInit::zero, rows, u.end - u.begin, in);
+            calls.push_back({Transpose::yes, Transpose::no, column_block(z, u.begin, u.end), x,
+                             h(Zh, rows, out, [&](auto m) { return column_block(m, u.begin, u.end); }),
+                             h(Xh, rows, in, [](auto m) { return m; }), beta, nullptr,
+                             row_block(dW[l].as_matrix(out, in), u.begin, u.end)});
+        }
+        if (l > 0 && r1 > r0) {  // dX (block) = dZ (its rows)·W (its input units)
+            const std::int64_t i0 = block.unit_begin(in), i1 = block.unit_end(in);
+            calls.push_back({Transpose::no, Transpose::no, row_block(z, r0, r1), column_block(w, i0, i1),
+                             h(Zh, rows, out, [&](auto m) { return row_block(m, r0, r1); }),
+                             h(Wh, out, in, [&](auto m) { return column_block(m, i0, i1); }), 0.0f, nullptr,
+                             block_of(dX[l].as_matrix(rows, in), block)});
+        }
     }
     void run() {
-        const bool h = gemm.bf16();
-        for (std::size_t l = 0; l + 1 < sizes.size(); ++l) {
-            const std::int64_t in = sizes[l], out = sizes[l + 1];
-            Bf16Buffer *xh = h ? &Xh[l] : nullptr, *wh = h ? &Wh[l] : nullptr, *zh = h ? &Zh[l] : nullptr;
-            forward(l);
-            call(Transpose::yes, Transpose::no, Z[l], zh, rows, out, X[l], xh, rows, in, dW_beta[l],
-                 dW[l].as_matrix(out, in));
-            if (l > 0)
-                call(Transpose::no, Transpose::no, Z[l], zh, rows, out, W[l], wh, out, in, 0.0f,
-                     dX[l].as_matrix(rows, in));
+        for (const Call& c : calls) {
+            if (c.bias && gemm.settings().backend == GemmBackend::openblas)
+                gemm.gemm(c.ta, c.tb, 1.0f, c.A, c.B, 1.0f, c.C);
+            else if (c.bias && gemm.bf16()) gemm.gemm_bias(c.ta, c.tb, c.Ah, c.Bh, c.bias, c.C);
+            else if (c.bias) gemm.gemm_bias(c.ta, c.tb, c.A, c.B, c.bias, c.C);
+            else if (gemm.bf16()) gemm.gemm(c.ta, c.tb, 1.0f, c.Ah, c.Bh, c.beta, c.C);
+            else gemm.gemm(c.ta, c.tb, 1.0f, c.A, c.B, c.beta, c.C);
         }
     }
 };
@@ -157,10 +184,14 @@ struct GemmCeiling {
     double balance = 0.0;  // the slowest caller's rate ÷ the fastest's
 };
 
+// With a team plan, `threads` callers are the members of shards' teams (caller t member
+// t % members), each running its blocks of a shard of plan->rows rows; a member's run
+// counts as rows / members samples.
 GemmCeiling gemm_ceiling(const std::vector<std::int64_t>& sizes, std::int64_t rows, int threads, double seconds,
-                         GemmSettings settings) {
+                         GemmSettings settings, const ShardTeamPlan* plan = nullptr) {
     std::vector<std::unique_ptr<GemmSet>> sets;
-    for (int t = 0; t < threads; ++t) sets.push_back(std::make_unique<GemmSet>(sizes, rows, settings));
+    for (int t = 0; t < threads; ++t)
+        sets.push_back(std::make_unique<GemmSet>(sizes, rows, settings, plan, plan ? t % plan->members : 0));
     for (auto& s : sets) s->run();  // warm caches and OpenBLAS buffers
     std::atomic<int> ready{0};
     std::atomic<bool> go{false}, stop{false};
@@ -200,7 +231,7 @@ GemmCeiling gemm_ceiling(const std::vector<std::int64_t>& sizes, std::int64_t ro
         fastest = std::max(fastest, rate);
         sum += rate;
     }
-    c.samples_per_s = static_cast<double>(total * rows) / elapsed;
+    c.samples_per_s = static_cast<double>(total * rows) / (plan ? plan->members : 1) / elapsed;
     // The ceiling's share that lock step keeps: threads × slowest ÷ Σ rates (≤ 1).
     c.lockstep_samples_per_s = sum > 0 ? c.samples_per_s * static_cast<double>(threads) * slowest / sum : 0.0;
     c.balance = fastest > 0 ? slowest / fastest : 0.0;
@@ -312,6 +343,7 @@ struct BenchResult {
     StepPhases phases;     // of the timed steps, summed over the windows
     double ceiling = 0.0;  // samples/s of the step's GEMMs alone (median of the windows); 0 when not measured
     std::int64_t ceiling_rows = 0;
+    int ceiling_team = 1;  // with teams: the callers are teams of this many members over shards of ceiling_rows
     bool gemm_calls_timed = false;  // step_phases' gemm_calls were measured (time_steps)
     // Per window: the steps' samples/s ÷ the ceiling measured just before them.
     std::vector<double> window_efficiency;
@@ -417,7 +449,12 @@ BenchResult time_steps(const BenchOptions& o, Trainer& trainer, Communicator& co
     };
     BenchResult r;
     const bool ceiling_on = o.ceiling && comm.size() == 1;
-    r.ceiling_rows = ceiling_rows_per_caller(o.batch / comm.size(), trainer.shards() / comm.size(), trainer.threads());
+    // With teams (more threads than shards), the callers run the team members' GEMM blocks.
+    const ShardTeamPlan* team = trainer.batch_team_plan();
+    r.ceiling_rows = team ? team->rows
+                          : ceiling_rows_per_caller(o.batch / comm.size(), trainer.shards() / comm.size(), trainer.threads());
+    r.ceiling_team = team ? team->members : 1;
+    const int callers = team ? static_cast<int>(trainer.shards() / comm.size()) * team->members : trainer.threads();
     r.gemm_calls_timed = ceiling_on && gemm_calls_worth_timing(o, trainer);
     trainer.time_gemm_calls(r.gemm_calls_timed);
     const GemmSettings gemm = trainer.config().gemm;
@@ -438,7 +475,7 @@ BenchResult time_steps(const BenchOptions& o, Trainer& trainer, Communicator& co
         if (ceiling_on) {
             if (const double ns = measure_core_round_trip_ns(trainer.threads(), affinity_cpus()); ns > 0)
                 r.window_round_trip_ns.push_back(ns);
-            ceiling = gemm_ceiling(o.sizes, r.ceiling_rows, trainer.threads(), 0.6, gemm);
+            ceiling = gemm_ceiling(o.sizes, r.ceiling_rows, callers, 0.6, gemm, team);
             ceilings.push_back(ceiling.samples_per_s);
             r.window_lockstep_ceiling.push_back(ceiling.lockstep_samples_per_s);
             r.window_balance.push_back(ceiling.balance);
@@ -530,7 +567,7 @@ nlohmann::json bench_json(const BenchOptions& o, const Trainer& trainer, const B
             {"step_phases_us", PhasesPerStep(r, o.batch, trainer.threads()).json()},
             {"gflops", f.gflops},
             {"ceiling_gflops", f.ceiling_gflops}, {"ceiling_samples_per_s", r.ceiling},
-            {"ceiling_rows_per_caller", r.ceiling_rows},
+            {"ceiling_rows_per_caller", r.ceiling_rows}, {"ceiling_team", r.ceiling_team},
             {"efficiency", f.efficiency}, {"efficiency_windows", r.window_efficiency},
             {"ceiling_windows_samples_per_s", r.window_ceiling},
             {"lockstep_ceiling_samples_per_s", r.lockstep_ceiling},
@@ -608,10 +645,15 @@ void print_bench_text(const BenchOptions& o, const Trainer& trainer, const Bench
     if (ranks > 1) std::printf("allreduce: %.1f%% of the time\n", 100.0 * r.allreduce_share);
     std::printf("%s\n", weight_stores_line(trainer, r).c_str());
     if (r.ceiling > 0) {
-        std::printf("GEMM ceiling %.2f GFLOP/s, %.0f samples/s (%d concurrent callers x %lld rows, the step's GEMMs); "
+        const std::string callers =
+            r.ceiling_team > 1 ? "teams of " + std::to_string(r.ceiling_team) + " concurrent callers over " +
+                                     std::to_string(r.ceiling_rows) + "-row shards, the step's GEMM blocks"
+                               : std::to_string(trainer.threads()) + " concurrent callers x " +
+                                     std::to_string(r.ceiling_rows) + " rows, the step's GEMMs";
+        std::printf("GEMM ceiling %.2f GFLOP/s, %.0f samples/s (%s); "
                     "efficiency %.3f (median of %zu windows, each beside its own ceiling: %s)\n",
-                    f.ceiling_gflops, r.ceiling, trainer.threads(), static_cast<long long>(r.ceiling_rows), f.efficiency,
-                    r.window_efficiency.size(), listed(r.window_efficiency, 3).c_str());
+                    f.ceiling_gflops, r.ceiling, callers.c_str(), f.efficiency, r.window_efficiency.size(),
+                    listed(r.window_efficiency, 3).c_str());
         if (phases.gemm_calls > 0)
             std::printf("GEMM calls in the passes %.1f us a step per thread (busiest thread %.1f of its %.1f); at the "
                         "ceiling's rate %.1f us: %.3fx, the rest of the passes is element-wise work and waiting\n",

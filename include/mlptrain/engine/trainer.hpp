@@ -122,6 +122,8 @@ public:
     // Threads per shard in a full batch's step: a team that shares each shard's passes
     // (shard_team.hpp), or 1.
     int shard_team() const;
+    // The plan of a full batch's teams, or nullptr when every thread runs whole shards.
+    const ShardTeamPlan* batch_team_plan() const { return team_plan(config_.batch_size); }
     // Things the user should know once (idle threads, teams), one line each; field references
     // marked (core/error.hpp's field_ref).
     const std::vector<std::string>& notices() const { return notices_; }
