@@ -404,6 +404,21 @@ std::int64_t ceiling_rows_per_caller(std::int64_t batch, std::int64_t shards, in
     return std::max<std::int64_t>(1, batch / std::max<std::int64_t>(shards, threads));
 }
 
+// The ceiling's callers, with their rows in r.ceiling_rows: with teams sharing the shards
+// (more threads than shards), each team's members over a whole shard (r.ceiling_team the
+// team); else every thread over ceiling_rows_per_caller rows.
+int ceiling_callers(const BenchOptions& o, const Trainer& trainer, const Communicator& comm, BenchResult& r) {
+    const std::int64_t shards = trainer.shards() / comm.size();
+    if (const ShardTeamPlan* team = trainer.batch_team_plan()) {
+        r.ceiling_rows = team->rows;
+        r.ceiling_team = team->members;
+        return static_cast<int>(shards) * team->members;
+    }
+    r.ceiling_rows = ceiling_rows_per_caller(o.batch / comm.size(), shards, trainer.threads());
+    r.ceiling_team = 1;
+    return trainer.threads();
+}
+
 // Whether to time the step's own GEMM calls beside the ceiling: where a shard's GEMMs are
 // 40 MFLOP or more (about 200 µs here), the two clock reads per call (~50 ns a call, 3 calls
 // a layer) take at most 0.2 % of its passes; on smaller networks they would show in the
@@ -449,12 +464,8 @@ BenchResult time_steps(const BenchOptions& o, Trainer& trainer, Communicator& co
     };
     BenchResult r;
     const bool ceiling_on = o.ceiling && comm.size() == 1;
-    // With teams (more threads than shards), the callers run the team members' GEMM blocks.
     const ShardTeamPlan* team = trainer.batch_team_plan();
-    r.ceiling_rows = team ? team->rows
-                          : ceiling_rows_per_caller(o.batch / comm.size(), trainer.shards() / comm.size(), trainer.threads());
-    r.ceiling_team = team ? team->members : 1;
-    const int callers = team ? static_cast<int>(trainer.shards() / comm.size()) * team->members : trainer.threads();
+    const int callers = ceiling_callers(o, trainer, comm, r);
     r.gemm_calls_timed = ceiling_on && gemm_calls_worth_timing(o, trainer);
     trainer.time_gemm_calls(r.gemm_calls_timed);
     const GemmSettings gemm = trainer.config().gemm;

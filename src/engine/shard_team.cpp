@@ -14,18 +14,72 @@ static double flops(std::int64_t m, std::int64_t n, std::int64_t k) {
     return static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
 }
 
+// Stages: the ops in pass order, a join wherever the split changes (member 0 alone needs
+// every member's rows, a row block every unit of its rows) and around every op split by
+// units (it reads every row of its input).
+static std::vector<TeamStage> team_stages(const std::vector<LayerSplit>& layer_split) {
+    std::vector<TeamStage> stages;
+    auto add = [&](TeamOp op, LayerSplit split) {
+        if (stages.empty() || stages.back().split != split || split == LayerSplit::units)
+            stages.push_back({split, false, {}});
+        stages.back().ops.push_back(op);
+    };
+    const int L = static_cast<int>(layer_split.size());
+    add({TeamOp::Kind::gather, 0}, LayerSplit::rows);
+    for (int l = 0; l < L; ++l) add({TeamOp::Kind::forward, l}, layer_split[static_cast<std::size_t>(l)]);
+    add({TeamOp::Kind::loss, L - 1}, LayerSplit::whole);
+    for (int l = L - 1; l >= 1; --l) add({TeamOp::Kind::backward, l}, layer_split[static_cast<std::size_t>(l)]);
+    stages.push_back({LayerSplit::units, true, {}});
+    return stages;
+}
+
+// Unit blocks of the weight gradients, by member: a layer marked in `split_units` to every
+// member in equal blocks; the others whole, biggest first, to the member with the least
+// work so far (member 0 starts with the layers it runs alone).
+static std::vector<std::vector<UnitBlock>> team_unit_blocks(const Model& model, const ShardTeamPlan& plan,
+                                                            const std::vector<char>& split_units) {
+    const int members = plan.members;
+    std::vector<std::vector<UnitBlock>> blocks(static_cast<std::size_t>(members));
+    std::vector<double> load(static_cast<std::size_t>(members), 0.0);
+    std::vector<int> whole_layers;
+    for (int l = 0; l < model.num_layers(); ++l) {
+        const std::int64_t out = model.dim_out(l), in = model.dim_in(l);
+        if (plan.layer_split[static_cast<std::size_t>(l)] == LayerSplit::whole)
+            load[0] += flops(plan.rows, out, in) * (l > 0 ? 2.0 : 1.0);
+        if (!split_units[static_cast<std::size_t>(l)]) {
+            whole_layers.push_back(l);
+            continue;
+        }
+        for (int m = 0; m < members; ++m) {
+            const UnitBlock b{l, m * out / members, (m + 1) * out / members};
+            blocks[static_cast<std::size_t>(m)].push_back(b);
+            load[static_cast<std::size_t>(m)] += flops(b.end - b.begin, in, plan.rows);
+        }
+    }
+    std::stable_sort(whole_layers.begin(), whole_layers.end(), [&](int a, int b) {
+        return model.dim_out(a) * model.dim_in(a) > model.dim_out(b) * model.dim_in(b);
+    });
+    for (int l : whole_layers) {
+        std::size_t least = static_cast<std::size_t>(members - 1);  // ties: away from member 0
+        for (std::size_t m = least; m-- > 0;)
+            if (load[m] < load[least]) least = m;
+        blocks[least].push_back({l, 0, model.dim_out(l)});
+        load[least] += flops(model.dim_out(l), model.dim_in(l), plan.rows);
+    }
+    return blocks;
+}
+
 ShardTeamPlan make_team_plan(const Model& model, std::int64_t rows, int members, const SplitCheck& exact) {
     ShardTeamPlan plan;
     plan.rows = rows;
     plan.members = members;
-    const int L = model.num_layers();
     const std::int64_t block_rows = rows / members;  // the smallest member's rows
     auto accepted = [&](int l, LayerSplit split, bool weight_gradient) {
         return !exact || exact(l, split, weight_gradient);
     };
     bool any_split = false;
-    std::vector<char> split_units(static_cast<std::size_t>(L), 0);  // weight gradients by units
-    for (int l = 0; l < L; ++l) {
+    std::vector<char> split_units;  // by layer: the weight gradient by units
+    for (int l = 0; l < model.num_layers(); ++l) {
         const std::int64_t in = model.dim_in(l), out = model.dim_out(l);
         // forward (rows, out)·(out, in)ᵀ and dX (rows, out)·(out, in): blocks of rows, of Z's
         // units, of dX's units (none for layer 0, which has no dX)
@@ -43,58 +97,15 @@ ShardTeamPlan make_team_plan(const Model& model, std::int64_t rows, int members,
         plan.layer_split.push_back(split);
         const bool dw = out >= members && flops(out / members, in, rows) > team_split_min_block &&
                         accepted(l, LayerSplit::units, true);
-        split_units[static_cast<std::size_t>(l)] = dw ? 1 : 0;
+        split_units.push_back(dw ? 1 : 0);
         any_split = any_split || split != LayerSplit::whole || dw;
     }
     if (!any_split) {
         plan.members = 1;
         return plan;
     }
-
-    // Stages: the ops in pass order, a join wherever the split changes (member 0 alone
-    // needs every member's rows, a row block every unit of its rows) and around every op
-    // split by units (it reads every row of its input).
-    auto add = [&](TeamOp op, LayerSplit split) {
-        if (plan.stages.empty() || plan.stages.back().split != split || split == LayerSplit::units)
-            plan.stages.push_back({split, false, {}});
-        plan.stages.back().ops.push_back(op);
-    };
-    add({TeamOp::Kind::gather, 0}, LayerSplit::rows);
-    for (int l = 0; l < L; ++l) add({TeamOp::Kind::forward, l}, plan.layer_split[static_cast<std::size_t>(l)]);
-    add({TeamOp::Kind::loss, L - 1}, LayerSplit::whole);
-    for (int l = L - 1; l >= 1; --l) add({TeamOp::Kind::backward, l}, plan.layer_split[static_cast<std::size_t>(l)]);
-    plan.stages.push_back({LayerSplit::units, true, {}});
-
-    // Unit blocks of the weight gradients: a split layer's to every member in equal blocks;
-    // the others whole, biggest first, to the member with the least work so far (member 0
-    // starts with the layers it runs alone).
-    plan.unit_blocks.assign(static_cast<std::size_t>(members), {});
-    std::vector<double> load(static_cast<std::size_t>(members), 0.0);
-    std::vector<int> whole_layers;
-    for (int l = 0; l < L; ++l) {
-        const std::int64_t out = model.dim_out(l), in = model.dim_in(l);
-        if (plan.layer_split[static_cast<std::size_t>(l)] == LayerSplit::whole)
-            load[0] += flops(rows, out, in) * (l > 0 ? 2.0 : 1.0);
-        if (split_units[static_cast<std::size_t>(l)]) {
-            for (int m = 0; m < members; ++m) {
-                const UnitBlock b{l, m * out / members, (m + 1) * out / members};
-                plan.unit_blocks[static_cast<std::size_t>(m)].push_back(b);
-                load[static_cast<std::size_t>(m)] += flops(b.end - b.begin, in, rows);
-            }
-        } else {
-            whole_layers.push_back(l);
-        }
-    }
-    std::stable_sort(whole_layers.begin(), whole_layers.end(), [&](int a, int b) {
-        return model.dim_out(a) * model.dim_in(a) > model.dim_out(b) * model.dim_in(b);
-    });
-    for (int l : whole_layers) {
-        std::size_t least = static_cast<std::size_t>(members - 1);  // ties: away from member 0
-        for (std::size_t m = least; m-- > 0;)
-            if (load[m] < load[least]) least = m;
-        plan.unit_blocks[least].push_back({l, 0, model.dim_out(l)});
-        load[least] += flops(model.dim_out(l), model.dim_in(l), rows);
-    }
+    plan.stages = team_stages(plan.layer_split);
+    plan.unit_blocks = team_unit_blocks(model, plan, split_units);
     return plan;
 }
 
