@@ -15,8 +15,10 @@
 # Defaults: build/mlptrain, powers of two up to the CPUs in the affinity mask (and that count),
 # 2 s per point, --out bench-results/scaling. Speed-up is against this run's 1-thread point of
 # the same network and core; efficiency is samples/s over bench's in-process GEMM ceiling (T
-# concurrent callers of the shards' rows; builds before 2026-12-04 used batch/T rows, larger
-# GEMMs than the shards below 16 threads); peak fraction is GFLOP/s over the FMA peak.
+# concurrent callers of the shards' rows, or with more threads than shards the team members'
+# blocks of a shard; builds before 2026-12-04 used batch/T rows, larger GEMMs than the shards
+# below 16 threads, and smaller than a team's blocks); peak fraction is GFLOP/s over the FMA
+# peak.
 # Exit status: 0; 1 when a point or the determinism check failed (a point mlptrain refuses
 # here, such as bf16 on a CPU without it, is reported as skipped); 2 for bad arguments.
 set -euo pipefail
