@@ -151,18 +151,6 @@ struct TestOperand {
     }
 };
 
-static LayerOperand rows_of(const LayerOperand& x, std::int64_t begin, std::int64_t end) {
-    LayerOperand b{row_block(x.f32, begin, end), {}};
-    if (x.bf16.data) b.bf16 = row_block(x.bf16, begin, end);
-    return b;
-}
-
-static LayerOperand columns_of(const LayerOperand& x, std::int64_t begin, std::int64_t end) {
-    LayerOperand b{column_block(x.f32, begin, end), {}};
-    if (x.bf16.data) b.bf16 = column_block(x.bf16, begin, end);
-    return b;
-}
-
 // C = op(A)·op(B) + beta·C, or with `bias` C = op(A)·op(B) + 1·biasᵀ, on the context's
 // precision, its shape prepared first (outside steps: may create a oneDNN primitive).
 static void prepared_gemm(GemmContext& g, Transpose ta, Transpose tb, const LayerOperand& A, const LayerOperand& B,
@@ -213,7 +201,7 @@ static bool split_is_exact(GemmContext& g, const Model& model, int l, std::int64
                           weight_gradient_beta(g.settings(), init, n, out, in), nullptr, whole.as_matrix(out, in));
             for (int m = 0; m < members; ++m) {
                 const std::int64_t u0 = m * out / members, u1 = (m + 1) * out / members;
-                prepared_gemm(g, Transpose::yes, Transpose::no, columns_of(op.dZ.view, u0, u1), op.X.view,
+                prepared_gemm(g, Transpose::yes, Transpose::no, operand_columns(op.dZ.view, u0, u1), op.X.view,
                               weight_gradient_beta(g.settings(), init, n, u1 - u0, in), nullptr,
                               row_block(blocks.as_matrix(out, in), u0, u1));
             }
@@ -227,8 +215,8 @@ static bool split_is_exact(GemmContext& g, const Model& model, int l, std::int64
     for (int m = 0; m < members; ++m) {
         const PassBlock b = block(m);
         const std::int64_t u0 = b.unit_begin(out), u1 = b.unit_end(out);
-        prepared_gemm(g, Transpose::no, Transpose::yes, rows_of(op.X.view, b.row_begin, b.row_end),
-                      rows_of(op.W.view, u0, u1), 0.0f, op.b.f32.data() + u0, block_of(blocks.as_matrix(n, out), b));
+        prepared_gemm(g, Transpose::no, Transpose::yes, operand_rows(op.X.view, b.row_begin, b.row_end),
+                      operand_rows(op.W.view, u0, u1), 0.0f, op.b.f32.data() + u0, block_of(blocks.as_matrix(n, out), b));
     }
     if (!same_bits(whole, blocks)) return false;
     if (l == 0) return true;
@@ -237,8 +225,8 @@ static bool split_is_exact(GemmContext& g, const Model& model, int l, std::int64
     prepared_gemm(g, Transpose::no, Transpose::no, op.dZ.view, op.W.view, 0.0f, nullptr, whole_dx.as_matrix(n, in));
     for (int m = 0; m < members; ++m) {
         const PassBlock b = block(m);
-        prepared_gemm(g, Transpose::no, Transpose::no, rows_of(op.dZ.view, b.row_begin, b.row_end),
-                      columns_of(op.W.view, b.unit_begin(in), b.unit_end(in)), 0.0f, nullptr,
+        prepared_gemm(g, Transpose::no, Transpose::no, operand_rows(op.dZ.view, b.row_begin, b.row_end),
+                      operand_columns(op.W.view, b.unit_begin(in), b.unit_end(in)), 0.0f, nullptr,
                       block_of(blocks_dx.as_matrix(n, in), b));
     }
     return same_bits(whole_dx, blocks_dx);

@@ -135,17 +135,15 @@ static LayerOperand layer_input(Workspace& ws, const Model& model, int l, std::i
     return X;
 }
 
-// The block `b` of a layer operand's (n, cols) matrix: its rows and its part of the columns.
-static LayerOperand operand_block(const LayerOperand& X, PassBlock b) {
-    LayerOperand o{block_of(X.f32, b), {}};
-    if (X.bf16.data) o.bf16 = block_of(X.bf16, b);
+LayerOperand operand_rows(const LayerOperand& X, std::int64_t begin, std::int64_t end) {
+    LayerOperand o{row_block(X.f32, begin, end), {}};
+    if (X.bf16.data) o.bf16 = row_block(X.bf16, begin, end);
     return o;
 }
 
-// Rows [begin, end) of a layer operand, every column.
-static LayerOperand operand_rows(const LayerOperand& X, std::int64_t begin, std::int64_t end) {
-    LayerOperand o{row_block(X.f32, begin, end), {}};
-    if (X.bf16.data) o.bf16 = row_block(X.bf16, begin, end);
+LayerOperand operand_columns(const LayerOperand& X, std::int64_t begin, std::int64_t end) {
+    LayerOperand o{column_block(X.f32, begin, end), {}};
+    if (X.bf16.data) o.bf16 = column_block(X.bf16, begin, end);
     return o;
 }
 
@@ -324,8 +322,7 @@ void team_backward(Workspace& ws, GemmContext& gemm, const Model& model, const f
     // dZ_l (rows, out_l), W_l's columns of the block's units (out_l, units), dX = dZ_{l−1}
     // after hidden_delta (rows, units)
     const LayerOperand dZ = operand_rows(team_delta(ws, model, l, b.n), b.row_begin, b.row_end);
-    const LayerOperand W =
-        operand_block(layer_weights(ws, model, params, params_bf16, l), {model.dim_out(l), 0, model.dim_out(l), b.part, b.parts});
+    const LayerOperand W = operand_columns(layer_weights(ws, model, params, params_bf16, l), b.unit_begin(in), b.unit_end(in));
     const Matrix dX = buffer_block(ws.team_delta[static_cast<std::size_t>(l - 1)], b, in);
     layer_gemm(gemm, Transpose::no, Transpose::no, dZ, W, 0.0f, dX);  // dX = dZ·W
     hidden_delta(ws, model, l - 1, dX, b, dropout_on);
@@ -338,9 +335,7 @@ void team_weight_gradient(Workspace& ws, GemmContext& gemm, const Model& model, 
     // Units [begin, end) of layer l: dZ_l (n, units) the columns of dZ_l, X_l (n, in_l),
     // dW_l (units, in_l) its rows of the weight gradient, db_l (units).
     const bool dropout_on = dropout && model.spec().dropout > 0.0f;
-    const LayerOperand all = team_delta(ws, model, l, n);
-    LayerOperand dZ{column_block(all.f32, begin, end), {}};
-    if (all.bf16.data) dZ.bf16 = column_block(all.bf16, begin, end);
+    const LayerOperand dZ = operand_columns(team_delta(ws, model, l, n), begin, end);
     const Matrix dW = row_block(model.weight(grads, l), begin, end);
     const float beta = weight_gradient_beta(gemm.settings(), init, n, dW.rows, dW.cols);
     layer_gemm(gemm, Transpose::yes, Transpose::no, dZ, layer_input(ws, model, l, n, dropout_on), beta,

@@ -23,6 +23,11 @@ struct LayerOperand {
     ConstMatrixBf16 bf16;
 };
 
+// Rows [begin, end), or columns [begin, end), of a layer operand, in fp32 and (where it has
+// one) its bf16 rounding: views of the same memory.
+LayerOperand operand_rows(const LayerOperand& X, std::int64_t begin, std::int64_t end);
+LayerOperand operand_columns(const LayerOperand& X, std::int64_t begin, std::int64_t end);
+
 // Z = X·Wᵀ + b.  X (B, in), W (out, in), b (out), Z (B, out); overwrites Z.
 void dense_forward(GemmContext& gemm, Matrix Z, const LayerOperand& X, const LayerOperand& W, const float* b);
 void dense_forward(Matrix Z, ConstMatrix X, ConstMatrix W, const float* b);  // OpenBLAS, fp32
