@@ -128,14 +128,7 @@ struct GemmSet {
         auto h = [&](std::vector<Bf16Buffer>& buffers, std::int64_t r, std::int64_t c, auto block) {
             return gemm.bf16() ? ConstMatrixBf16(block(buffers[l].as_matrix(r, c))) : ConstMatrixBf16{};
         };
-        PassBlock block{rows, 0, rows};
-        if (plan) {
-            switch (plan->layer_split[l]) {
-                case LayerSplit::rows: block = plan->member_rows(member); break;
-                case LayerSplit::units: block = plan->member_units(member); break;
-                case LayerSplit::whole: if (member != 0) block.row_end = 0; break;
-            }
-        }
+        const PassBlock block = plan ? plan->layer_block(static_cast<int>(l), member) : PassBlock{rows, 0, rows};
         const std::int64_t r0 = block.row_begin, r1 = block.row_end;
         if (r1 > r0) {  // Z (block) = X (its rows)·W (its units)ᵀ + b
             const std::int64_t u0 = block.unit_begin(out), u1 = block.unit_end(out);

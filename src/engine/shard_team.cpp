@@ -109,14 +109,17 @@ ShardTeamPlan make_team_plan(const Model& model, std::int64_t rows, int members,
     return plan;
 }
 
-PassBlock ShardTeamPlan::stage_block(int stage, int m) const {
-    const TeamStage& st = stages[static_cast<std::size_t>(stage)];
-    switch (st.split) {
+PassBlock ShardTeamPlan::split_block(LayerSplit split, int m) const {
+    switch (split) {
         case LayerSplit::whole: return m == 0 ? PassBlock{rows, 0, rows} : PassBlock{rows, 0, 0};
         case LayerSplit::rows: return member_rows(m);
         case LayerSplit::units: return member_units(m);
     }
     return {rows, 0, 0};
+}
+
+PassBlock ShardTeamPlan::stage_block(int stage, int m) const {
+    return split_block(stages[static_cast<std::size_t>(stage)].split, m);
 }
 
 // The next test value in [−1, 1) from a splitmix64 sequence: cheap (a check of a big network
@@ -272,11 +275,8 @@ void prepare_team_gemms(Workspace& ws, const Model& model, const ShardTeamPlan& 
     for (int m = 0; m < plan.members; ++m) {
         GemmContext& g = ws.member_context(m);
         for (int l = 0; l < model.num_layers(); ++l) {
-            const LayerSplit split = plan.layer_split[static_cast<std::size_t>(l)];
-            if (split == LayerSplit::whole && m != 0) continue;
-            const PassBlock b = split == LayerSplit::rows    ? plan.member_rows(m)
-                                : split == LayerSplit::units ? plan.member_units(m)
-                                                             : PassBlock{n, 0, n};
+            const PassBlock b = plan.layer_block(l, m);
+            if (b.row_begin == b.row_end) continue;
             const std::int64_t r = b.row_end - b.row_begin, in = model.dim_in(l), out = model.dim_out(l);
             const std::int64_t units = b.unit_end(out) - b.unit_begin(out), ins = b.unit_end(in) - b.unit_begin(in);
             // Z (r, units) = X (r, in)·W (units, in)ᵀ + b; dX (r, ins) = dZ (r, out)·W (out, ins)

@@ -63,7 +63,10 @@ struct ShardTeamPlan {
 
     PassBlock member_rows(int m) const { return {rows, m * rows / members, (m + 1) * rows / members}; }
     PassBlock member_units(int m) const { return {rows, 0, rows, m, members}; }
-    // Member m's block in stage `stage` (no rows: nothing to do there).
+    // Member m's block where the work is split as `split` (whole: all rows on member 0, no
+    // rows on the others), of layer l's GEMMs (layer_block), or in stage `stage`.
+    PassBlock split_block(LayerSplit split, int m) const;
+    PassBlock layer_block(int l, int m) const { return split_block(layer_split[static_cast<std::size_t>(l)], m); }
     PassBlock stage_block(int stage, int m) const;
 };
 
