@@ -280,10 +280,12 @@ TEST_CASE("bench's ceiling runs a team's blocks when teams share the shards") {
     CHECK(team["ceiling_team"] == 2);
     CHECK(team["ceiling_rows_per_caller"] == 128);
     CHECK(team["ceiling_samples_per_s"].get<double>() > 0);
+    CHECK(team["shard_team_check_ms"].get<double>() > 0);
     const nlohmann::json off = bench_with(flags + " --shard-teams false");
     CHECK(off["shard_team"] == 1);
     CHECK(off["ceiling_team"] == 1);
     CHECK(off["ceiling_rows_per_caller"] == 64);
+    CHECK(off["shard_team_check_ms"] == 0.0);  // teams off: nothing checked
 }
 
 // The warm-up runs its --warmup steps and goes on until --warmup-seconds have passed (the

@@ -214,6 +214,8 @@ TEST_CASE("teams give the weights of one thread") {
                     continue;
                 }
                 CHECK(trainer.shard_team() == threads / 2);
+                CHECK(trainer.team_check_seconds() > 0);  // the check ran, and the note says how long
+                CHECK(mentions(trainer.notices(), " ms)"));
                 CHECK(mentions(trainer.notices(), "a team of " + std::to_string(threads / 2) + " threads"));
                 CHECK(trainer.weights_fingerprint() == one_thread);
                 CHECK(trainer.gemm_created_on_demand() == 0);

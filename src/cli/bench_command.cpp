@@ -563,6 +563,7 @@ nlohmann::json bench_json(const BenchOptions& o, const Trainer& trainer, const B
     for (const std::string& note : notes) rendered.push_back(cli_message(Error(note)));
     return {{"layers", o.sizes}, {"batch_size", o.batch}, {"threads", trainer.threads()},
             {"shards", trainer.shards()}, {"shard_team", trainer.shard_team()},
+            {"shard_team_check_ms", trainer.team_check_seconds() * 1e3},
             {"parameters", static_cast<std::int64_t>(f.params)},
             {"warmup_steps", r.warmup_steps}, {"warmup_seconds", r.warmup_seconds},
             {"steps", r.steps}, {"seconds", r.seconds}, {"samples_per_s", f.samples_per_s},

@@ -20,6 +20,7 @@
 #include "mlptrain/core/prefetch.hpp"
 #include "mlptrain/core/simd.hpp"
 #include "mlptrain/core/stream_store.hpp"
+#include "mlptrain/core/text.hpp"
 #include "mlptrain/engine/evaluator.hpp"
 #include "mlptrain/nn/backprop.hpp"
 
@@ -204,14 +205,16 @@ void Trainer::note_threads() {
         notices_.push_back("note: " + std::to_string(threads) + " threads, " + std::to_string(local_shards_) +
                            " shard(s) per batch" + on_rank + ": a team of " + std::to_string(team) +
                            " threads shares " + per + "'s passes (its GEMM splits verified to give the bits of one "
-                           "thread)" + (idle > 0 ? "; " + std::to_string(idle) + " thread(s) will idle" : ""));
+                           "thread, in " + format_fixed(team_check_seconds_ * 1e3, 1) + " ms)" + (idle > 0 ? "; " + std::to_string(idle) + " thread(s) will idle" : ""));
         return;
     }
     const std::string why = !config_.shard_teams ? "teams are off (" + field_ref("shard_teams") + ")"
                             : team_refusal_.empty() ? "no team plan" : team_refusal_;
+    const std::string checked =
+        team_check_seconds_ > 0 ? "; checked in " + format_fixed(team_check_seconds_ * 1e3, 1) + " ms" : "";
     notices_.push_back("note: " + std::to_string(threads) + " threads but only " + std::to_string(local_shards_) +
                        " shard(s) per batch" + on_rank + ": " + std::to_string(threads - local_shards_) +
-                       " thread(s) will idle (no team of threads per shard: " + why + "); raise " +
+                       " thread(s) will idle (no team of threads per shard: " + why + checked + "); raise " +
                        field_ref("shards") + " (or " + field_ref("batch_size") + ") to use them, or lower " +
                        field_ref("threads"));
 }

@@ -1,6 +1,7 @@
 // The trainer's GEMM shapes, prepared before any step, and its bf16 copy of the weights
 // (see trainer.hpp).
 #include <algorithm>
+#include <chrono>
 
 #include "mlptrain/engine/trainer.hpp"
 #include "mlptrain/nn/backprop.hpp"
@@ -23,7 +24,9 @@ void Trainer::prepare_step(std::int64_t n) {
         if (plan.rows == rows) return;
     if (rows < 1) return;
     std::string why;
+    const auto start = std::chrono::steady_clock::now();
     team_plans_.push_back(plan_shard_team(*workspaces_[0], model_, rows, team_members_, &why));
+    team_check_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const ShardTeamPlan& plan = team_plans_.back();
     if (n == config_.batch_size) team_refusal_ = why;
     if (plan.members > 1)

@@ -122,6 +122,8 @@ public:
     // Threads per shard in a full batch's step: a team that shares each shard's passes
     // (shard_team.hpp), or 1.
     int shard_team() const;
+    // Wall time spent planning and verifying teams' splits so far (prepare_step), seconds.
+    double team_check_seconds() const { return team_check_seconds_; }
     // The plan of a full batch's teams, or nullptr when every thread runs whole shards.
     const ShardTeamPlan* batch_team_plan() const { return team_plan(config_.batch_size); }
     // Things the user should know once (idle threads, teams), one line each; field references
@@ -248,6 +250,7 @@ private:
     int team_members_ = 1;                  // the most threads a shard's team may have
     std::vector<ShardTeamPlan> team_plans_;  // by shard rows, made by prepare_step
     std::string team_refusal_;              // why the full batch's shards run without teams
+    double team_check_seconds_ = 0.0;       // plan_shard_team's time, all shard sizes
     std::vector<double> step_seconds_;  // this epoch's step times (reserved before the epoch)
 };
 
