@@ -7,12 +7,10 @@
 #include <cstdlib>
 #include <new>
 
-#include "mlptrain/core/blas.hpp"
-#include "mlptrain/core/blas_core.hpp"
-#include "mlptrain/core/cpu_features.hpp"
 #include "mlptrain/core/rng.hpp"
 #include "mlptrain/engine/trainer.hpp"
 #include "bf16_here.hpp"
+#include "blas_core_here.hpp"
 
 extern "C" {
 void* __libc_malloc(std::size_t);
@@ -164,13 +162,10 @@ TEST_CASE("the weight-store tuner allocates nothing after construction") {
 // 4 threads, 2 shards, on OpenBLAS's AVX-512 kernels, whose splits verify (the
 // environment's Haswell kernels would refuse the team).
 TEST_CASE("steps of teams sharing a shard allocate nothing") {
-    const BlasCore* core = find_blas_core("SkylakeX");
-    if (!core || !blas_can_switch_core() || !cpu_runs_core(detect_cpu_features(), *core)) {
+    if (!test::blas_core_runs_here("SkylakeX")) {
         MESSAGE("skipped: this CPU cannot run OpenBLAS's AVX-512 kernels");
         return;
     }
-    const std::string before = blas_core_name();
-    REQUIRE(switch_blas_core("SkylakeX") == "SkylakeX");
     ModelSpec spec;
     spec.sizes = {64, 512, 256, 5};
     spec.dropout = 0.1f;
@@ -181,8 +176,8 @@ TEST_CASE("steps of teams sharing a shard allocate nothing") {
     config.schedule.lr = 0.05f;
     config.optimizer.momentum = 0.9f;
     int team = 0;
-    const long count = allocations_in_steps(spec, config, 12, &team);
-    switch_blas_core(before);
+    long count = -1;
+    test::with_blas_core("SkylakeX", [&] { count = allocations_in_steps(spec, config, 12, &team); });
     CHECK(team == 2);
     CHECK(count == 0);
 }

@@ -15,6 +15,7 @@
 #include "mlptrain/nn/model.hpp"
 #include "mlptrain/core/rng.hpp"
 #include "mlptrain/nn/workspace.hpp"
+#include "synthetic_data.hpp"
 
 using mlptrain::Activation;
 using mlptrain::AlignedBuffer;
@@ -32,11 +33,7 @@ const Loss all_losses[] = {Loss::mse, Loss::binary_cross_entropy, Loss::softmax_
 
 constexpr std::int64_t batch = 4;
 
-// A number in [−1, 1) from (seed, purpose, stream, index).
-float signed_unit(std::uint64_t seed, std::uint32_t stream, std::uint64_t index) {
-    const auto bits = mlptrain::random_bits(seed, mlptrain::RngPurpose::synthetic, stream, index);
-    return 2.0f * mlptrain::uniform01(bits[0]) - 1.0f;
-}
+using mlptrain::test::signed_unit;  // synthetic_data.hpp
 
 bool kinked(Activation act) { return act == Activation::relu || act == Activation::leaky_relu; }
 

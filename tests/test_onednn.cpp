@@ -24,15 +24,14 @@
 #include "mlptrain/engine/trainer.hpp"
 #include "mlptrain/nn/backprop.hpp"
 #include "bf16_here.hpp"
+#include "synthetic_data.hpp"
 
 using namespace mlptrain;
 using mlptrain::test::bf16_runs_here;
 
 namespace {
 
-float signed_unit(std::uint64_t seed, std::uint32_t stream, std::uint64_t index) {
-    return 2.0f * uniform01(random_bits(seed, RngPurpose::synthetic, stream, index)[0]) - 1.0f;
-}
+using mlptrain::test::signed_unit;  // synthetic_data.hpp
 
 std::vector<float> random_vector(std::int64_t n, std::uint32_t stream, float scale = 1.0f) {
     std::vector<float> v(static_cast<std::size_t>(n));

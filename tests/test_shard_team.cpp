@@ -14,33 +14,19 @@
 #include <vector>
 
 #include "mlptrain/core/blas.hpp"
-#include "mlptrain/core/blas_core.hpp"
-#include "mlptrain/core/cpu_features.hpp"
 #include "mlptrain/core/error.hpp"
-#include "mlptrain/core/rng.hpp"
 #include "mlptrain/engine/shard_team.hpp"
 #include "mlptrain/engine/trainer.hpp"
 #include "bf16_here.hpp"
+#include "blas_core_here.hpp"
+#include "synthetic_data.hpp"
 
 using namespace mlptrain;
+using mlptrain::test::blas_core_runs_here;
+using mlptrain::test::make_blobs;
+using mlptrain::test::with_blas_core;
 
 namespace {
-
-Dataset make_blobs(std::int64_t rows, std::int64_t features, std::int32_t classes) {
-    Dataset d;
-    d.source = "blobs";
-    d.rows = rows;
-    d.features = features;
-    for (std::int64_t f = 0; f < features; ++f) d.feature_names.push_back("f" + std::to_string(f));
-    for (std::int32_t c = 0; c < classes; ++c) d.class_names.push_back("c" + std::to_string(c));
-    for (std::int64_t i = 0; i < rows * features; ++i)
-        d.x.push_back(2.0f * uniform01(random_bits(5, RngPurpose::synthetic, 0, static_cast<std::uint64_t>(i))[0]) - 1.0f);
-    for (std::int64_t r = 0; r < rows; ++r) {  // the class: the sign pattern of two features
-        const float a = d.x[static_cast<std::size_t>(r * features)], b = d.x[static_cast<std::size_t>(r * features + 1)];
-        d.labels.push_back(a > 0 ? (b > 0 ? 0 : 1) : 2);
-    }
-    return d;
-}
 
 ModelSpec spec_of(std::vector<std::int64_t> sizes, float dropout = 0.0f) {
     ModelSpec s;
@@ -72,24 +58,6 @@ std::vector<std::int64_t> range(std::int64_t n) {
     return v;
 }
 
-bool cpu_runs(const char* core) {
-    const BlasCore* c = find_blas_core(core);
-    return c && blas_can_switch_core() && cpu_runs_core(detect_cpu_features(), *c);
-}
-
-// Runs `body` with OpenBLAS switched to `core`, and gives the process its core back.
-void with_core(const std::string& core, const std::function<void()>& body) {
-    const std::string before = blas_core_name();
-    REQUIRE(switch_blas_core(core) == core);
-    try {
-        body();
-    } catch (...) {
-        switch_blas_core(before);
-        throw;
-    }
-    switch_blas_core(before);
-}
-
 // A GEMM configuration whose block splits the AVX-512 kernels and oneDNN give exactly.
 struct Kernels {
     std::string name;
@@ -97,18 +65,20 @@ struct Kernels {
     GemmSettings gemm;
 };
 
-// The configurations this machine and build can run where teams are expected to verify.
+// The configurations this machine and build can run where teams are expected to verify
+// (none: the case has nothing to run, and says so).
 std::vector<Kernels> exact_kernels() {
     std::vector<Kernels> k;
-    if (cpu_runs("SkylakeX")) k.push_back({"OpenBLAS SkylakeX", "SkylakeX", {}});
+    if (blas_core_runs_here("SkylakeX")) k.push_back({"OpenBLAS SkylakeX", "SkylakeX", {}});
     if (onednn_built()) k.push_back({"oneDNN fp32", "", {GemmBackend::onednn, GemmPrecision::fp32}});
     if (test::bf16_runs_here()) k.push_back({"oneDNN bf16", "", {GemmBackend::onednn, GemmPrecision::bf16}});
+    if (k.empty()) MESSAGE("skipped: no AVX-512 OpenBLAS core and no oneDNN here");
     return k;
 }
 
 void run_with(const Kernels& k, const std::function<void()>& body) {
     if (k.core.empty()) body();
-    else with_core(k.core, body);
+    else with_blas_core(k.core, body);
 }
 
 bool mentions(const std::vector<std::string>& notices, const std::string& text) {
@@ -192,10 +162,7 @@ TEST_CASE("a team plan splits the big layers and covers every unit once") {
 // which get a plan of their own).
 TEST_CASE("teams give the weights of one thread") {
     const std::vector<Kernels> kernels = exact_kernels();
-    if (kernels.empty()) {
-        MESSAGE("skipped: no AVX-512 OpenBLAS core and no oneDNN here");
-        return;
-    }
+    if (kernels.empty()) return;
     const Model model(spec_of({64, 512, 256, 3}, 0.1f));
     const Dataset data = make_blobs(300, 64, 3);
     Split split;
@@ -229,10 +196,7 @@ TEST_CASE("teams give the weights of one thread") {
 // bits of a trainer that never saw it.
 TEST_CASE("a team's step after a NumericError gives a fresh trainer's bits") {
     const std::vector<Kernels> kernels = exact_kernels();
-    if (kernels.empty()) {
-        MESSAGE("skipped: no AVX-512 OpenBLAS core and no oneDNN here");
-        return;
-    }
+    if (kernels.empty()) return;
     const Model model(spec_of({64, 512, 256, 3}));
     const Dataset good = make_blobs(128, 64, 3);
     Dataset bad = good;
@@ -260,7 +224,7 @@ TEST_CASE("a team's step after a NumericError gives a fresh trainer's bits") {
 // bits, and the plan then uses them): the plan is refused with the reason, the run says its
 // threads idle and why, and its weights are one thread's.
 TEST_CASE("a split that would change the bits is refused") {
-    if (!cpu_runs("Haswell")) {
+    if (!blas_core_runs_here("Haswell")) {
         MESSAGE("skipped: this CPU cannot run OpenBLAS's Haswell kernels");
         return;
     }
@@ -268,7 +232,7 @@ TEST_CASE("a split that would change the bits is refused") {
     const Dataset data = make_blobs(300, 784, 3);
     Split split;
     split.train = range(300);
-    with_core("Haswell", [&] {
+    with_blas_core("Haswell", [&] {
         Workspace ws(model, 128, 0);
         ws.enable_team(model, 2);
         std::string why;
@@ -291,10 +255,7 @@ TEST_CASE("a split that would change the bits is refused") {
 // shard_teams = false keeps the extra threads idle, with the same weights.
 TEST_CASE("teams can be turned off") {
     const std::vector<Kernels> kernels = exact_kernels();
-    if (kernels.empty()) {
-        MESSAGE("skipped: no AVX-512 OpenBLAS core and no oneDNN here");
-        return;
-    }
+    if (kernels.empty()) return;
     const Model model(spec_of({64, 512, 256, 3}));
     run_with(kernels.front(), [&] {
         TrainConfig config = config_of(4, 128, 2, kernels.front().gemm);

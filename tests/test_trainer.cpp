@@ -22,6 +22,7 @@
 #include "mlptrain/nn/model.hpp"
 #include "mlptrain/core/rng.hpp"
 #include "mlptrain/engine/trainer.hpp"
+#include "synthetic_data.hpp"
 
 using mlptrain::Activation;
 using mlptrain::Dataset;
@@ -32,6 +33,8 @@ using mlptrain::ModelSpec;
 using mlptrain::Split;
 using mlptrain::TrainConfig;
 using mlptrain::Trainer;
+using mlptrain::test::make_blobs;
+using mlptrain::test::signed_unit;
 
 namespace {
 
@@ -44,38 +47,6 @@ Dataset make_xor() {
     d.x = {0, 0, 0, 1, 1, 0, 1, 1};
     d.labels = {0, 1, 1, 0};
     d.class_names = {"0", "1"};
-    return d;
-}
-
-float signed_unit(std::uint64_t seed, std::uint32_t stream, std::uint64_t index) {
-    const auto bits = mlptrain::random_bits(seed, mlptrain::RngPurpose::synthetic, stream, index);
-    return 2.0f * mlptrain::uniform01(bits[0]) - 1.0f;
-}
-
-// `rows` samples of `features` uniform features in [−1, 1); the class is the argmax of a
-// fixed linear map, so the data are learnable.
-Dataset make_blobs(std::int64_t rows, std::int64_t features, std::int32_t classes) {
-    Dataset d;
-    d.source = "blobs";
-    d.rows = rows;
-    d.features = features;
-    for (std::int64_t f = 0; f < features; ++f) d.feature_names.push_back("f" + std::to_string(f));
-    for (std::int32_t c = 0; c < classes; ++c) d.class_names.push_back("c" + std::to_string(c));
-    for (std::int64_t r = 0; r < rows; ++r) {
-        std::int32_t best = 0;
-        double best_score = -1e30;
-        for (std::int64_t f = 0; f < features; ++f)
-            d.x.push_back(signed_unit(5, 0, static_cast<std::uint64_t>(r * features + f)));
-        for (std::int32_t c = 0; c < classes; ++c) {
-            double score = 0.0;
-            for (std::int64_t f = 0; f < features; ++f)
-                score +=
-                    d.x[static_cast<std::size_t>(r * features + f)] *
-                    signed_unit(6, static_cast<std::uint32_t>(c), static_cast<std::uint64_t>(f));
-            if (score > best_score) best_score = score, best = c;
-        }
-        d.labels.push_back(best);
-    }
     return d;
 }
 
