@@ -4,6 +4,7 @@
 // NumericError naming the step, and gradient clipping bounds the update.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -250,6 +251,43 @@ TEST_CASE("results do not depend on the thread count") {
         CHECK(r.fingerprint == reference.fingerprint);
         CHECK(same_bits(r.params, reference.params));
         CHECK(r.train_loss == reference.train_loss);  // the loss log too, bit for bit
+    }
+}
+
+// Evaluation runs a shard's rows a chunk at a time on every worker thread, beyond the
+// shards' own workspaces too (forward-only ones): the loss, accuracy, predictions and
+// outputs are bitwise those of one thread. 203 rows in chunks of 15 (batch 30, 2 shards)
+// give 14 chunks, the last partial; at 5 threads lanes 2-4 are evaluation workspaces.
+TEST_CASE("evaluation uses every thread and gives the one-thread result") {
+    const Dataset data = make_blobs(203, 6, 3);
+    const std::vector<std::int64_t> rows = range(0, 203);
+    const Model model(spec_of({6, 160, 120, 3}, Activation::relu));
+    TrainConfig config = sgd_config(1, 30, 0.05f, 0.9f);
+    config.shards = 2;
+    struct Evaluated {
+        mlptrain::EvalResult result;
+        std::vector<std::int32_t> predictions;
+        std::vector<float> outputs;
+    };
+    auto evaluate_with = [&](int threads) {
+        config.threads = threads;
+        Trainer trainer(model, config, 0);
+        CHECK(trainer.evaluation_lanes() == std::max(threads, 2));
+        trainer.train_step(data, rows.data(), 30);  // weights away from their initial values
+        Evaluated e;
+        e.result = trainer.evaluate(data, rows, &e.predictions, &e.outputs);
+        return e;
+    };
+    const Evaluated reference = evaluate_with(1);
+    CHECK(reference.result.rows == 203);
+    REQUIRE(reference.outputs.size() == 203 * 3);
+    for (int threads : {2, 3, 5}) {
+        CAPTURE(threads);
+        const Evaluated e = evaluate_with(threads);
+        CHECK(e.result.loss == reference.result.loss);  // a double: the same value, the same bits
+        CHECK(e.result.accuracy == reference.result.accuracy);
+        CHECK(e.predictions == reference.predictions);
+        CHECK(same_bits(e.outputs, reference.outputs));
     }
 }
 

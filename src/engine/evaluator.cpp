@@ -13,7 +13,7 @@ namespace mlptrain {
 
 EvalResult evaluate_rows(const Model& model, const float* params, const Dataset& data,
                          const std::vector<std::int64_t>& rows, std::int64_t chunk_rows,
-                         const std::vector<std::unique_ptr<Workspace>>& lanes, WorkerPool& workers,
+                         const std::vector<Workspace*>& lanes, WorkerPool& workers,
                          Communicator& comm, std::vector<std::int32_t>* predictions,
                          std::vector<float>* outputs, int outputs_layer, const bf16_bits* params_bf16) {
     EvalResult result;
@@ -72,14 +72,17 @@ EvalResult evaluate_rows(const Model& model, const float* params, const Dataset&
 
 Evaluator::Evaluator(const Model& model, int threads, std::int64_t targets_cols, GemmSettings gemm)
     : model_(model), workers_(worker_threads(threads)), comm_(make_local_communicator()) {
-    for (int s = 0; s < workers_.threads(); ++s)
-        lanes_.push_back(std::make_unique<Workspace>(model, chunk_rows_, targets_cols, gemm));
+    for (int s = 0; s < workers_.threads(); ++s) {
+        workspaces_.push_back(
+            std::make_unique<Workspace>(model, chunk_rows_, targets_cols, gemm, WorkspaceUse::evaluation));
+        lanes_.push_back(workspaces_.back().get());
+    }
     if (gemm.precision == GemmPrecision::bf16) params_bf16_ = Bf16Buffer(model.layout().total());
 }
 
 const bf16_bits* Evaluator::prepare(const float* params, std::int64_t rows) {
     const std::int64_t sizes[] = {std::min(rows, chunk_rows_), rows % chunk_rows_};
-    for (const std::unique_ptr<Workspace>& ws : lanes_)
+    for (Workspace* ws : lanes_)
         for (std::int64_t n : sizes)
             if (n > 0) prepare_gemms(*ws, model_, n, false);
     if (params_bf16_.size() == 0) return nullptr;

@@ -74,6 +74,12 @@ Trainer::Trainer(const Model& model, const TrainConfig& config, std::int64_t tar
         workspaces_.push_back(std::make_unique<Workspace>(model, shard_rows_, targets_cols, config.gemm));
     if (team_members_ > 1)
         for (const std::unique_ptr<Workspace>& ws : workspaces_) ws->enable_team(model, team_members_);
+    for (const std::unique_ptr<Workspace>& ws : workspaces_) eval_lanes_.push_back(ws.get());
+    for (std::int64_t lane = local_shards_; lane < threads; ++lane) {
+        eval_workspaces_.push_back(std::make_unique<Workspace>(model, shard_rows_, targets_cols, config.gemm,
+                                                               WorkspaceUse::evaluation));
+        eval_lanes_.push_back(eval_workspaces_.back().get());
+    }
     if (config.gemm.precision == GemmPrecision::bf16) params_bf16_ = Bf16Buffer(model.layout().total());
     shard_loss_.assign(static_cast<std::size_t>(local_shards_), 0.0);
     const auto pass_items = static_cast<std::size_t>(local_shards_ * team_members_);
@@ -490,8 +496,8 @@ double Trainer::train_step(const Dataset& data, const std::int64_t* rows, std::i
 
 EvalResult Trainer::evaluate(const Dataset& data, const std::vector<std::int64_t>& rows,
                              std::vector<std::int32_t>* predictions, std::vector<float>* outputs) {
-    // One lane per shard workspace, chunks of a shard's rows.
-    return evaluate_rows(model_, params_.data(), data, rows, shard_rows_, workspaces_, workers_, *comm_,
+    // Chunks of a shard's rows over every thread: the result is the same with any lane count.
+    return evaluate_rows(model_, params_.data(), data, rows, shard_rows_, eval_lanes_, workers_, *comm_,
                          predictions, outputs, -1, weights_bf16());
 }
 

@@ -36,7 +36,7 @@ void Trainer::prepare_step(std::int64_t n) {
 void Trainer::prepare_evaluation(std::int64_t rows) {
     // evaluate() cuts the rows into chunks of shard_rows_ and the rest, over every lane.
     const std::int64_t sizes[] = {std::min(rows, shard_rows_), rows % shard_rows_};
-    for (const std::unique_ptr<Workspace>& ws : workspaces_)
+    for (Workspace* ws : eval_lanes_)
         for (std::int64_t n : sizes)
             if (n > 0) prepare_gemms(*ws, model_, n, false);
 }
@@ -45,6 +45,7 @@ int Trainer::gemm_primitives() const {
     int count = 0;
     for (const std::unique_ptr<Workspace>& ws : workspaces_)
         for (int m = 0; m < ws->team_members(); ++m) count += ws->member_context(m).primitives();
+    for (const std::unique_ptr<Workspace>& ws : eval_workspaces_) count += ws->gemm.primitives();
     return count;
 }
 
@@ -52,6 +53,7 @@ int Trainer::gemm_created_on_demand() const {
     int count = 0;
     for (const std::unique_ptr<Workspace>& ws : workspaces_)
         for (int m = 0; m < ws->team_members(); ++m) count += ws->member_context(m).created_on_demand();
+    for (const std::unique_ptr<Workspace>& ws : eval_workspaces_) count += ws->gemm.created_on_demand();
     return count;
 }
 

@@ -255,6 +255,7 @@ double forward_backward(Workspace& ws, const Model& model, const float* params, 
                         std::int64_t n, const DropoutContext* dropout, const bf16_bits* params_bf16,
                         GradsInit init) {
     MLPTRAIN_ASSERT(n >= 0 && n <= ws.max_rows, "forward_backward rows");
+    MLPTRAIN_ASSERT(ws.use == WorkspaceUse::training, "backward passes need a training workspace");
     if (n == 0) {  // an empty shard contributes a zero gradient to the fixed tree
         std::memset(grads, 0, sizeof(float) * static_cast<std::size_t>(model.layout().total()));
         return 0.0;

@@ -3,21 +3,26 @@
 
 namespace mlptrain {
 
-Workspace::Workspace(const Model& model, std::int64_t max_rows_, std::int64_t targets_cols_, GemmSettings gemm_)
+Workspace::Workspace(const Model& model, std::int64_t max_rows_, std::int64_t targets_cols_, GemmSettings gemm_,
+                     WorkspaceUse use_)
     : max_rows(max_rows_),
+      use(use_),
       input(max_rows_ * model.dim_input()),
-      delta_a(max_rows_ * model.max_width()),
-      delta_b(max_rows_ * model.max_width()),
       labels(static_cast<std::size_t>(max_rows_), 0),
       targets(max_rows_ * targets_cols_),
       targets_cols(targets_cols_),
-      grads(model.layout().total()),
       gemm(gemm_) {
     MLPTRAIN_ASSERT(max_rows_ >= 1, "workspace needs at least one row");
-    const bool dropout = model.spec().dropout > 0.0f;
+    const bool training = use == WorkspaceUse::training;
+    const bool dropout = training && model.spec().dropout > 0.0f;
+    if (training) {
+        delta_a = AlignedBuffer(max_rows_ * model.max_width());
+        delta_b = AlignedBuffer(max_rows_ * model.max_width());
+        grads = AlignedBuffer(model.layout().total());
+    }
     if (gemm.bf16()) {
         input_h = Bf16Buffer(max_rows_ * model.dim_input());
-        delta_h = Bf16Buffer(max_rows_ * model.max_width());
+        if (training) delta_h = Bf16Buffer(max_rows_ * model.max_width());
         for (int l = 0; l + 1 < model.num_layers(); ++l) act_h.emplace_back(max_rows_ * model.dim_out(l));
     }
     for (int l = 0; l < model.num_layers(); ++l) {
@@ -31,6 +36,7 @@ Workspace::Workspace(const Model& model, std::int64_t max_rows_, std::int64_t ta
 
 void Workspace::enable_team(const Model& model, int members) {
     MLPTRAIN_ASSERT(members >= 1, "a team has a member");
+    MLPTRAIN_ASSERT(use == WorkspaceUse::training, "a team shares a training workspace");
     team_delta.clear();
     team_delta_h.clear();
     member_gemm.clear();

@@ -19,7 +19,8 @@
 namespace mlptrain {
 
 // Mean loss and accuracy of `params` over `rows`, chunk_rows rows at a time (each lane's
-// workspace holds at least chunk_rows rows). predictions (if given) get the predicted class
+// workspace, training or evaluation, holds at least chunk_rows rows; lane s takes chunks
+// s, s + lanes, …, so give as many lanes as worker threads or more). predictions (if given) get the predicted class
 // of each row (classification), outputs (if given) the rows × outputs network outputs, or
 // with outputs_layer = l ≥ 0 the rows × dim_out(l) activations of layer l (0-based, as
 // Model counts; after its activation function, without dropout). With several ranks and
@@ -27,7 +28,7 @@ namespace mlptrain {
 // GEMM inputs read the weights from params_bf16 (params rounded to bf16, arena layout).
 EvalResult evaluate_rows(const Model& model, const float* params, const Dataset& data,
                          const std::vector<std::int64_t>& rows, std::int64_t chunk_rows,
-                         const std::vector<std::unique_ptr<Workspace>>& lanes, WorkerPool& workers,
+                         const std::vector<Workspace*>& lanes, WorkerPool& workers,
                          Communicator& comm, std::vector<std::int32_t>* predictions = nullptr,
                          std::vector<float>* outputs = nullptr, int outputs_layer = -1,
                          const bf16_bits* params_bf16 = nullptr);
@@ -60,7 +61,8 @@ private:
     const Model& model_;
     WorkerPool workers_;
     std::unique_ptr<Communicator> comm_;
-    std::vector<std::unique_ptr<Workspace>> lanes_;
+    std::vector<std::unique_ptr<Workspace>> workspaces_;  // evaluation workspaces, one per thread
+    std::vector<Workspace*> lanes_;                       // the same, as evaluate_rows takes them
     Bf16Buffer params_bf16_;
 };
 

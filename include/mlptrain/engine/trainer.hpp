@@ -109,6 +109,7 @@ public:
     const TrainConfig& config() const { return config_; }
     int threads() const { return workers_.threads(); }
     std::int64_t shards() const { return shards_; }  // global, all ranks
+    std::int64_t shard_rows() const { return shard_rows_; }  // of a full batch's shards
     // Wall time spent in the gradient allreduce across ranks so far (0 for one process).
     double allreduce_seconds() const { return allreduce_seconds_; }
     // Where the steps' time went since the last reset (or construction).
@@ -147,9 +148,12 @@ public:
     // so that no step creates one; a shape not prepared is created on demand and counted.
     void prepare_step(std::int64_t n);
     void prepare_evaluation(std::int64_t rows);
-    // oneDNN primitives on all shards, and how many a step or evaluation created on demand.
+    // oneDNN primitives in all workspaces, and how many a step or evaluation created on demand.
     int gemm_primitives() const;
     int gemm_created_on_demand() const;
+    // How many chunks an evaluation runs at once: the worker threads, or the local shards
+    // when there are more of those.
+    int evaluation_lanes() const { return static_cast<int>(eval_lanes_.size()); }
 
     // Mean loss and accuracy over `rows` (see evaluate_rows), with this trainer's weights.
     EvalResult evaluate(const Dataset& data, const std::vector<std::int64_t>& rows,
@@ -225,6 +229,11 @@ private:
     Bf16Buffer params_bf16_;  // bf16 GEMM inputs only: the weights as the GEMMs read them
     Optimizer optimizer_;
     std::vector<std::unique_ptr<Workspace>> workspaces_;  // one per shard
+    // Evaluation runs chunks of a shard's rows on every worker thread: the shards'
+    // workspaces, and with more threads than local shards one evaluation workspace
+    // (forward passes only) for each thread beyond them.
+    std::vector<std::unique_ptr<Workspace>> eval_workspaces_;
+    std::vector<Workspace*> eval_lanes_;
     std::vector<double> shard_loss_;
     // Each pass item's time this step: a local shard, or with teams a member of a shard's
     // team (shard · members + member); pass_items_ of them in this step.

@@ -2,7 +2,8 @@
 // activations, dropout masks, the backward deltas and the shard's own gradient buffer, and
 // the shard's GEMM context (its backend's primitives) with, for bf16 GEMM inputs, the bf16
 // copies of what the GEMMs read. Sized once for the largest shard; a training step
-// allocates nothing. gather_batch fills it with a batch's rows.
+// allocates nothing. gather_batch fills it with a batch's rows. An evaluation workspace
+// holds only what forward passes use (no deltas, masks or gradient).
 #pragma once
 
 #include <cstdint>
@@ -16,28 +17,36 @@
 
 namespace mlptrain {
 
+// What a workspace is for: a shard's forward and backward passes, or forward passes only
+// (forward_loss; with 128 rows of 784-1024-1024-10, 2.5 of a training workspace's 11 MB: no
+// gradient buffer, no deltas).
+enum class WorkspaceUse { training, evaluation };
+
 struct Workspace {
     // `targets_cols` > 0 reserves a regression target matrix (mse on numeric targets).
     // `gemm`: the backend and input precision of this shard's GEMMs (throws Error if this
     // build lacks the backend); prepare_gemms (backprop.hpp) makes its shapes ready.
-    Workspace(const Model& model, std::int64_t max_rows, std::int64_t targets_cols, GemmSettings gemm = {});
+    Workspace(const Model& model, std::int64_t max_rows, std::int64_t targets_cols, GemmSettings gemm = {},
+              WorkspaceUse use = WorkspaceUse::training);
 
     std::int64_t max_rows = 0;
+    WorkspaceUse use = WorkspaceUse::training;
     AlignedBuffer input;                  // X (max_rows, in)
     std::vector<AlignedBuffer> pre;       // Z_l (max_rows, out_l)
     std::vector<AlignedBuffer> post;      // A_l = act(Z_l) (max_rows, out_l); last = outputs
+    // Training only (empty in an evaluation workspace):
     std::vector<AlignedBuffer> mask;      // hidden l: keep-mask scaled by 1/(1−p), if dropout
     std::vector<AlignedBuffer> dropped;   // hidden l: A_l ⊙ mask_l, the next layer's input
     AlignedBuffer delta_a, delta_b;       // (max_rows, max_width): dA/dZ, ping-pong
     std::vector<std::int32_t> labels;     // (max_rows)
     AlignedBuffer targets;                // (max_rows, targets_cols)
     std::int64_t targets_cols = 0;
-    AlignedBuffer grads;                  // this shard's Σ gradient, arena layout
+    AlignedBuffer grads;                  // this shard's Σ gradient, arena layout (training only)
     GemmContext gemm;                     // this shard's GEMMs (a oneDNN primitive per shape)
     // bf16 GEMM inputs only (empty otherwise): each rounded once, where it is produced.
     Bf16Buffer input_h;                   // X (max_rows, in)
     std::vector<Bf16Buffer> act_h;        // hidden l: the next layer's input, A_l or A_l ⊙ mask_l (max_rows, out_l)
-    Bf16Buffer delta_h;                   // the current layer's dZ (max_rows, max_width)
+    Bf16Buffer delta_h;                   // the current layer's dZ (max_rows, max_width), training only
     // A shard whose passes a team of threads shares (shard_team.hpp) also keeps every
     // layer's dZ for the weight-gradient blocks, which run after the whole delta chain, and
     // one GEMM context per further member (member 0 uses `gemm`). Empty otherwise.
