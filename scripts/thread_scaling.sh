@@ -5,8 +5,8 @@
 # the same with OPENBLAS_CORETYPE set by the user (each --user-cores name: the note path) and
 # with oneDNN fp32 / bf16 at 1 thread and the most threads; then the determinism checks
 # (digits, 16 shards, and 2 shards of a network whose shards teams of threads share: one
-# weights fingerprint at every thread count). Prints markdown tables and keeps every JSON
-# object.
+# weights fingerprint at every thread count). Prints markdown tables (with each run's
+# evaluation speed: bench's forward passes, one lane per thread) and keeps every JSON object.
 #
 #   scripts/thread_scaling.sh [--bin PATH] [--threads 1,2,4,8,16] [--seconds S]
 #       [--networks 784-1024-1024-10/2048,784-256-128-10/1024] [--shards 16]
@@ -131,8 +131,9 @@ python3 - "$JSONL" <<'PY' | tee "$OUTDIR/scaling.md"
 import json, sys
 runs = [json.loads(line) for line in open(sys.argv[1])]
 if runs:
-    print("\n| network | kernels | threads | samples/s | speed-up | GEMM ceiling | efficiency | peak fraction | BLAS core (why) |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+    print("\n| network | kernels | threads | samples/s | speed-up | GEMM ceiling | efficiency | peak fraction "
+          "| evaluation samples/s (lanes) | BLAS core (why) |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
 base = {}
 for r in runs:
     net = "-".join(map(str, r["layers"])) + f" b{r['batch_size']}"
@@ -145,10 +146,9 @@ for r in runs:
     speedup = f"{r['samples_per_s'] / base[key]:.2f}" if key in base else "n/a"
     ceiling = r.get("ceiling_samples_per_s")
     core = "oneDNN" if r["gemm"] == "onednn" else f"{r.get('blas_core')} ({r.get('blas_core_reason')})"
-    print(f"| {net} | {kind} | {r['threads']} | {r['samples_per_s']:,.0f} | {speedup} | "
-          f"{ceiling:,.0f} | {r['efficiency']:.2f} | {r['peak_fraction']:.3f} | "
-          f"{core} |" if ceiling else
-          f"| {net} | {kind} | {r['threads']} | {r['samples_per_s']:,.0f} | {speedup} | n/a | n/a | n/a | {core} |")
+    limits = f"{ceiling:,.0f} | {r['efficiency']:.2f} | {r['peak_fraction']:.3f}" if ceiling else "n/a | n/a | n/a"
+    evaluation = f"{r['eval_samples_per_s']:,.0f} ({r['eval_lanes']})" if r.get("eval_samples_per_s") else "n/a"
+    print(f"| {net} | {kind} | {r['threads']} | {r['samples_per_s']:,.0f} | {speedup} | {limits} | {evaluation} | {core} |")
 if runs:
     r = runs[0]
     print(f"\nFMA peak {r.get('peak_gflops', 0):,.0f} GFLOP/s ({r.get('peak_isa')}) at {r['threads']} thread(s); "

@@ -427,6 +427,8 @@ class ThreadScaling(unittest.TestCase):
             rows = [line for line in f if line.startswith("| 4-16-3 b64 |")]
         self.assertEqual(len(rows), 4)
         self.assertIn("| user:Prescott | 2 |", rows[3])
+        for row in rows:  # evaluation: 8 shards' workspaces, so 8 lanes at 1 and 2 threads
+            self.assertRegex(row, r"\| [\d,]+ \(8\) \|")
         self.assertIn("determinism: identical weights at threads 1,2 (8 shards", r.stdout)
         self.assertIn("determinism: identical weights at threads 1,2 (2 shards, layers 1024,1024", r.stdout)
 

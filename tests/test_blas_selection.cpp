@@ -305,6 +305,25 @@ TEST_CASE("bench warms up for its steps and its seconds") {
     CHECK(contains(bad.err, "--warmup-seconds: expected a number of seconds from 0 to 3600, found -1"));
 }
 
+// After the steps, bench times evaluation over its rows (1,024 here: 8 batches, at least
+// 1,024) in chunks of a shard's rows, one lane per worker thread even beyond the shards;
+// --eval-seconds 0 skips it.
+TEST_CASE("bench times evaluation on every thread") {
+    const std::string flags = "--layers 20,16,4 --batch-size 64 --shards 2 --steps 1 --warmup 0 --no-ceiling ";
+    const nlohmann::json j = bench_with(flags + "--threads 3 --eval-seconds 0.05");
+    CHECK(j["eval_lanes"] == 3);
+    CHECK(j["eval_chunk_rows"] == 32);
+    CHECK(j["eval_rows"] == 1024);
+    CHECK(j["eval_samples_per_s"].get<double>() > 0);
+    CHECK(bench_with(flags + "--threads 1")["eval_lanes"] == 2);  // the shards' own workspaces
+    const nlohmann::json none = bench_with(flags + "--eval-seconds 0");
+    CHECK(none["eval_samples_per_s"] == 0.0);
+    CHECK(none["eval_rows"] == 0);
+    const CommandResult bad = run_cli("bench --eval-seconds x");
+    CHECK(bad.exit_status == 2);
+    CHECK(contains(bad.err, "--eval-seconds"));
+}
+
 // Beside the ceiling, bench times the step's own GEMM calls where a shard's GEMMs are big
 // enough (≥ 40 MFLOP) for two clock reads a call not to show, and not on a tiny network.
 TEST_CASE("bench --json times the step's GEMM calls beside the ceiling") {

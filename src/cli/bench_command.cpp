@@ -1,8 +1,8 @@
 // `mlptrain bench`: training throughput on synthetic data, next to two limits measured in the
 // same process — the GEMM ceiling (what T concurrent single-threaded sgemm callers reach on
 // the step's GEMMs with B/T rows each, the best any split of this batch could do) and the
-// FMA peak (what T threads of register-only multiply-adds reach: the silicon's limit) — and,
-// with --json, the environment record a reader needs to reproduce or distrust the figure.
+// FMA peak (what T threads of register-only multiply-adds reach: the silicon's limit) — then
+// the speed of evaluation (forward passes only) and, with --json, the environment record a reader needs to reproduce or distrust the figure.
 #include <boost/program_options.hpp>
 #include <nlohmann/json.hpp>
 
@@ -241,6 +241,7 @@ struct BenchOptions {
     std::int64_t batch = 0, warmup = 0, steps = 0;  // steps 0: as many as fit in `seconds`
     double seconds = 0.0;
     double warmup_seconds = 0.0;  // the warm-up goes on until this much time has passed
+    double eval_seconds = 0.0;    // of evaluation passes after the steps (0: none)
     TrainConfig train;
     bool ceiling = true;  // also the FMA peak
     bool json = false;
@@ -261,6 +262,8 @@ po::options_description bench_options() {
         ("warmup-seconds", po::value<std::string>()->default_value("1"),
          "and go on with them until this many seconds have passed (an idle CPU takes most of a second to reach its full clock)")
         ("activation", po::value<std::string>()->default_value("relu"), "hidden activation")
+        ("eval-seconds", po::value<std::string>()->default_value("0.25"),
+         "then time evaluation (forward passes in chunks of a shard's rows on every thread) for this long (0: skip)")
         ("no-ceiling", po::bool_switch(), "skip the GEMM ceiling, FMA peak and cross-core round trip measurements (always skipped under MPI)")
         ("allreduce", po::value<std::string>()->default_value("tree"), "across MPI ranks: tree or mpi")
         ("weight-stores", po::value<std::string>()->default_value("auto"),
@@ -294,6 +297,7 @@ bool parse_bench_args(const std::vector<std::string>& args, BenchOptions& o) {
     o.warmup = parse_integer(text("warmup"), "warmup");
     o.seconds = parse_real(text("seconds"), "seconds");
     o.warmup_seconds = parse_real(text("warmup-seconds"), "warmup_seconds");
+    o.eval_seconds = parse_real(text("eval-seconds"), "eval_seconds");
     o.steps = vm.count("steps") ? parse_integer(text("steps"), "steps") : 0;
     if (o.batch < 1 || o.batch > (1 << 24))
         throw Error(describe("--batch-size", "an integer from 1 to 16777216", text("batch-size")));
@@ -302,6 +306,8 @@ bool parse_bench_args(const std::vector<std::string>& args, BenchOptions& o) {
     if (o.seconds <= 0) throw Error(describe("--seconds", "a positive number", text("seconds")));
     if (!(o.warmup_seconds >= 0 && o.warmup_seconds <= 3600))
         throw Error(describe("--warmup-seconds", "a number of seconds from 0 to 3600", text("warmup-seconds")));
+    if (!(o.eval_seconds >= 0 && o.eval_seconds <= 3600))
+        throw Error(describe("--eval-seconds", "a number of seconds from 0 to 3600", text("eval-seconds")));
     // The step of SGD with momentum: what a benchmark of the engine measures.
     o.train.batch_size = o.batch;
     o.train.schedule.lr = 0.001f;
@@ -354,6 +360,10 @@ struct BenchResult {
     // with streaming stores and with plain ones, and with auto the tuner's probes, switches
     // and the wins that the next probe did not repeat.
     WeightStoreCounts stores;
+    // Evaluation after the steps (Trainer::evaluate over the benchmark's rows): samples/s,
+    // 0 when not measured.
+    double eval_samples_per_s = 0.0;
+    std::int64_t eval_rows = 0;
 };
 
 // Windows of timed steps with a ceiling: each window's steps are set beside the ceiling
@@ -420,6 +430,25 @@ bool gemm_calls_worth_timing(const BenchOptions& o, const Trainer& trainer) {
     const double shard_gemm_flop = 6.0 * static_cast<double>(trainer.model().layout().parameter_count()) *
                                    static_cast<double>(o.batch) / static_cast<double>(trainer.shards());
     return shard_gemm_flop >= 4e7;
+}
+
+// Evaluation passes over all of `rows` (chunks of a shard's rows, every worker thread a
+// lane; across ranks each its share of the chunks) until `seconds` have passed by rank 0's
+// clock, after one untimed pass: samples/s into r.
+void time_evaluation(double seconds, Trainer& trainer, Communicator& comm, const Dataset& data,
+                     const std::vector<std::int64_t>& rows, BenchResult& r) {
+    trainer.prepare_evaluation(static_cast<std::int64_t>(rows.size()));
+    trainer.evaluate(data, rows);
+    std::int64_t passes = 0;
+    const auto start = Clock::now();
+    for (float go_on = 1.0f; go_on > 0.0f;) {
+        trainer.evaluate(data, rows);
+        ++passes;
+        go_on = seconds_since(start) < seconds ? 1.0f : 0.0f;
+        comm.broadcast(&go_on, 1, 0);
+    }
+    r.eval_rows = static_cast<std::int64_t>(rows.size());
+    r.eval_samples_per_s = static_cast<double>(passes * r.eval_rows) / seconds_since(start);
 }
 
 // Warm-up, then timed steps over synthetic rows. With the ceiling on: three rounds of a
@@ -507,6 +536,7 @@ BenchResult time_steps(const BenchOptions& o, Trainer& trainer, Communicator& co
     take_window_medians(r);
     r.stores = timed_weight_stores(trainer, stores_before, r.steps);
     if (ceiling_on) r.peak = measure_fma_peak(trainer.threads(), 0.5);
+    if (o.eval_seconds > 0) time_evaluation(o.eval_seconds, trainer, comm, data, order, r);
     return r;
 }
 
@@ -589,6 +619,8 @@ nlohmann::json bench_json(const BenchOptions& o, const Trainer& trainer, const B
             {"weight_stores_plain_steps", r.stores.plain_steps}, {"weight_stores_probes", r.stores.probes},
             {"weight_stores_switches", r.stores.switches},
             {"weight_stores_unrepeated_wins", r.stores.unrepeated_wins},
+            {"eval_samples_per_s", r.eval_samples_per_s}, {"eval_rows", r.eval_rows},
+            {"eval_lanes", trainer.evaluation_lanes()}, {"eval_chunk_rows", trainer.shard_rows()},
             {"blas", blas_description()}, {"blas_core", blas.core},
             {"blas_core_reason", blas_core_text(blas.reason)}, {"blas_core_note", blas_core_text(blas.note)},
             {"blas_openblas_choice", blas.openblas_choice}, {"blas_self_test_ms", blas.self_test_ms},
@@ -673,6 +705,10 @@ void print_bench_text(const BenchOptions& o, const Trainer& trainer, const Bench
     if (r.peak.gflops > 0)
         std::printf("FMA peak %.2f GFLOP/s (%s, %d threads); peak fraction %.3f\n", r.peak.gflops, r.peak.isa,
                     r.peak.threads, f.peak_fraction);
+    if (r.eval_samples_per_s > 0)
+        std::printf("evaluation %.0f samples/s (forward passes over %lld rows, chunks of %lld rows on %d lane(s))\n",
+                    r.eval_samples_per_s, static_cast<long long>(r.eval_rows),
+                    static_cast<long long>(trainer.shard_rows()), trainer.evaluation_lanes());
     if (r.round_trip_ns > 0)
         std::printf("cross-core round trip %.0f ns (a cache line between two worker CPUs and back, median of %zu "
                     "windows: %s); what crosses cores in a step, the reduction most, moves at this speed\n",
