@@ -22,6 +22,8 @@
 #include "mlptrain/core/metrics.hpp"
 #include "mlptrain/nn/model.hpp"
 #include "mlptrain/core/rng.hpp"
+#include "mlptrain/nn/workspace.hpp"
+#include "mlptrain/engine/evaluator.hpp"
 #include "mlptrain/engine/trainer.hpp"
 #include "synthetic_data.hpp"
 
@@ -289,6 +291,29 @@ TEST_CASE("evaluation uses every thread and gives the one-thread result") {
         CHECK(e.predictions == reference.predictions);
         CHECK(same_bits(e.outputs, reference.outputs));
     }
+}
+
+// The evaluation lanes beyond the shards are capped by memory: within the shards' training
+// workspaces (all of them) or extra_evaluation_budget, whichever is larger, but at least one.
+// A forward-only workspace holds no gradient or deltas.
+TEST_CASE("evaluation lanes beyond the shards fit a memory budget") {
+    using mlptrain::evaluation_lanes;
+    using mlptrain::extra_evaluation_budget;
+    CHECK(evaluation_lanes(2, 2, 1000, 100) == 2);   // no thread beyond the shards
+    CHECK(evaluation_lanes(1, 4, 1000, 100) == 4);   // more shards than threads: every shard's own
+    CHECK(evaluation_lanes(16, 2, 1000, 100) == 16);  // small lanes: every thread
+    const std::int64_t big = extra_evaluation_budget / 4;  // 64 MiB a lane
+    CHECK(evaluation_lanes(16, 2, 1000, big) == 6);          // 4 within the budget
+    CHECK(evaluation_lanes(16, 2, 10 * big, big) == 12);     // the training's own size is larger
+    CHECK(evaluation_lanes(16, 2, 1000, 4 * extra_evaluation_budget) == 3);  // one extra at least
+
+    const Model model(spec_of({6, 160, 120, 3}, Activation::relu, Loss::softmax_cross_entropy, 0.2f));
+    const mlptrain::Workspace training(model, 32, 0);
+    const mlptrain::Workspace evaluation(model, 32, 0, {}, mlptrain::WorkspaceUse::evaluation);
+    const std::int64_t activations = 4 * 32 * (6 + 2 * (160 + 120 + 3));  // X, Z and A of every layer
+    CHECK(evaluation.bytes() == activations + 4 * 32);                     // and the labels
+    // the training workspace adds the gradient, the two delta buffers and the dropout masks
+    CHECK(training.bytes() == evaluation.bytes() + 4 * (model.layout().total() + 2 * 32 * 160 + 2 * 32 * (160 + 120)));
 }
 
 // The trainer's shards call gemm() concurrently, so it must give every thread exactly the

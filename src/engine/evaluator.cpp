@@ -70,6 +70,13 @@ EvalResult evaluate_rows(const Model& model, const float* params, const Dataset&
     return result;
 }
 
+int evaluation_lanes(int threads, std::int64_t shards, std::int64_t training_bytes, std::int64_t evaluation_bytes) {
+    if (threads <= shards) return static_cast<int>(shards);
+    const std::int64_t budget = std::max(training_bytes, extra_evaluation_budget);
+    const std::int64_t affordable = budget / std::max<std::int64_t>(evaluation_bytes, 1);
+    return static_cast<int>(shards + std::min<std::int64_t>(threads - shards, std::max<std::int64_t>(affordable, 1)));
+}
+
 Evaluator::Evaluator(const Model& model, int threads, std::int64_t targets_cols, GemmSettings gemm)
     : model_(model), workers_(worker_threads(threads)), comm_(make_local_communicator()) {
     for (int s = 0; s < workers_.threads(); ++s) {

@@ -74,12 +74,7 @@ Trainer::Trainer(const Model& model, const TrainConfig& config, std::int64_t tar
         workspaces_.push_back(std::make_unique<Workspace>(model, shard_rows_, targets_cols, config.gemm));
     if (team_members_ > 1)
         for (const std::unique_ptr<Workspace>& ws : workspaces_) ws->enable_team(model, team_members_);
-    for (const std::unique_ptr<Workspace>& ws : workspaces_) eval_lanes_.push_back(ws.get());
-    for (std::int64_t lane = local_shards_; lane < threads; ++lane) {
-        eval_workspaces_.push_back(std::make_unique<Workspace>(model, shard_rows_, targets_cols, config.gemm,
-                                                               WorkspaceUse::evaluation));
-        eval_lanes_.push_back(eval_workspaces_.back().get());
-    }
+    make_evaluation_lanes(targets_cols);
     if (config.gemm.precision == GemmPrecision::bf16) params_bf16_ = Bf16Buffer(model.layout().total());
     shard_loss_.assign(static_cast<std::size_t>(local_shards_), 0.0);
     const auto pass_items = static_cast<std::size_t>(local_shards_ * team_members_);
@@ -114,6 +109,22 @@ Trainer::Trainer(const Model& model, const TrainConfig& config, std::int64_t tar
 }
 
 Trainer::~Trainer() = default;
+
+void Trainer::make_evaluation_lanes(std::int64_t targets_cols) {
+    // The shards' workspaces, then forward-only ones for threads beyond the shards, as many as
+    // the memory budget allows (evaluation_lanes).
+    for (const std::unique_ptr<Workspace>& ws : workspaces_) eval_lanes_.push_back(ws.get());
+    auto add_lane = [&] {
+        eval_workspaces_.push_back(
+            std::make_unique<Workspace>(model_, shard_rows_, targets_cols, config_.gemm, WorkspaceUse::evaluation));
+        eval_lanes_.push_back(eval_workspaces_.back().get());
+    };
+    if (workers_.threads() <= local_shards_) return;
+    add_lane();
+    const int lanes = mlptrain::evaluation_lanes(workers_.threads(), local_shards_, workspaces_[0]->bytes() * local_shards_,
+                                       eval_workspaces_[0]->bytes());
+    while (static_cast<int>(eval_lanes_.size()) < lanes) add_lane();
+}
 
 void Trainer::time_gemm_calls(bool on) {
     for (const std::unique_ptr<Workspace>& ws : workspaces_)

@@ -48,6 +48,16 @@ void Workspace::enable_team(const Model& model, int members) {
     for (int m = 1; m < members; ++m) member_gemm.emplace_back(gemm.settings());
 }
 
+std::int64_t Workspace::bytes() const {
+    std::int64_t floats = input.size() + delta_a.size() + delta_b.size() + targets.size() + grads.size();
+    std::int64_t halves = input_h.size() + delta_h.size();
+    for (const auto* list : {&pre, &post, &mask, &dropped, &team_delta})
+        for (const AlignedBuffer& b : *list) floats += b.size();
+    for (const auto* list : {&act_h, &team_delta_h})
+        for (const Bf16Buffer& b : *list) halves += b.size();
+    return 4 * floats + 2 * halves + 4 * static_cast<std::int64_t>(labels.size());
+}
+
 void gather_batch(Workspace& ws, const Dataset& data, const std::int64_t* rows, std::int64_t n, std::int64_t first) {
     MLPTRAIN_ASSERT(n >= 0 && first >= 0 && first + n <= ws.max_rows, "batch larger than the workspace");
     gather_features(row_block(ws.input.as_matrix(ws.max_rows, data.features), first, first + n), data, rows, n);

@@ -33,6 +33,14 @@ EvalResult evaluate_rows(const Model& model, const float* params, const Dataset&
                          std::vector<float>* outputs = nullptr, int outputs_layer = -1,
                          const bf16_bits* params_bf16 = nullptr);
 
+// How many lanes the trainer evaluates on: one per local shard (its training workspace),
+// and one per thread beyond them, each an evaluation workspace of `evaluation_bytes`, as long
+// as those together stay within the larger of the shards' `training_bytes` (all of them) and
+// extra_evaluation_budget: a few shards of very many rows on many threads would otherwise
+// take many times the training's memory for evaluation alone.
+constexpr std::int64_t extra_evaluation_budget = std::int64_t{256} << 20;
+int evaluation_lanes(int threads, std::int64_t shards, std::int64_t training_bytes, std::int64_t evaluation_bytes);
+
 // evaluate_rows for a trained model outside training: its own workspaces, one lane per
 // worker thread, in one process, GEMMs on the given backend and precision.
 class Evaluator {

@@ -151,8 +151,8 @@ public:
     // oneDNN primitives in all workspaces, and how many a step or evaluation created on demand.
     int gemm_primitives() const;
     int gemm_created_on_demand() const;
-    // How many chunks an evaluation runs at once: the worker threads, or the local shards
-    // when there are more of those.
+    // How many chunks an evaluation runs at once: the local shards, and a lane for each
+    // thread beyond them within a memory budget (evaluator.hpp's evaluation_lanes).
     int evaluation_lanes() const { return static_cast<int>(eval_lanes_.size()); }
 
     // Mean loss and accuracy over `rows` (see evaluate_rows), with this trainer's weights.
@@ -194,6 +194,8 @@ private:
     const ShardTeamPlan* team_plan(std::int64_t n) const;
     // The notes on idle threads and teams, once the full batch's plan is made.
     void note_threads();
+    // eval_lanes_ (the constructor, once the shards' workspaces exist).
+    void make_evaluation_lanes(std::int64_t targets_cols);
     // Reduces, checks and clips: the scalars of the update, or throws NumericError.
     StepScalars reduce_and_check(std::int64_t n);
     void update_weights(const StepScalars& scalars);

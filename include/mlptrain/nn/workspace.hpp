@@ -57,6 +57,8 @@ struct Workspace {
     // Sizes the team buffers for `members` ≥ 1 (1 frees them). Allocates: not in a step.
     void enable_team(const Model& model, int members);
     int team_members() const { return 1 + static_cast<int>(member_gemm.size()); }
+    // The bytes of its buffers (not of the GEMM contexts).
+    std::int64_t bytes() const;
     GemmContext& member_context(int m) { return m == 0 ? gemm : member_gemm[static_cast<std::size_t>(m - 1)]; }
 };
 
