@@ -6,7 +6,8 @@
 # with oneDNN fp32 / bf16 at 1 thread and the most threads; then the determinism checks
 # (digits, 16 shards, and 2 shards of a network whose shards teams of threads share: one
 # weights fingerprint at every thread count). Prints markdown tables (with each run's
-# evaluation speed: bench's forward passes, one lane per thread) and keeps every JSON object.
+# evaluation speed: bench's forward passes, a lane per shard, or per thread where there are
+# more threads) and keeps every JSON object.
 #
 #   scripts/thread_scaling.sh [--bin PATH] [--threads 1,2,4,8,16] [--seconds S]
 #       [--networks 784-1024-1024-10/2048,784-256-128-10/1024] [--shards 16]

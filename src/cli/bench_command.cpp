@@ -432,21 +432,31 @@ bool gemm_calls_worth_timing(const BenchOptions& o, const Trainer& trainer) {
     return shard_gemm_flop >= 4e7;
 }
 
-// Evaluation passes over all of `rows` (chunks of a shard's rows, every worker thread a
-// lane; across ranks each its share of the chunks) until `seconds` have passed by rank 0's
-// clock, after one untimed pass: samples/s into r.
-void time_evaluation(double seconds, Trainer& trainer, Communicator& comm, const Dataset& data,
-                     const std::vector<std::int64_t>& rows, BenchResult& r) {
-    trainer.prepare_evaluation(static_cast<std::int64_t>(rows.size()));
-    trainer.evaluate(data, rows);
-    std::int64_t passes = 0;
+// Runs `once` until it has run at least `min_runs` times and `seconds` have passed; returns
+// the runs. Ranks must run the same number: rank 0's clock decides, by broadcast.
+template <typename Once>
+std::int64_t repeat_for(std::int64_t min_runs, double seconds, Communicator& comm, const Once& once) {
     const auto start = Clock::now();
+    std::int64_t runs = 0;
     for (float go_on = 1.0f; go_on > 0.0f;) {
-        trainer.evaluate(data, rows);
-        ++passes;
-        go_on = seconds_since(start) < seconds ? 1.0f : 0.0f;
+        once();
+        ++runs;
+        go_on = runs < min_runs || seconds_since(start) < seconds ? 1.0f : 0.0f;
         comm.broadcast(&go_on, 1, 0);
     }
+    return runs;
+}
+
+// Evaluation passes over all of `rows` (chunks of a shard's rows, every worker thread a
+// lane; across ranks each its share of the chunks) for `seconds`, after one untimed pass:
+// samples/s into r.
+void time_evaluation(double seconds, Trainer& trainer, Communicator& comm, const Dataset& data,
+                     const std::vector<std::int64_t>& rows, BenchResult& r) {
+    trainer.time_gemm_calls(false);  // the shards' lanes would pay for clock reads, the others not
+    trainer.prepare_evaluation(static_cast<std::int64_t>(rows.size()));
+    trainer.evaluate(data, rows);
+    const auto start = Clock::now();
+    const std::int64_t passes = repeat_for(1, seconds, comm, [&] { trainer.evaluate(data, rows); });
     r.eval_rows = static_cast<std::int64_t>(rows.size());
     r.eval_samples_per_s = static_cast<double>(passes * r.eval_rows) / seconds_since(start);
 }
@@ -470,19 +480,8 @@ BenchResult time_steps(const BenchOptions& o, Trainer& trainer, Communicator& co
         trainer.train_step(data, order.data() + position, o.batch);
         position += o.batch;
     };
-    // Steps until at least `min_steps` have run and `seconds` have passed. Ranks must run the
-    // same number of steps: rank 0's clock decides, by broadcast.
     auto steps_for = [&](std::int64_t min_steps, double seconds) {
-        const auto start = Clock::now();
-        std::int64_t steps = 0;
-        float go_on = 1.0f;
-        while (go_on > 0.0f) {
-            one_step();
-            ++steps;
-            go_on = steps < min_steps || seconds_since(start) < seconds ? 1.0f : 0.0f;
-            comm.broadcast(&go_on, 1, 0);
-        }
-        return steps;
+        return repeat_for(min_steps, seconds, comm, one_step);
     };
     BenchResult r;
     const bool ceiling_on = o.ceiling && comm.size() == 1;

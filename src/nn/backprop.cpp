@@ -91,6 +91,7 @@ void dense_backward(Matrix dX, Matrix dW, float* db, ConstMatrix dZ, ConstMatrix
 
 void prepare_gemms(Workspace& ws, const Model& model, std::int64_t n, bool backward) {
     MLPTRAIN_ASSERT(n >= 1 && n <= ws.max_rows, "prepare_gemms rows");
+    MLPTRAIN_ASSERT(!backward || ws.use == WorkspaceUse::training, "backward GEMMs need a training workspace");
     const GemmPrecision p = ws.gemm.settings().precision;
     for (int l = 0; l < model.num_layers(); ++l) {
         const std::int64_t in = model.dim_in(l), out = model.dim_out(l);

@@ -232,8 +232,9 @@ private:
     Optimizer optimizer_;
     std::vector<std::unique_ptr<Workspace>> workspaces_;  // one per shard
     // Evaluation runs chunks of a shard's rows on every worker thread: the shards'
-    // workspaces, and with more threads than local shards one evaluation workspace
-    // (forward passes only) for each thread beyond them.
+    // workspaces, and with more threads than local shards an evaluation workspace (forward
+    // passes only) for each thread beyond them, as many as the memory budget allows
+    // (evaluator.hpp's evaluation_lanes).
     std::vector<std::unique_ptr<Workspace>> eval_workspaces_;
     std::vector<Workspace*> eval_lanes_;
     std::vector<double> shard_loss_;

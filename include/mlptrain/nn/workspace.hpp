@@ -34,14 +34,14 @@ struct Workspace {
     AlignedBuffer input;                  // X (max_rows, in)
     std::vector<AlignedBuffer> pre;       // Z_l (max_rows, out_l)
     std::vector<AlignedBuffer> post;      // A_l = act(Z_l) (max_rows, out_l); last = outputs
-    // Training only (empty in an evaluation workspace):
-    std::vector<AlignedBuffer> mask;      // hidden l: keep-mask scaled by 1/(1−p), if dropout
-    std::vector<AlignedBuffer> dropped;   // hidden l: A_l ⊙ mask_l, the next layer's input
-    AlignedBuffer delta_a, delta_b;       // (max_rows, max_width): dA/dZ, ping-pong
     std::vector<std::int32_t> labels;     // (max_rows)
     AlignedBuffer targets;                // (max_rows, targets_cols)
     std::int64_t targets_cols = 0;
-    AlignedBuffer grads;                  // this shard's Σ gradient, arena layout (training only)
+    // Training only (of size 0 in an evaluation workspace):
+    std::vector<AlignedBuffer> mask;      // hidden l: keep-mask scaled by 1/(1−p), if dropout
+    std::vector<AlignedBuffer> dropped;   // hidden l: A_l ⊙ mask_l, the next layer's input
+    AlignedBuffer delta_a, delta_b;       // (max_rows, max_width): dA/dZ, ping-pong
+    AlignedBuffer grads;                  // this shard's Σ gradient, arena layout
     GemmContext gemm;                     // this shard's GEMMs (a oneDNN primitive per shape)
     // bf16 GEMM inputs only (empty otherwise): each rounded once, where it is produced.
     Bf16Buffer input_h;                   // X (max_rows, in)
