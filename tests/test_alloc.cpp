@@ -78,6 +78,17 @@ static Dataset random_dataset(std::int64_t rows, std::int64_t features, std::int
     return d;
 }
 
+// SGD with momentum 0.9 at lr 0.05: the step most cases count.
+static TrainConfig sgd_momentum(std::int64_t batch, std::int64_t shards, int threads) {
+    TrainConfig config;
+    config.batch_size = batch;
+    config.shards = shards;
+    config.threads = threads;
+    config.schedule.lr = 0.05f;
+    config.optimizer.momentum = 0.9f;
+    return config;
+}
+
 // Counts the allocations of `steps` steps after one warm-up step (full and partial batches).
 // With `team`, also the threads of a shard's team (Trainer::shard_team).
 static long allocations_in_steps(const ModelSpec& spec, TrainConfig config, int steps, int* team = nullptr) {
@@ -113,12 +124,7 @@ TEST_CASE("the replaced allocator counts allocations") {
 TEST_CASE("steps after the first allocate nothing (2 threads, 4 shards, momentum)") {
     ModelSpec spec;
     spec.sizes = {20, 32, 16, 5};
-    TrainConfig config;
-    config.batch_size = 64;
-    config.shards = 4;
-    config.threads = 2;
-    config.schedule.lr = 0.05f;
-    config.optimizer.momentum = 0.9f;
+    TrainConfig config = sgd_momentum(64, 4, 2);
     config.optimizer.nesterov = true;
     CHECK(allocations_in_steps(spec, config, 30) == 0);
 }
@@ -169,12 +175,7 @@ TEST_CASE("steps of teams sharing a shard allocate nothing") {
     ModelSpec spec;
     spec.sizes = {64, 512, 256, 5};
     spec.dropout = 0.1f;
-    TrainConfig config;
-    config.batch_size = 128;
-    config.shards = 2;
-    config.threads = 4;
-    config.schedule.lr = 0.05f;
-    config.optimizer.momentum = 0.9f;
+    const TrainConfig config = sgd_momentum(128, 2, 4);
     int team = 0;
     long count = -1;
     test::with_blas_core("SkylakeX", [&] { count = allocations_in_steps(spec, config, 12, &team); });
@@ -186,11 +187,7 @@ TEST_CASE("steps of teams sharing a shard allocate nothing") {
 TEST_CASE("single-shard steps allocate nothing") {
     ModelSpec spec;
     spec.sizes = {4, 16, 3};
-    TrainConfig config;
-    config.batch_size = 16;
-    config.threads = 1;
-    config.schedule.lr = 0.05f;
-    config.optimizer.momentum = 0.9f;
+    const TrainConfig config = sgd_momentum(16, 0, 1);  // shards 0: from the batch size (1)
     CHECK(allocations_in_steps(spec, config, 30) == 0);
 }
 
@@ -230,12 +227,7 @@ TEST_CASE("oneDNN steps allocate the same few blocks every step and create no pr
     ModelSpec spec;
     spec.sizes = {20, 32, 16, 5};
     spec.dropout = 0.2f;
-    TrainConfig config;
-    config.batch_size = 64;
-    config.shards = 4;
-    config.threads = 2;
-    config.schedule.lr = 0.05f;
-    config.optimizer.momentum = 0.9f;
+    TrainConfig config = sgd_momentum(64, 4, 2);
     std::vector<GemmPrecision> precisions = {GemmPrecision::fp32};
     if (test::bf16_runs_here()) precisions.push_back(GemmPrecision::bf16);
     const long calls_per_step = 4 * 8;  // 4 shards × (3 forward + 3 dW + 2 dX)
