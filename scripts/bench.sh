@@ -34,7 +34,9 @@ measured in the same process and efficiency = GFLOP/s / ceiling, in windows of s
 beside its own ceiling, and against the ceiling in lock step (its callers held to the
 slowest one's rate, as a synchronized step is); the FMA peak and peak fraction = GFLOP/s / peak), where a step's
 time goes (shard passes, reduction, update, and the time of the step's GEMMs alone at the
-ceiling's rate), the 1 -> 2 thread speed-up on 784-1024-1024-10 per core, and writes
+ceiling's rate), the 1 -> 2 thread speed-up on 784-1024-1024-10 per core, last a table of
+issues 9 and 10's targets that the grid covers (2 threads; measured median, holds or not;
+scripts/bench_report.py targets DIR/bench.json [DIR/bench_gemms.json] prints it again), and writes
 DIR/bench.md (the same text and the environment record) and DIR/bench.json
 ({"environment": ..., "records": [every object measured, each with "tool", "round",
 "kernels" and "other_cpu_share" added]}). The "other load" column is the most CPU that other
@@ -409,5 +411,9 @@ sys.stdout.write(text)
 PY
 }
 if ((${#GEMMS[@]})); then report_gemm_variants; fi
+# Issues 9 and 10's targets that the grid covers, each measured median beside its target.
+TARGETS=$(python3 scripts/bench_report.py targets "$OUT_DIR/bench.json" \
+    $( ((${#GEMMS[@]})) && echo "$OUT_DIR/bench_gemms.json"))
+printf '%s\n' "$TARGETS" | tee -a "$OUT_DIR/bench.md"
 echo "bench.sh: wrote $OUT_DIR/bench.md and $OUT_DIR/bench.json" \
     "$( ((${#GEMMS[@]})) && echo "and $OUT_DIR/bench_gemms.json")" >&2
