@@ -483,6 +483,20 @@ def placement_of(record, threshold):
     return point, "close" if record["core_round_trip_ns"] < threshold else "apart"
 
 
+def placement_target(point, efficiency):
+    """The efficiency target of issues 9 and 10 for a placement point (network, batch, threads,
+    GEMMs) and whether the median holds it, e.g. "0.92: no"; "n/a" where none is set (other
+    networks and thread counts, bf16, a run with fixed weight stores or another build)."""
+    network, batch, threads, gemms = point
+    goal = None
+    if threads == 2 and "," not in gemms:
+        if network == "784-1024-1024-10" and batch == 256:
+            goal = 0.90 if gemms == "oneDNN fp32" else efficiency_target(gemms)
+        elif network == "784-256-128-10" and batch == 64 and not gemms.startswith("oneDNN"):
+            goal = 0.80
+    return "n/a" if goal is None else f"{goal:.2f}: {'yes' if efficiency >= goal else 'no'}"
+
+
 def placement(argv):
     path, threshold = argv[0], float(argv[1])
     runs = []
@@ -508,20 +522,20 @@ def placement(argv):
         groups.setdefault(key, {}).setdefault(where, []).append(r)
     header = ["network", "batch", "threads", "GEMMs", "placement", "runs", "round trip, ns", "samples/s",
               "efficiency", "lock-step efficiency (caller balance)", "reduce and check, us", "update, us",
-              "plain stores", "runs >= 25 % plain", "GEMM calls / at the ceiling"]
+              "plain stores", "runs >= 25 % plain", "GEMM calls / at the ceiling", "efficiency target: holds"]
     rows = []
     for key in sorted(groups):
         for where in ("close", "apart"):
             objs = groups[key].get(where, [])
             if not objs:
-                rows.append([key[0], str(key[1]), str(key[2]), key[3], where, "0", "", "", "", "", "", "", "", "", ""])
+                rows.append([key[0], str(key[1]), str(key[2]), key[3], where, "0"] + [""] * 10)
                 continue
             phases = [o.get("step_phases_us") or {} for o in objs]
             rows.append([key[0], str(key[1]), str(key[2]), key[3], where, str(len(objs)),
                          grouped(med(objs, "core_round_trip_ns")), grouped(med(objs, "samples_per_s")),
                          f"{med(objs, 'efficiency'):.2f}", lockstep(objs), f"{med(phases, 'reduce'):.1f}",
                          f"{med(phases, 'update'):.1f}", plain_share(objs), mostly_plain(objs),
-                         gemm_calls_ratio(phases)])
+                         gemm_calls_ratio(phases), placement_target(key, med(objs, "efficiency"))])
     out = [f"# Runs by where the host placed the vCPUs (close: round trip < {grouped(threshold)} ns), medians", ""]
     out += markdown_table(header, rows, left=(0, 3, 4)) if rows else ["No undisturbed run on 2 or more threads."]
     if left_out:

@@ -314,6 +314,8 @@ class Placement(unittest.TestCase):
         # the GEMM calls over their time at the ceiling's rate, median; n/a where not timed
         self.assertEqual(rows[("784-1024-1024-10", "Haswell", "apart")][15], "1.20")
         self.assertEqual(rows[("784-1024-1024-10", "Haswell", "close")][15], "n/a")
+        # issue 9's target for the point (0.95 with Haswell kernels) beside the median (0.9)
+        self.assertEqual(rows[("784-1024-1024-10", "Haswell", "close")][16], "0.95: no")
         self.assertEqual(len(rows), 2)
 
     def test_other_cpu_share(self):
@@ -338,6 +340,10 @@ class Placement(unittest.TestCase):
         self.assertEqual(rows[("784-1024-1024-10", "Cooperlake", "apart")][6:9], ["1", "400", "20,000"])
         self.assertEqual(rows[("784-1024-1024-10", "oneDNN fp32", "apart")][6:9], ["1", "400", "36,000"])
         self.assertEqual(rows[("784-1024-1024-10", "oneDNN bf16", "apart")][6:9], ["1", "400", "60,000"])
+        # the targets: 0.92 with AVX-512 kernels, 0.90 for oneDNN fp32, none for bf16 (efficiency 0.9)
+        self.assertEqual(rows[("784-1024-1024-10", "Cooperlake", "apart")][16], "0.92: no")
+        self.assertEqual(rows[("784-1024-1024-10", "oneDNN fp32", "apart")][16], "0.90: yes")
+        self.assertEqual(rows[("784-1024-1024-10", "oneDNN bf16", "apart")][16], "n/a")
         self.assertEqual(len(rows), 6)
 
     def test_a_placement_never_seen(self):
