@@ -414,7 +414,6 @@ if ((${#GEMMS[@]})); then report_gemm_variants; fi
 # Issues 9 and 10's targets that the grid covers, each measured median beside its target.
 TARGET_FILES=("$OUT_DIR/bench.json")
 if ((${#GEMMS[@]})); then TARGET_FILES+=("$OUT_DIR/bench_gemms.json"); fi
-TARGETS=$(python3 scripts/bench_report.py targets "${TARGET_FILES[@]}")
-printf '%s\n' "$TARGETS" | tee -a "$OUT_DIR/bench.md"
+python3 scripts/bench_report.py targets "${TARGET_FILES[@]}" | tee -a "$OUT_DIR/bench.md"
 echo "bench.sh: wrote $OUT_DIR/bench.md and $OUT_DIR/bench.json" \
     "$( ((${#GEMMS[@]})) && echo "and $OUT_DIR/bench_gemms.json")" >&2

@@ -20,7 +20,8 @@ namespace mlptrain {
 
 // Mean loss and accuracy of `params` over `rows`, chunk_rows rows at a time (each lane's
 // workspace, training or evaluation, holds at least chunk_rows rows; lane s takes chunks
-// s, s + lanes, …: fewer lanes than worker threads leave threads idle, with the same result). predictions (if given) get the predicted class
+// s, s + lanes, …: fewer lanes than worker threads leave threads idle, with the same
+// result). predictions (if given) get the predicted class
 // of each row (classification), outputs (if given) the rows × outputs network outputs, or
 // with outputs_layer = l ≥ 0 the rows × dim_out(l) activations of layer l (0-based, as
 // Model counts; after its activation function, without dropout). With several ranks and
