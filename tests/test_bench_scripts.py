@@ -175,6 +175,12 @@ class Targets(unittest.TestCase):
         return {(c[1], c[2]): (c[3], c[4]) for c in ([x.strip() for x in line.split("|")]
                 for line in text.splitlines() if line.startswith("| ") and not line.startswith(("| target", "| ---")))}
 
+    @staticmethod
+    def bounds(text):
+        """The last column: (target, point) -> the bound the measured sweeps allow ("" for none)."""
+        return {(c[1], c[2]): c[5] for c in ([x.strip() for x in line.split("|")]
+                for line in text.splitlines() if line.startswith("| ") and not line.startswith(("| target", "| ---")))}
+
     def test_each_target_beside_its_median(self):
         big, small, tiny = [784, 1024, 1024, 10], [784, 256, 128, 10], [4, 16, 3]
         p = self.point
@@ -183,10 +189,13 @@ class Targets(unittest.TestCase):
             p(9000.0, big, 256, 1, "Haswell", "env"),
             p(17000.0, big, 256, 2, "Haswell", "env", efficiency=0.94),
             p(17200.0, big, 256, 2, "Haswell", "env", rnd=2, efficiency=0.96),
-            p(110000.0, small, 64, 2, "Haswell", "env", efficiency=0.70),
+            p(110000.0, small, 64, 2, "Haswell", "env", efficiency=0.70, step_phases_us={}),  # an older build's
             # Cooperlake: 1 -> 2 threads 1.8x, the peak fraction held, 0.92 missed.
             p(16000.0, big, 256, 1, "Cooperlake", "unset"),
-            p(28800.0, big, 256, 2, "Cooperlake", "unset", efficiency=0.87, peak_fraction=0.76),
+            # Its GEMMs alone take T_c = 256 / 33,600 s = 7,619 us a step and its sweeps 380 + 470 us:
+            # efficiency 0.900 at most, 1.527x PyTorch's 22,000 at most without the sweeps, 1.374x with them.
+            p(28800.0, big, 256, 2, "Cooperlake", "unset", efficiency=0.87, peak_fraction=0.76,
+              ceiling_samples_per_s=33600.0, step_phases_us={"reduce": 380.0, "update": 470.0}),
             # A disturbed run is left out of the median (other processes took 60 % of 2 CPUs).
             p(1000.0, big, 256, 2, "Cooperlake", "unset", rnd=2, efficiency=0.10, other_cpu_share=0.6),
             # PyTorch beside the fair train runs: the best of its two settings counts.
@@ -223,6 +232,14 @@ class Targets(unittest.TestCase):
                          ("0.900x (fell back to fp32, with the note)", "yes"))
         self.assertEqual(len(rows), 13)
         self.assertIn("8 of 13 hold.", text)
+        bounds = self.bounds(text)
+        self.assertEqual(bounds[("efficiency >= 0.92", f"{net}, Cooperlake")], "0.900")
+        self.assertEqual(bounds[("beside PyTorch on real rows >= 1.3x", f"{net}, Cooperlake")],
+                         "1.374x (GEMMs alone 1.527x)")
+        # bench_record's phases: T_c half the step, the sweeps a fifth of it; 0.5 / 0.7.
+        self.assertEqual(bounds[("oneDNN fp32 efficiency >= 0.90", net)], "0.714")
+        self.assertEqual(bounds[("efficiency >= 0.80", "784-256-128-10 b64, 2 threads, Haswell")], "")
+        self.assertEqual(bounds[("1 -> 2 threads >= 1.9x", "784-1024-1024-10 b256, Cooperlake")], "")
 
     def test_bench_sh_ends_with_the_targets(self):
         """bench.sh over a stand-in for mlptrain (its core follows OPENBLAS_CORETYPE, bf16 runs
