@@ -171,15 +171,16 @@ class Targets(unittest.TestCase):
         return run(args, expect=expect)
 
     @staticmethod
-    def rows(text):
-        return {(c[1], c[2]): (c[3], c[4]) for c in ([x.strip() for x in line.split("|")]
+    def cells(text):
+        """The targets table's rows: (target, point) -> [measured, holds, bound the sweeps allow]."""
+        return {(c[1], c[2]): c[3:6] for c in ([x.strip() for x in line.split("|")]
                 for line in text.splitlines() if line.startswith("| ") and not line.startswith(("| target", "| ---")))}
 
-    @staticmethod
-    def bounds(text):
-        """The last column: (target, point) -> the bound the measured sweeps allow ("" for none)."""
-        return {(c[1], c[2]): c[5] for c in ([x.strip() for x in line.split("|")]
-                for line in text.splitlines() if line.startswith("| ") and not line.startswith(("| target", "| ---")))}
+    def rows(self, text):
+        return {k: (c[0], c[1]) for k, c in self.cells(text).items()}
+
+    def bounds(self, text):
+        return {k: c[2] for k, c in self.cells(text).items()}
 
     def test_each_target_beside_its_median(self):
         big, small, tiny = [784, 1024, 1024, 10], [784, 256, 128, 10], [4, 16, 3]
@@ -257,7 +258,8 @@ print(json.dumps({"layers": layers, "batch_size": int(a[a.index("--batch-size") 
                   "shards": 2, "blas_core": core, "gemm": "onednn" if bf16 else "openblas",
                   "precision": "bf16" if bf16 else "fp32", "samples_per_s": sps, "steps_per_s": 1.0,
                   "us_per_step": 1.0, "gflops": 1.0, "ceiling_gflops": 2.0, "ceiling_samples_per_s": 2 * sps,
-                  "efficiency": 0.5, "peak_gflops": 4.0, "peak_fraction": 0.7}))
+                  "efficiency": 0.5, "peak_gflops": 4.0, "peak_fraction": 0.7,
+                  "step_phases_us": {"reduce": 0.125e6 / sps, "update": 0.125e6 / sps}}))
 """)
         os.chmod(fake, 0o755)
         out_dir = os.path.join(TMP.name, "bench_sh")
@@ -277,6 +279,8 @@ print(json.dumps({"layers": layers, "batch_size": int(a[a.index("--batch-size") 
         self.assertEqual(rows[("1 -> 2 threads >= 1.9x", "784-1024-1024-10 b256, Cooperlake")], ("2.000x", "yes"))
         self.assertEqual(rows[("bf16 >= 2.5x the default", f"{net}, default Haswell")], ("3.000x", "yes"))
         self.assertEqual(rows[("bf16 not slower than fp32", "4-16-3 b16, 1 thread(s)")], ("3.000x", "yes"))
+        # T_c = 256 / (2 sps) s = 128e6 / sps us beside sweeps of 0.25e6 / sps: 128 / 128.25.
+        self.assertEqual(self.bounds(tail)[("efficiency >= 0.92", f"{net}, Cooperlake")], "0.998")
 
     def test_a_grid_without_the_points_and_bad_input(self):
         text = self.targets([self.point(1e6, [4, 16, 3], 16, 2, "Haswell", "env")]).stdout
