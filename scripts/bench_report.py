@@ -15,14 +15,16 @@
       the OpenBLAS core, or oneDNN and its precision) and
       placement of the vCPUs (close: cross-core round trip below THRESHOLD_NS, else apart),
       the runs and the medians of round trip, samples/s, efficiency and the reduce and
-      update phases; runs marked "disturbed" (other processes took CPUs they needed) are
+      update phases, the point's efficiency target and the most its measured sweeps allow
+      (as in targets); runs marked "disturbed" (other processes took CPUs they needed) are
       left out and counted.
   bench_report.py targets BENCH.json [BENCH_GEMMS.json]
       The targets of issues 9 and 10 that the grid covers (2 threads, set for the project's
       2-core Zen 5 machine type), each with its measured median and whether it holds; "n/a"
       where the grid lacks the point (bench.sh appends it to bench.md). For the efficiency
-      and PyTorch targets, also the most the point could reach with its two sweeps over the
-      parameters (reduce and check, update) as measured and all else at the GEMM ceiling.
+      and PyTorch targets, also the most the point could reach if its step did nothing but
+      its GEMM calls and its two sweeps over the parameters (reduce and check, update), each
+      as long as measured.
 """
 import datetime
 import json
@@ -524,20 +526,22 @@ def placement(argv):
         groups.setdefault(key, {}).setdefault(where, []).append(r)
     header = ["network", "batch", "threads", "GEMMs", "placement", "runs", "round trip, ns", "samples/s",
               "efficiency", "lock-step efficiency (caller balance)", "reduce and check, us", "update, us",
-              "plain stores", "runs >= 25 % plain", "GEMM calls / at the ceiling", "efficiency target: holds"]
+              "plain stores", "runs >= 25 % plain", "GEMM calls / at the ceiling", "efficiency target: holds",
+              "most the GEMM calls and sweeps allow"]
     rows = []
     for key in sorted(groups):
         for where in ("close", "apart"):
             objs = groups[key].get(where, [])
             if not objs:
-                rows.append([key[0], str(key[1]), str(key[2]), key[3], where, "0"] + [""] * 10)
+                rows.append([key[0], str(key[1]), str(key[2]), key[3], where, "0"] + [""] * 11)
                 continue
             phases = [o.get("step_phases_us") or {} for o in objs]
             rows.append([key[0], str(key[1]), str(key[2]), key[3], where, str(len(objs)),
                          grouped(med(objs, "core_round_trip_ns")), grouped(med(objs, "samples_per_s")),
                          f"{med(objs, 'efficiency'):.2f}", lockstep(objs), f"{med(phases, 'reduce'):.1f}",
                          f"{med(phases, 'update'):.1f}", plain_share(objs), mostly_plain(objs),
-                         gemm_calls_ratio(phases), placement_target(key, med(objs, "efficiency"))])
+                         gemm_calls_ratio(phases), placement_target(key, med(objs, "efficiency")),
+                         bound_text(sweep_bound(objs))])
     out = [f"# Runs by where the host placed the vCPUs (close: round trip < {grouped(threshold)} ns), medians", ""]
     out += markdown_table(header, rows, left=(0, 3, 4)) if rows else ["No undisturbed run on 2 or more threads."]
     if left_out:
@@ -558,17 +562,21 @@ def efficiency_target(core):
 
 
 def sweep_bound(objs):
-    """The efficiency a point could reach if everything but its two sweeps (the reduction with
-    the finite check, and the update) ran at the GEMM ceiling's rate and the sweeps took their
-    measured time: T_c / (T_c + reduce + update), T_c = batch / ceiling samples/s (medians).
-    None when the records carry no phases (an older build's) or no ceiling."""
+    """The most a point's efficiency could be if its step did nothing but its GEMM calls and
+    its two sweeps over the parameters (the reduction with the finite check, and the update),
+    each taking the time it was measured to take: T_c / (G + reduce + update), with T_c the
+    GEMMs alone at the ceiling's rate (batch / ceiling samples/s) and G the step's GEMM calls
+    per thread (step_phases_us.gemm_calls; T_c where they were not timed). Medians over the
+    runs; None when the records carry no phases (an older build's) or no ceiling."""
     runs = [o for o in objs if o.get("step_phases_us") and o.get("ceiling_samples_per_s")]
     if not runs:
         return None
-    ceiling_us = statistics.median(o["batch_size"] / o["ceiling_samples_per_s"] * 1e6 for o in runs)
-    sweeps_us = statistics.median(o["step_phases_us"].get("reduce", 0.0) + o["step_phases_us"].get("update", 0.0)
-                                  for o in runs)
-    return ceiling_us / (ceiling_us + sweeps_us)
+
+    def bound(o):
+        phases, ceiling_us = o["step_phases_us"], o["batch_size"] / o["ceiling_samples_per_s"] * 1e6
+        gemms_us = phases.get("gemm_calls", ceiling_us)
+        return ceiling_us / (gemms_us + phases.get("reduce", 0.0) + phases.get("update", 0.0))
+    return statistics.median(bound(o) for o in runs)
 
 
 def bound_text(bound):
@@ -577,8 +585,9 @@ def bound_text(bound):
 
 def torch_bound(objs, ratio):
     """For a ratio to PyTorch (mlptrain train's samples/s on real rows over PyTorch's best):
-    the ratio with the step's efficiency raised to what its measured sweeps allow, and with it
-    raised to 1 (the GEMMs alone), "1.343x (GEMMs alone 1.499x)"; "" without the figures."""
+    the ratio with the step's efficiency raised to sweep_bound, and with it
+    raised to 1 (the GEMMs alone at the ceiling's rate), "1.343x (GEMMs alone 1.499x)"; ""
+    without the figures."""
     bound, eff = sweep_bound(objs), med(objs, "efficiency")
     if bound is None or not eff > 0:
         return ""
@@ -686,13 +695,13 @@ def targets(argv):
            "Issues 9 and 10's targets that this grid covers, set for the project's machine type (2 vCPUs "
            "of an AMD Zen 5, AVX-512 with AVX512_BF16): medians over rounds, disturbed runs left out; "
            "PyTorch = its best thread setting; bf16 'not slower' allows 3 % of noise. The last column is the most "
-           "the point could reach if everything in its step but the two sweeps over the parameters (the "
-           "reduction with the finite check, and the update; bench's step phases) ran at the GEMM ceiling's "
-           "rate and the sweeps took the time they took: efficiency T_c / (T_c + sweeps), T_c = batch / ceiling "
-           "samples/s; beside PyTorch, the measured ratio with the step's efficiency raised to that bound (and to "
-           "1: the GEMMs alone).", ""]
+           "the point could reach if its step did nothing but its GEMM calls and the two sweeps over the "
+           "parameters (the reduction with the finite check, and the update), each taking the time bench "
+           "measured for it: efficiency T_c / (G + sweeps), T_c = batch / ceiling samples/s (the GEMMs alone), "
+           "G the step's GEMM calls per thread (T_c where not timed); beside PyTorch, the measured ratio with "
+           "the step's efficiency raised to that bound (and to 1: the GEMMs alone at the ceiling's rate).", ""]
     if rows:
-        out += markdown_table(["target", "point", "measured", "holds", "bound with the sweeps as measured"], rows,
+        out += markdown_table(["target", "point", "measured", "holds", "most its GEMM calls and sweeps as measured allow"], rows,
                               left=(0, 1, 3, 4))
         out += ["", f"{sum(r[3] == 'yes' for r in rows)} of {len(rows)} hold."]
     else:
