@@ -15,13 +15,13 @@
       the OpenBLAS core, or oneDNN and its precision) and
       placement of the vCPUs (close: cross-core round trip below THRESHOLD_NS, else apart),
       the runs and the medians of round trip, samples/s, efficiency and the reduce and
-      update phases, the point's efficiency target and the most its measured sweeps allow
-      (as in targets); runs marked "disturbed" (other processes took CPUs they needed) are
+      update phases, the point's efficiency target and the most its measured GEMM calls and
+      sweeps allow (as in targets); runs marked "disturbed" (other processes took CPUs they needed) are
       left out and counted.
   bench_report.py targets BENCH.json [BENCH_GEMMS.json]
       The targets of issues 9 and 10 that the grid covers (2 threads, set for the project's
-      2-core Zen 5 machine type), each with its measured median and whether it holds; "n/a"
-      where the grid lacks the point (bench.sh appends it to bench.md). For the efficiency
+      2-core Zen 5 machine type), each with its measured median and whether it holds; a
+      target whose point the grid lacks is left out (bench.sh appends the table to bench.md). For the efficiency
       and PyTorch targets, also the most the point could reach if its step did nothing but
       its GEMM calls and its two sweeps over the parameters (reduce and check, update), each
       as long as measured.
@@ -460,6 +460,42 @@ def compare(argv):
     sys.stdout.write("\n".join(out) + "\n")
 
 
+# --- issues 9 and 10: the targets, and the most the measured sweeps allow ------------------
+
+BIG, SMALL, TINY = (784, 1024, 1024, 10), (784, 256, 128, 10), (4, 16, 3)
+AVX512_CORES = ("SkylakeX", "Cooperlake", "SapphireRapids")
+SMALL_EFFICIENCY_TARGET = 0.80        # 784-256-128-10 b64, 2 threads, OpenBLAS (issue 9)
+ONEDNN_FP32_EFFICIENCY_TARGET = 0.90  # 784-1024-1024-10 b256, 2 threads, --gemm onednn (issue 10)
+
+
+def efficiency_target(core):
+    """Issue 9's efficiency target for the big network: 0.92 with AVX-512 kernels, 0.95 with
+    the Haswell ones (nothing slower than before the work); None for other cores."""
+    return 0.92 if core in AVX512_CORES else 0.95 if core == "Haswell" else None
+
+
+def sweep_bound(objs):
+    """The most a point's efficiency could be if its step did nothing but its GEMM calls and
+    its two sweeps over the parameters (the reduction with the finite check, and the update),
+    each taking the time it was measured to take: T_c / (G + reduce + update), with T_c the
+    GEMMs alone at the ceiling's rate (batch / ceiling samples/s) and G the step's GEMM calls
+    per thread (step_phases_us.gemm_calls; T_c where they were not timed). Medians over the
+    runs; None when the records carry no phases (an older build's) or no ceiling."""
+    runs = [o for o in objs if o.get("step_phases_us") and o.get("ceiling_samples_per_s")]
+    if not runs:
+        return None
+
+    def bound(o):
+        phases, ceiling_us = o["step_phases_us"], o["batch_size"] / o["ceiling_samples_per_s"] * 1e6
+        gemms_us = phases.get("gemm_calls", ceiling_us)
+        return ceiling_us / (gemms_us + phases.get("reduce", 0.0) + phases.get("update", 0.0))
+    return statistics.median(bound(o) for o in runs)
+
+
+def bound_text(bound):
+    return "" if bound is None else f"{bound:.3f}"
+
+
 # --- placement ------------------------------------------------------------------------------
 
 def gemms_of(record):
@@ -495,9 +531,9 @@ def placement_target(point, efficiency):
     goal = None
     if threads == 2 and "," not in gemms:
         if network == "784-1024-1024-10" and batch == 256:
-            goal = 0.90 if gemms == "oneDNN fp32" else efficiency_target(gemms)
+            goal = ONEDNN_FP32_EFFICIENCY_TARGET if gemms == "oneDNN fp32" else efficiency_target(gemms)
         elif network == "784-256-128-10" and batch == 64 and not gemms.startswith("oneDNN"):
-            goal = 0.80
+            goal = SMALL_EFFICIENCY_TARGET
     return "n/a" if goal is None else f"{goal:.2f}: {'yes' if efficiency >= goal else 'no'}"
 
 
@@ -551,43 +587,10 @@ def placement(argv):
 
 # --- targets --------------------------------------------------------------------------------
 
-BIG, SMALL, TINY = (784, 1024, 1024, 10), (784, 256, 128, 10), (4, 16, 3)
-AVX512_CORES = ("SkylakeX", "Cooperlake", "SapphireRapids")
-
-
-def efficiency_target(core):
-    """Issue 9's efficiency target for the big network: 0.92 with AVX-512 kernels, 0.95 with
-    the Haswell ones (nothing slower than before the work); None for other cores."""
-    return 0.92 if core in AVX512_CORES else 0.95 if core == "Haswell" else None
-
-
-def sweep_bound(objs):
-    """The most a point's efficiency could be if its step did nothing but its GEMM calls and
-    its two sweeps over the parameters (the reduction with the finite check, and the update),
-    each taking the time it was measured to take: T_c / (G + reduce + update), with T_c the
-    GEMMs alone at the ceiling's rate (batch / ceiling samples/s) and G the step's GEMM calls
-    per thread (step_phases_us.gemm_calls; T_c where they were not timed). Medians over the
-    runs; None when the records carry no phases (an older build's) or no ceiling."""
-    runs = [o for o in objs if o.get("step_phases_us") and o.get("ceiling_samples_per_s")]
-    if not runs:
-        return None
-
-    def bound(o):
-        phases, ceiling_us = o["step_phases_us"], o["batch_size"] / o["ceiling_samples_per_s"] * 1e6
-        gemms_us = phases.get("gemm_calls", ceiling_us)
-        return ceiling_us / (gemms_us + phases.get("reduce", 0.0) + phases.get("update", 0.0))
-    return statistics.median(bound(o) for o in runs)
-
-
-def bound_text(bound):
-    return "" if bound is None else f"{bound:.3f}"
-
-
 def torch_bound(objs, ratio):
     """For a ratio to PyTorch (mlptrain train's samples/s on real rows over PyTorch's best):
-    the ratio with the step's efficiency raised to sweep_bound, and with it
-    raised to 1 (the GEMMs alone at the ceiling's rate), "1.343x (GEMMs alone 1.499x)"; ""
-    without the figures."""
+    the ratio with the step's efficiency raised to sweep_bound, and with it raised to 1 (the
+    GEMMs alone at the ceiling's rate), "1.343x (GEMMs alone 1.499x)"; "" without the figures."""
     bound, eff = sweep_bound(objs), med(objs, "efficiency")
     if bound is None or not eff > 0:
         return ""
@@ -622,7 +625,7 @@ def issue9_rows(mlp, fair, torch, add):
             if not objs:
                 continue
             net, core = "-".join(map(str, layers)) + f" b{batch}", objs[0].get("blas_core", "?")
-            goal = efficiency_target(core) if layers == BIG else 0.80
+            goal = efficiency_target(core) if layers == BIG else SMALL_EFFICIENCY_TARGET
             eff = med(objs, "efficiency")
             if goal is not None:
                 add(f"efficiency >= {goal:.2f}", f"{net}, 2 threads, {core}", f"{eff:.3f}", eff >= goal,
@@ -649,7 +652,8 @@ def issue10_rows(mlp, torch, variants, add):
                              variants.get((BIG, 256, 2, "bf16")))
     if onednn:
         eff = med(onednn, "efficiency")
-        add("oneDNN fp32 efficiency >= 0.90", net, f"{eff:.3f}", eff >= 0.90, bound_text(sweep_bound(onednn)))
+        goal = ONEDNN_FP32_EFFICIENCY_TARGET
+        add(f"oneDNN fp32 efficiency >= {goal:.2f}", net, f"{eff:.3f}", eff >= goal, bound_text(sweep_bound(onednn)))
     if bf16 and default:
         gain = med(bf16, "samples_per_s") / med(default, "samples_per_s")
         add("bf16 >= 2.5x the default", f"{net}, default {default[0].get('blas_core', '?')}", f"{gain:.3f}x",
@@ -701,8 +705,8 @@ def targets(argv):
            "G the step's GEMM calls per thread (T_c where not timed); beside PyTorch, the measured ratio with "
            "the step's efficiency raised to that bound (and to 1: the GEMMs alone at the ceiling's rate).", ""]
     if rows:
-        out += markdown_table(["target", "point", "measured", "holds", "most its GEMM calls and sweeps as measured allow"], rows,
-                              left=(0, 1, 3, 4))
+        header = ["target", "point", "measured", "holds", "most its GEMM calls and sweeps as measured allow"]
+        out += markdown_table(header, rows, left=(0, 1, 3, 4))
         out += ["", f"{sum(r[3] == 'yes' for r in rows)} of {len(rows)} hold."]
     else:
         out.append("No point of the targets is in this grid (they need 784-1024-1024-10 b256 or 784-256-128-10 b64 "

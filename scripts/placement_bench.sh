@@ -12,9 +12,9 @@
 # the round trip, samples/s, efficiency (plain and in lock step), the reduce and update phases,
 # the share of steps whose update used plain weight stores and how many runs used them in a
 # quarter of their steps or more, the step's GEMM calls over their time at the ceiling's
-# rate, the point's efficiency target with whether the median holds it, and the most the
-# measured reduce and update sweeps allow (scripts/bench_report.py placement). Every run
-# goes to DIR/placement.jsonl.
+# rate, the point's efficiency target with whether the median holds it, and the most its
+# measured GEMM calls and reduce and update sweeps allow (scripts/bench_report.py
+# placement). Every run goes to DIR/placement.jsonl.
 #
 # usage: scripts/placement_bench.sh [--minutes M] [--runs N] [--seconds S] [--threshold NS]
 #                                   [--weight-stores LIST] [--baseline PATH] [--keep-disturbed]
