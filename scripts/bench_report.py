@@ -16,15 +16,15 @@
       placement of the vCPUs (close: cross-core round trip below THRESHOLD_NS, else apart),
       the runs and the medians of round trip, samples/s, efficiency and the reduce and
       update phases, the point's efficiency target and the most its measured GEMM calls and
-      sweeps allow (as in targets); runs marked "disturbed" (other processes took CPUs they needed) are
-      left out and counted.
+      sweeps allow (as in targets); runs marked "disturbed" (other processes took CPUs they
+      needed) are left out and counted.
   bench_report.py targets BENCH.json [BENCH_GEMMS.json]
       The targets of issues 9 and 10 that the grid covers (2 threads, set for the project's
       2-core Zen 5 machine type), each with its measured median and whether it holds; a
-      target whose point the grid lacks is left out (bench.sh appends the table to bench.md). For the efficiency
-      and PyTorch targets, also the most the point could reach if its step did nothing but
-      its GEMM calls and its two sweeps over the parameters (reduce and check, update), each
-      as long as measured.
+      target whose point the grid lacks is left out (bench.sh appends the table to bench.md).
+      For the efficiency and PyTorch targets, also the most the point could reach if its step
+      did nothing but its GEMM calls and its two sweeps over the parameters (reduce and check,
+      update), each as long as measured.
 """
 import datetime
 import json
@@ -474,6 +474,16 @@ def efficiency_target(core):
     return 0.92 if core in AVX512_CORES else 0.95 if core == "Haswell" else None
 
 
+def efficiency_goal(network, batch, gemms):
+    """The efficiency target of issues 9 and 10 for a 2-thread point: network ("784-1024-1024-10"),
+    batch and its GEMMs (an OpenBLAS core's name, or "oneDNN fp32"); None where none is set."""
+    if network == "784-1024-1024-10" and batch == 256:
+        return ONEDNN_FP32_EFFICIENCY_TARGET if gemms == "oneDNN fp32" else efficiency_target(gemms)
+    if network == "784-256-128-10" and batch == 64 and not gemms.startswith("oneDNN"):
+        return SMALL_EFFICIENCY_TARGET
+    return None
+
+
 def sweep_bound(objs):
     """The most a point's efficiency could be if its step did nothing but its GEMM calls and
     its two sweeps over the parameters (the reduction with the finite check, and the update),
@@ -528,12 +538,7 @@ def placement_target(point, efficiency):
     GEMMs) and whether the median holds it, e.g. "0.92: no"; "n/a" where none is set (other
     networks and thread counts, bf16, a run with fixed weight stores or another build)."""
     network, batch, threads, gemms = point
-    goal = None
-    if threads == 2 and "," not in gemms:
-        if network == "784-1024-1024-10" and batch == 256:
-            goal = ONEDNN_FP32_EFFICIENCY_TARGET if gemms == "oneDNN fp32" else efficiency_target(gemms)
-        elif network == "784-256-128-10" and batch == 64 and not gemms.startswith("oneDNN"):
-            goal = SMALL_EFFICIENCY_TARGET
+    goal = efficiency_goal(network, batch, gemms) if threads == 2 and "," not in gemms else None
     return "n/a" if goal is None else f"{goal:.2f}: {'yes' if efficiency >= goal else 'no'}"
 
 
@@ -624,8 +629,8 @@ def issue9_rows(mlp, fair, torch, add):
             objs = mlp.get((layers, batch, 2, kernels))
             if not objs:
                 continue
-            net, core = "-".join(map(str, layers)) + f" b{batch}", objs[0].get("blas_core", "?")
-            goal = efficiency_target(core) if layers == BIG else SMALL_EFFICIENCY_TARGET
+            network, core = "-".join(map(str, layers)), objs[0].get("blas_core", "?")
+            net, goal = f"{network} b{batch}", efficiency_goal(network, batch, core)
             eff = med(objs, "efficiency")
             if goal is not None:
                 add(f"efficiency >= {goal:.2f}", f"{net}, 2 threads, {core}", f"{eff:.3f}", eff >= goal,
@@ -652,7 +657,7 @@ def issue10_rows(mlp, torch, variants, add):
                              variants.get((BIG, 256, 2, "bf16")))
     if onednn:
         eff = med(onednn, "efficiency")
-        goal = ONEDNN_FP32_EFFICIENCY_TARGET
+        goal = efficiency_goal("784-1024-1024-10", 256, "oneDNN fp32")
         add(f"oneDNN fp32 efficiency >= {goal:.2f}", net, f"{eff:.3f}", eff >= goal, bound_text(sweep_bound(onednn)))
     if bf16 and default:
         gain = med(bf16, "samples_per_s") / med(default, "samples_per_s")

@@ -21,12 +21,12 @@ namespace mlptrain {
 // Mean loss and accuracy of `params` over `rows`, chunk_rows rows at a time (each lane's
 // workspace, training or evaluation, holds at least chunk_rows rows; lane s takes chunks
 // s, s + lanes, …: fewer lanes than worker threads leave threads idle, with the same
-// result). predictions (if given) get the predicted class
-// of each row (classification), outputs (if given) the rows × outputs network outputs, or
-// with outputs_layer = l ≥ 0 the rows × dim_out(l) activations of layer l (0-based, as
-// Model counts; after its activation function, without dropout). With several ranks and
-// neither requested, the ranks split the chunks and combine their sums. Lanes with bf16
-// GEMM inputs read the weights from params_bf16 (params rounded to bf16, arena layout).
+// result). predictions (if given) get the predicted class of each row (classification),
+// outputs (if given) the rows × outputs network outputs, or with outputs_layer = l ≥ 0 the
+// rows × dim_out(l) activations of layer l (0-based, as Model counts; after its activation
+// function, without dropout). With several ranks and neither requested, the ranks split the
+// chunks and combine their sums. Lanes with bf16 GEMM inputs read the weights from
+// params_bf16 (params rounded to bf16, arena layout).
 EvalResult evaluate_rows(const Model& model, const float* params, const Dataset& data,
                          const std::vector<std::int64_t>& rows, std::int64_t chunk_rows,
                          const std::vector<Workspace*>& lanes, WorkerPool& workers,
